@@ -1,0 +1,58 @@
+"""Text generation backends shared by `r1lite eval` and `r1lite generate`.
+
+A backend turns prompts into completions; nothing else. Each lives in its own module and is built by name:
+
+    backend = make_backend("hf", model="smollm2-135m")          # transformers, batched
+    backend = make_backend("vllm", model="Qwen/Qwen2.5-1.5B")    # when vLLM is installed
+    backend = make_backend("openai", base_url=..., model=..., api_key_env="DEEPSEEK_API_KEY")
+    outs = backend.generate(prompts, SamplingParams(n=4, max_new_tokens=1024))  # outs[i][j]: sample j of prompt i
+
+A prompt is a chat (list of {"role", "content"} dicts; the backend applies the chat template) or a str (already
+templated text that is continued as is; used by budget forcing).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Prompt = "list[dict[str, str]] | str"
+
+
+@dataclass
+class SamplingParams:
+    n: int = 1  # samples per prompt
+    temperature: float = 0.6  # DeepSeek-R1's evaluation settings
+    top_p: float = 0.95
+    max_new_tokens: int = 1024
+    seed: int = 0
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" (ended by EOS or a stop string) or "length" (hit max_new_tokens)
+    reasoning: str | None = None  # a separate reasoning channel (DeepSeek API's reasoning_content), when there is one
+
+
+class Backend(Protocol):
+    def generate(self, prompts: list[Any], params: SamplingParams) -> list[list[Completion]]: ...
+
+
+# name -> "module:factory"; modules are imported only when their backend is asked for
+BACKENDS = {
+    "hf": "r1lite.backends.hf:HFBackend",
+    "vllm": "r1lite.backends.vllm:VLLMBackend",
+    "openai": "r1lite.backends.openai:OpenAIBackend",
+}
+
+
+def make_backend(name: str, **kwargs: Any) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"backend {name!r} is unknown; allowed values: {', '.join(BACKENDS)}")
+    module, factory = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), factory)(**kwargs)

@@ -1,0 +1,482 @@
+"""Recipes: one YAML file -> typed, validated dataclasses, before any model loads.
+
+A recipe has sections. r1lite's own sections are dataclasses here; `model:` is TRL's own `ModelConfig`; `trainer:`
+holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged (checked against TRL's source, see trl_schema.py).
+
+    model:   {model_name_or_path: smollm2-135m, use_peft: true, lora_r: 16}
+    data:    {sources: [{path: ../shared/data/gsm8k_train_2k.jsonl}], system_prompt: r1}
+    rewards: [{name: accuracy, weight: 1.0}, {name: format, weight: 0.1}]
+    trainer: {learning_rate: 1.0e-6, num_generations: 8, output_dir: runs/x}
+
+Command-line overrides use the field name (`--learning_rate 1e-6`) or, when a name is in several sections, the dotted
+path (`--data.seed 3`). Unknown keys are errors with a did-you-mean suggestion; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
+
+from r1lite.trl_schema import NO_DEFAULT, trainer_fields
+
+
+class ConfigError(ValueError):
+    """A recipe problem, always naming the field and, where there is a closed set, the allowed values."""
+
+
+def _suggest(name: str, allowed: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(allowed), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# r1lite's own sections
+
+
+@dataclass
+class DataSource:
+    """One dataset in a mixture."""
+
+    path: str  # Hub dataset id, local .jsonl/.json/.parquet/.csv file or folder, or "synthetic:<task>"
+    name: str | None = None  # Hub dataset config name
+    split: str = "train"
+    weight: float = 1.0  # share of the mixture, relative to the other sources
+    num_samples: int | None = None  # rows taken from this source (after its own seeded shuffle)
+    columns: dict[str, str] = field(default_factory=dict)  # source column -> r1lite column, e.g. {question: problem}
+    task_args: dict[str, Any] = field(default_factory=dict)  # synthetic tasks only: n, difficulty, seed, ...
+
+
+@dataclass
+class DataArgs:
+    sources: list[DataSource] = field(default_factory=list)
+    system_prompt: str | None = "r1"  # a name in prompts.SYSTEM_PROMPTS, literal text, or null for none
+    prompt_template: str = "{problem}"  # user turn; {problem} is the problem text
+    num_samples: int | None = None  # rows in the final mixture (default: all rows of all sources)
+    max_prompt_tokens: int | None = 512  # drop prompts longer than this (TRL never truncates prompts)
+    shuffle: bool = True
+    seed: int = 0
+
+
+@dataclass
+class RewardSpec:
+    name: str
+    weight: float = 1.0
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScoringArgs:
+    timeout_s: float = 5.0  # every completion gets a score within this wall-clock time
+    num_workers: int | None = None  # scoring processes; default: all CPU cores
+
+
+def _trainer(kind: str) -> Any:
+    return field(default_factory=dict, metadata={"trl": kind})
+
+
+@dataclass
+class ModelArgs(ModelConfig):
+    """TRL's ModelConfig (model_name_or_path, dtype, use_peft, lora_*, load_in_4bit, ...) plus what r1lite adds.
+
+    model_name_or_path also takes a local folder, a .gguf file, an embedded name (smollm2-135m) or tiny:<arch>;
+    dtype "auto" means bf16 on a GPU and fp32 on CPU.
+    """
+
+    model_name_or_path: str | None = "smollm2-135m"
+    dtype: str | None = "auto"
+    trust_remote_code: bool = False  # executing a model repo's code is opt-in
+
+
+@dataclass
+class GRPORecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy")])
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)
+    trainer: dict[str, Any] = _trainer("grpo")
+    overwrite_output_dir: bool = False  # a fresh run refuses an output_dir holding checkpoints unless this is set
+
+
+@dataclass
+class SFTRecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    trainer: dict[str, Any] = _trainer("sft")
+    overwrite_output_dir: bool = False
+
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
+SCALE_REWARDS = ("group", "batch", "none", True, False)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# strict building
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the type hint `tp`, converting CLI/YAML strings ("1e-6", "true") where unambiguous."""
+    if tp is Any or tp is typing.Any:
+        return value
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} is none of {tp}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not allowed; allowed values: {', '.join(map(repr, allowed))}")
+        return value
+    if origin in (list, tuple):
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str) and item_tp is str:
+            value = [v.strip() for v in value.split(",")] if "," in value else [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if isinstance(value, str):
+            value = _parse_scalar(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if _is_dataclass_type(tp):
+        return build(tp, value, where)
+    if tp is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _parse_scalar(text: str) -> Any:
+    """A command-line value: YAML syntax (true, 3, [a, b], {k: v}), with 1e-6 read as a float (YAML 1.1 reads a str)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value) if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value) else value
+        except ValueError:
+            return value
+    return value
+
+
+def _coerce_trainer_value(value: Any, annotation: str, where: str) -> Any:
+    """TRL fields are known by their annotation text only (see trl_schema): convert strings the annotation admits."""
+    if isinstance(value, str):
+        parsed = _parse_scalar(value)
+        if "float" in annotation and isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+            return float(parsed) if "int" not in annotation or isinstance(parsed, float) else parsed
+        if "int" in annotation and isinstance(parsed, int) and not isinstance(parsed, bool):
+            return parsed
+        if "bool" in annotation and isinstance(parsed, bool):
+            return parsed
+        if ("dict" in annotation or "list" in annotation) and isinstance(parsed, (dict, list)):
+            return parsed
+        if parsed is None and "None" in annotation:
+            return None
+        return value
+    if annotation.strip() == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def build(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, strictly: unknown keys fail, values are type-checked."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of fields of {cls.__name__}, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in raw.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            raise ConfigError(f"{path}: unknown field{_suggest(str(key), fields)}; allowed fields: {', '.join(fields)}")
+        f = fields[key]
+        if "trl" in f.metadata:
+            kwargs[key] = build_trainer(f.metadata["trl"], value, path)
+        else:
+            kwargs[key] = _coerce(value, hints[f.name], path)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{where or cls.__name__}: {e}") from e
+
+
+def build_trainer(kind: str, raw: Any, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of TRL {kind.upper()}Config fields, got {raw!r}")
+    schema = trainer_fields(kind)
+    out = {}
+    for key, value in raw.items():
+        if key not in schema:
+            raise ConfigError(f"{where}.{key}: not a field of trl.{kind.upper()}Config{_suggest(key, schema)}")
+        out[key] = _coerce_trainer_value(value, schema[key].annotation, f"{where}.{key}")
+    return out
+
+
+def trainer_value(recipe: Any, name: str) -> Any:
+    """A trainer field as TRL will see it: the recipe's value or TRL's own default."""
+    if name in recipe.trainer:
+        return recipe.trainer[name]
+    kind = next(f.metadata["trl"] for f in dataclasses.fields(recipe) if "trl" in f.metadata)
+    default = trainer_fields(kind)[name].default
+    return None if default is NO_DEFAULT else default
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# loading: YAML + command-line overrides
+
+
+def _section_names(cls: type) -> dict[str, set[str]]:
+    """Section name -> its field names; "" holds the recipe's own scalar fields."""
+    sections: dict[str, set[str]] = {"": set()}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if "trl" in f.metadata:
+            sections[f.name] = set(trainer_fields(f.metadata["trl"]))
+        elif _is_dataclass_type(section := hints[f.name]):
+            sections[f.name] = {g.name for g in dataclasses.fields(section)}
+        else:
+            sections[""].add(f.name)
+    return sections
+
+
+def parse_overrides(argv: list[str]) -> dict[str, Any]:
+    """`--a 1 --b=x --flag` -> {"a": 1, "b": "x", "flag": True}. Values use YAML syntax."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(f"unexpected argument {token!r}: overrides look like --field value")
+        key, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                value, i = argv[i + 1], i + 1
+            else:
+                value = "true"
+        out[key.replace("-", "_") if "." not in key else key] = _parse_scalar(value)
+        i += 1
+    return out
+
+
+def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    sections = _section_names(cls)
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for key, value in overrides.items():
+        if "." in key:
+            section, _, name = key.partition(".")
+            if section not in sections or section == "" or name not in sections[section]:
+                every = [f"{s}.{n}" for s, names in sections.items() if s for n in names]
+                raise ConfigError(f"--{key}: unknown field{_suggest(key, every)}")
+        else:
+            owners = [s for s, names in sections.items() if key in names]
+            if not owners:
+                every = [n for names in sections.values() for n in names]
+                raise ConfigError(f"--{key}: unknown field{_suggest(key, every)}")
+            if len(owners) > 1:
+                raise ConfigError(f"--{key} is ambiguous: use one of {', '.join(f'--{s}.{key}' for s in owners)}")
+            section, name = owners[0], key
+        if section == "":
+            raw[name] = value
+        else:
+            if raw.get(section) is None:
+                raw[section] = {}
+            raw[section][name] = value
+    return raw
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def load_recipe(cls: type, path: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None,
+                raw: dict[str, Any] | None = None) -> Any:
+    """Read `path` (or take `raw`), apply overrides, build `cls` strictly and run its checks. Errors are ConfigError."""
+    if raw is None:
+        raw = read_yaml(path) if path else {}
+    raw = apply_overrides(cls, raw, overrides or {})
+    try:
+        recipe = build(cls, raw, "")
+        check = CHECKS.get(cls)
+        if check:
+            check(recipe)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path else str(e)) from None
+    return recipe
+
+
+def to_dict(recipe: Any) -> dict[str, Any]:
+    """The resolved recipe as plain data (for resolved_recipe.yaml and reports)."""
+    return json.loads(json.dumps(dataclasses.asdict(recipe), default=str))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# cross-field checks (no model is loaded; see models.module_names)
+
+
+def _check_positive(where: str, value: Any) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"{where}: must be a positive number, got {value}")
+
+
+def check_data(data: DataArgs, where: str = "data", need_answer: bool = True) -> None:
+    from r1lite import data as data_mod
+
+    if not data.sources:
+        raise ConfigError(f"{where}.sources: at least one source is needed (a file, a Hub id or synthetic:<task>)")
+    _check_positive(f"{where}.max_prompt_tokens", data.max_prompt_tokens)
+    _check_positive(f"{where}.num_samples", data.num_samples)
+    for i, source in enumerate(data.sources):
+        _check_positive(f"{where}.sources[{i}].weight", source.weight)
+        _check_positive(f"{where}.sources[{i}].num_samples", source.num_samples)
+        data_mod.check_source(source, f"{where}.sources[{i}]", need_answer=need_answer)
+
+
+def check_model(model: Any, where: str = "model") -> None:
+    from r1lite import models
+
+    if not model.model_name_or_path:
+        raise ConfigError(f"{where}.model_name_or_path: required (a Hub id, a local folder, a .gguf file, "
+                          f"{', '.join(models.EMBEDDED)} or tiny:<{'|'.join(models.TINY_ARCHS)}>)")
+    dtypes = ("auto", "bfloat16", "float16", "float32")
+    if model.dtype not in dtypes:
+        raise ConfigError(f"{where}.dtype: {model.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+    if model.use_peft:
+        _check_positive(f"{where}.lora_r", model.lora_r)
+        targets = model.lora_target_modules
+        targets = [targets] if isinstance(targets, str) else (targets or [])
+        wanted = [t for t in targets if t != "all-linear"]
+        if wanted:
+            present = models.module_names(model.model_name_or_path)
+            if present is not None:
+                missing = [t for t in wanted if t not in present]
+                if missing:
+                    raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
+                                      f"all-linear, {', '.join(sorted(present))}")
+
+
+def check_grpo(recipe: GRPORecipe) -> None:
+    from r1lite.rewards import REWARDS
+
+    check_model(recipe.model)
+    check_data(recipe.data, need_answer=any(r.name in ("accuracy", "cosine", "length") for r in recipe.rewards))
+    if not recipe.rewards:
+        raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
+    for i, spec in enumerate(recipe.rewards):
+        if spec.name not in REWARDS:
+            raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{_suggest(spec.name, REWARDS)}; "
+                              f"allowed values: {', '.join(sorted(REWARDS))}")
+    _check_positive("scoring.timeout_s", recipe.scoring.timeout_s)
+    t = recipe.trainer
+    loss = trainer_value(recipe, "loss_type")
+    if loss not in LOSS_TYPES:
+        raise ConfigError(f"trainer.loss_type: {loss!r} is not a TRL loss{_suggest(str(loss), LOSS_TYPES)}; "
+                          f"allowed values: {', '.join(LOSS_TYPES)}")
+    if trainer_value(recipe, "scale_rewards") not in SCALE_REWARDS:
+        raise ConfigError(f"trainer.scale_rewards: {t['scale_rewards']!r}; allowed values: group, batch, none")
+    for name in ("max_completion_length", "num_generations", "per_device_train_batch_size",
+                 "gradient_accumulation_steps", "num_iterations", "steps_per_generation", "generation_batch_size"):
+        _check_positive(f"trainer.{name}", trainer_value(recipe, name))
+    if loss == "dr_grpo" and trainer_value(recipe, "max_completion_length") is None:
+        raise ConfigError("trainer.max_completion_length: dr_grpo normalises by it, so it must be set")
+    g = trainer_value(recipe, "num_generations")
+    if g < 2:
+        raise ConfigError(f"trainer.num_generations: GRPO needs at least 2 generations per prompt, got {g}")
+    per_device = trainer_value(recipe, "per_device_train_batch_size")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if t.get("generation_batch_size") and t.get("steps_per_generation"):
+        raise ConfigError("trainer.generation_batch_size and trainer.steps_per_generation: set one, not both")
+    gen_batch = t.get("generation_batch_size") or (
+        per_device * world * (t.get("steps_per_generation") or trainer_value(recipe, "gradient_accumulation_steps")))
+    if gen_batch % g:
+        raise ConfigError(
+            f"trainer.num_generations: the generation batch ({gen_batch} = per_device_train_batch_size {per_device} x "
+            f"{world} processes x steps_per_generation/gradient_accumulation_steps) must be divisible by "
+            f"num_generations ({g}); allowed num_generations here: "
+            f"{', '.join(str(d) for d in range(2, gen_batch + 1) if gen_batch % d == 0) or 'none'}")
+    if gen_batch % (per_device * world):
+        raise ConfigError(f"trainer.generation_batch_size: {gen_batch} must be divisible by the global batch "
+                          f"({per_device} x {world})")
+    _check_resume(recipe.trainer)
+
+
+def check_sft(recipe: SFTRecipe) -> None:
+    check_model(recipe.model)
+    check_data(recipe.data, need_answer=False)
+    for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
+        _check_positive(f"trainer.{name}", trainer_value(recipe, name))
+    _check_resume(recipe.trainer)
+
+
+def _check_resume(trainer: dict[str, Any]) -> None:
+    resume = trainer.get("resume_from_checkpoint")
+    if resume not in (None, "latest") and not Path(str(resume)).is_dir():
+        raise ConfigError(f"trainer.resume_from_checkpoint: {resume!r} is not a folder; allowed values: latest or "
+                          "the path of a checkpoint-<step> folder")
+
+
+CHECKS: dict[type, typing.Callable[[Any], None]] = {GRPORecipe: check_grpo, SFTRecipe: check_sft}

@@ -1,0 +1,215 @@
+"""Datasets: read sources (Hub id, local file/folder, synthetic task), map columns, mix by weight, build prompts.
+
+    problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
+    prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
+    chats = load_conversations(recipe.data)               # SFT: a `messages` column in R1 format
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from r1lite.config import ConfigError, DataArgs, DataSource
+from r1lite.prompts import build_messages, system_prompt
+
+PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
+ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+SYNTHETIC = "synthetic:"
+
+
+def _local_files(path: Path) -> tuple[str, list[str]]:
+    """(datasets builder name, files) of a local file or a folder of same-format files."""
+    files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
+    formats = {LOCAL_FORMATS.get(p.suffix) for p in files}
+    if not files or None in formats or len(formats) > 1:
+        raise ValueError(f"{path}: expected .jsonl/.json/.parquet/.csv files of one format, found "
+                         f"{sorted(p.name for p in files)[:5] or 'none'}")
+    return formats.pop(), [str(p) for p in files]
+
+
+def _is_local(path: str) -> bool:
+    return Path(path).expanduser().exists() or path.startswith((".", "/", "~")) or Path(path).suffix in LOCAL_FORMATS
+
+
+def peek_columns(source: DataSource) -> list[str] | None:
+    """Column names of a source without loading it (first row of a local file); None when unknowable offline."""
+    if source.path.startswith(SYNTHETIC):
+        rows = _synthetic_rows(source, n=1)
+        return list(rows[0]) if rows else []
+    if not _is_local(source.path):
+        return None
+    path = Path(source.path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{source.path} does not exist")
+    builder, files = _local_files(path)
+    first = files[0]
+    if builder == "json":
+        with open(first) as fh:
+            head = fh.read(1)
+            fh.seek(0)
+            row = json.loads(fh.readline()) if head != "[" else json.load(fh)[0]
+        return list(row)
+    if builder == "csv":
+        with open(first) as fh:
+            return fh.readline().strip().split(",")
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(first).names
+
+
+def check_source(source: DataSource, where: str, need_answer: bool = True) -> None:
+    """Fail early (before any model loads) on a missing file or columns the recipe needs but the data lacks."""
+    try:
+        columns = peek_columns(source)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(f"{where}.path: {e}") from None
+    if columns is None:
+        return
+    mapped = set(columns) | {dst for src, dst in source.columns.items() if src in columns}
+    for src in source.columns:
+        if src not in columns:
+            raise ConfigError(f"{where}.columns: column {src!r} is not in {source.path}; allowed values: "
+                              f"{', '.join(columns)}")
+    if "messages" in mapped:
+        return  # a chat dataset (SFT) needs no problem/answer columns
+    if not mapped & set(PROBLEM_COLUMNS):
+        raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
+                          f"map one with columns: {{<column>: problem}}; available columns: {', '.join(columns)}")
+    if need_answer and not mapped & set(ANSWER_COLUMNS):
+        raise ConfigError(f"{where}: {source.path} has no answer column (looked for {', '.join(ANSWER_COLUMNS)}) "
+                          f"and the rewards need one; available columns: {', '.join(columns)}")
+
+
+def _synthetic_rows(source: DataSource, n: int | None = None) -> list[dict[str, Any]]:
+    from r1lite.tasks import TASKS
+
+    name = source.path[len(SYNTHETIC):]
+    if name not in TASKS:
+        raise ValueError(f"synthetic task {name!r} is unknown; allowed values: "
+                         f"{', '.join(SYNTHETIC + t for t in TASKS)}")
+    args = dict(source.task_args)
+    args.setdefault("n", source.num_samples or 1000)
+    if n is not None:
+        args["n"] = n
+    return TASKS[name](split=source.split, **args)
+
+
+def read_source(source: DataSource) -> Any:
+    """One source as a datasets.Dataset with r1lite's column names (problem, answer, ...)."""
+    import datasets
+
+    if source.path.startswith(SYNTHETIC):
+        ds = datasets.Dataset.from_list(_synthetic_rows(source))
+    elif _is_local(source.path):
+        builder, files = _local_files(Path(source.path).expanduser())
+        ds = datasets.load_dataset(builder, data_files=files, split="train")
+    else:
+        ds = datasets.load_dataset(source.path, source.name, split=source.split)
+    explicit = {k: v for k, v in source.columns.items() if k != v}
+    ds = ds.remove_columns([v for v in explicit.values() if v in ds.column_names and v not in explicit])
+    ds = ds.rename_columns(explicit)
+    if "problem" not in ds.column_names:
+        found = next((c for c in PROBLEM_COLUMNS if c in ds.column_names and isinstance(ds[0][c], str)), None)
+        if found:
+            ds = ds.map(lambda row: {"problem": row[found]})
+    if "answer" not in ds.column_names:
+        found = next((c for c in ANSWER_COLUMNS if c in ds.column_names), None)
+        if found:  # a reference solution as gold keeps only its final answer
+            ds = ds.map(lambda row: {"answer": _gold_from_solution(row[found]) if found == "solution" else row[found]})
+    elif "answer" in explicit.values() and "solution" in explicit:
+        ds = ds.map(lambda row: {"answer": _gold_from_solution(row["answer"])})
+    name = Path(source.path).stem if not source.path.startswith(SYNTHETIC) else source.path
+    if "id" not in ds.column_names:
+        ds = ds.add_column("id", [f"{name}-{i}" for i in range(len(ds))])
+    if "source" not in ds.column_names:
+        ds = ds.add_column("source", [name] * len(ds))
+    return ds
+
+
+def _gold_from_solution(solution: str) -> str:
+    """A reference solution used as gold: keep only its final answer (last boxed or #### X)."""
+    from r1lite.grading import extract_answer
+
+    return extract_answer(solution) or solution
+
+
+def mix(parts: list[Any], sources: list[DataSource], num_samples: int | None, seed: int, shuffle: bool) -> Any:
+    """Mix sources by weight. Each source first takes its own num_samples; with a total `num_samples`, a source's
+    share is total * weight / sum(weights), repeating rows (seeded) when the share exceeds the source."""
+    import datasets
+
+    taken = []
+    for part, source in zip(parts, sources):
+        if shuffle:
+            part = part.shuffle(seed=seed)
+        if source.num_samples is not None:
+            part = part.select(range(min(source.num_samples, len(part))))
+        taken.append(part)
+    if num_samples is not None:
+        total_weight = sum(s.weight for s in sources)
+        quotas = [math.floor(num_samples * s.weight / total_weight) for s in sources]
+        quotas[0] += num_samples - sum(quotas)
+        taken = [part.select([i % len(part) for i in range(quota)]) for part, quota in zip(taken, quotas) if len(part)]
+    common = set.intersection(*(set(p.column_names) for p in taken)) if taken else set()
+    taken = [p.select_columns([c for c in p.column_names if c in common]) for p in taken]
+    mixed = datasets.concatenate_datasets(taken) if len(taken) > 1 else taken[0]
+    return mixed.shuffle(seed=seed) if shuffle else mixed
+
+
+def load_problems(data: DataArgs) -> Any:
+    """The mixture of all sources as one Dataset with at least id, problem, source (and answer when present)."""
+    if not data.sources:
+        raise ConfigError("data.sources: at least one source is needed")
+    parts = [read_source(s) for s in data.sources]
+    return mix(parts, data.sources, data.num_samples, data.seed, data.shuffle)
+
+
+def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
+    """Add the chat `prompt` column TRL's GRPOTrainer reads, and drop prompts over data.max_prompt_tokens."""
+    ds = problems.map(lambda row: {"prompt": build_messages(row["problem"], data.system_prompt, data.prompt_template)})
+    if tokenizer is not None and data.max_prompt_tokens:
+        limit = data.max_prompt_tokens
+
+        def short_enough(row: dict[str, Any]) -> bool:
+            ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True)
+            ids = ids["input_ids"] if isinstance(ids, dict) else ids
+            return len(ids) <= limit
+
+        ds = ds.filter(short_enough)
+        if len(ds) == 0:
+            raise ConfigError(f"data.max_prompt_tokens: every prompt is longer than {limit} tokens")
+    return ds
+
+
+def format_solution(row: dict[str, Any]) -> str:
+    """The assistant turn for SFT: a given R1-format completion, or a reference solution wrapped into one."""
+    solution = row.get("solution") or row.get("completion") or ""
+    if "</think>" in solution:
+        return solution
+    answer = row.get("answer")
+    tail = f"\nThe answer is \\boxed{{{answer}}}." if answer and "\\boxed" not in solution else ""
+    return f"<think>\n{solution.strip()}\n</think>{tail}"
+
+
+def load_conversations(data: DataArgs) -> Any:
+    """SFT data as a `messages` column: taken as is when present, else built from problem + solution."""
+    if not data.sources:
+        raise ConfigError("data.sources: at least one source is needed")
+    parts = []
+    for source in data.sources:
+        ds = read_source(source)
+        if "messages" not in ds.column_names:
+            if "problem" not in ds.column_names:
+                raise ConfigError(f"data: {source.path} has neither a messages column nor a problem column")
+            ds = ds.map(lambda row: {"messages": build_messages(row["problem"], data.system_prompt,
+                                                                data.prompt_template)
+                                     + [{"role": "assistant", "content": format_solution(row)}]})
+        elif system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+            text = system_prompt(data.system_prompt)
+            ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
+        parts.append(ds.select_columns(["messages", "id", "source"]))
+    return mix(parts, data.sources, data.num_samples, data.seed, data.shuffle)

