@@ -361,9 +361,9 @@ def load_recipe(cls: type, path: str | os.PathLike | None = None, overrides: dic
     raw = apply_overrides(cls, raw, overrides or {})
     try:
         recipe = build(cls, raw, "")
-        check = CHECKS.get(cls)
+        check = CHECKS.get(cls) or getattr(recipe, "validate", None)  # other stages' recipes bring validate()
         if check:
-            check(recipe)
+            check(recipe) if cls in CHECKS else check()
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path else str(e)) from None
     return recipe

@@ -241,3 +241,23 @@ def load_model(model_args: Any, device: str | None = None) -> Any:
     if device:
         model.to(device)
     return model
+
+
+def load_inference_model(name: str, dtype: str | None = "auto", device: str | None = None,
+                         trust_remote_code: bool = False) -> Any:
+    """A model ready to generate: any accepted name, or a training output folder holding a LoRA adapter
+    (adapter_config.json), whose base is loaded and the adapter merged in."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": resolve_dtype(dtype), "trust_remote_code": trust_remote_code}
+    adapter_config = Path(name) / "adapter_config.json"
+    if adapter_config.is_file():
+        from peft import PeftModel
+
+        base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
+        model = AutoModelForCausalLM.from_pretrained(materialize(base), **kwargs)
+        model = PeftModel.from_pretrained(model, name).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(materialize(name), **kwargs)
+    model.eval()
+    return model.to(device) if device else model
