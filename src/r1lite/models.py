@@ -103,6 +103,9 @@ def arch_of(name: str) -> str | None:
 def module_names(name: str) -> set[str] | None:
     """Leaf module names (q_proj, ...) of a model, read from file headers; None when it can't be known offline."""
     source = resolve(name)
+    adapter_config = Path(name) / "adapter_config.json"
+    if source.kind == "folder" and adapter_config.is_file():
+        return module_names(json.loads(adapter_config.read_text())["base_model_name_or_path"])
     if source.kind == "folder":
         names = _safetensors_module_names(Path(source.path))
         if names:
@@ -207,15 +210,24 @@ def resolve_dtype(dtype: str | None) -> Any:
 
 
 def load_tokenizer(name: str, revision: str = "main", trust_remote_code: bool = False, padding_side: str = "left"):
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-    tok = AutoTokenizer.from_pretrained(materialize(name), revision=revision, trust_remote_code=trust_remote_code)
+    folder = materialize(name)
+    # AutoTokenizer picks the model family's class (Qwen2Tokenizer, ...), which rebuilds a BPE pre-tokenizer and would
+    # mangle a word-level tokenizer such as tiny_tokenizer's: load those exactly as saved.
+    cls = PreTrainedTokenizerFast if _is_word_level(Path(folder)) else AutoTokenizer
+    tok = cls.from_pretrained(folder, revision=revision, trust_remote_code=trust_remote_code)
     tok.padding_side = padding_side
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if tok.chat_template is None:
         tok.chat_template = CHAT_TEMPLATE
     return tok
+
+
+def _is_word_level(folder: Path) -> bool:
+    path = folder / "tokenizer.json"
+    return path.is_file() and json.loads(path.read_text()).get("model", {}).get("type") == "WordLevel"
 
 
 def model_init_kwargs(model_args: Any) -> dict[str, Any]:
@@ -237,27 +249,32 @@ def load_model(model_args: Any, device: str | None = None) -> Any:
     if quantization is not None:
         kwargs["quantization_config"] = quantization
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
-    model = AutoModelForCausalLM.from_pretrained(materialize(model_args.model_name_or_path), **kwargs)
+    model = from_pretrained(model_args.model_name_or_path, **kwargs)
     if device:
         model.to(device)
     return model
 
 
-def load_inference_model(name: str, dtype: str | None = "auto", device: str | None = None,
-                         trust_remote_code: bool = False) -> Any:
-    """A model ready to generate: any accepted name, or a training output folder holding a LoRA adapter
-    (adapter_config.json), whose base is loaded and the adapter merged in."""
+def from_pretrained(name: str, **kwargs: Any) -> Any:
+    """AutoModelForCausalLM for any accepted name. A training output folder holding a LoRA adapter
+    (adapter_config.json) loads its base model with the adapter merged in, so stages chain: sft -> grpo -> eval."""
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": resolve_dtype(dtype), "trust_remote_code": trust_remote_code}
     adapter_config = Path(name) / "adapter_config.json"
-    if adapter_config.is_file():
-        from peft import PeftModel
+    if not adapter_config.is_file():
+        return AutoModelForCausalLM.from_pretrained(materialize(name), **kwargs)
+    from peft import PeftModel
 
-        base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
-        model = AutoModelForCausalLM.from_pretrained(materialize(base), **kwargs)
-        model = PeftModel.from_pretrained(model, name).merge_and_unload()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(materialize(name), **kwargs)
+    base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
+    model = AutoModelForCausalLM.from_pretrained(materialize(base), **kwargs)
+    model = PeftModel.from_pretrained(model, name).merge_and_unload()
+    model.config._name_or_path = name  # TRL rebuilds the beta>0 reference from this: it must be the tuned model
+    return model
+
+
+def load_inference_model(name: str, dtype: str | None = "auto", device: str | None = None,
+                         trust_remote_code: bool = False) -> Any:
+    """A model ready to generate (eval mode), from any accepted name or a training output folder."""
+    model = from_pretrained(name, dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code)
     model.eval()
     return model.to(device) if device else model

@@ -15,7 +15,7 @@ SYSTEM_PROMPTS = {
 }
 
 # DeepSeek-R1's evaluation instruction (appended to the problem, no system prompt).
-R1_EVAL_TEMPLATE = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+R1_EVAL_TEMPLATE = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
 
 USER_TEMPLATES = {"plain": "{problem}", "r1_eval": R1_EVAL_TEMPLATE}
 
@@ -28,8 +28,8 @@ def system_prompt(name_or_text: str | None) -> str | None:
 
 
 def user_prompt(template: str, problem: str) -> str:
-    """`template` is a name from USER_TEMPLATES or a format string with {problem}."""
-    return USER_TEMPLATES.get(template, template).format(problem=problem)
+    """`template` is a name from USER_TEMPLATES or text with a {problem} slot (other braces, as in \\boxed{}, stay)."""
+    return USER_TEMPLATES.get(template, template).replace("{problem}", problem)
 
 
 def build_messages(problem: str, system: str | None = None, template: str = "plain") -> list[dict[str, str]]:

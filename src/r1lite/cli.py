@@ -1,0 +1,112 @@
+"""The `r1lite` command. One subcommand per stage; each reads a recipe and lets any field be overridden:
+
+    r1lite generate --config recipes/.../generate/x.yaml     teacher traces, verified and decontaminated
+    r1lite sft      --config recipes/.../sft/x.yaml           distillation / cold-start SFT (TRL SFTTrainer)
+    r1lite grpo     --config recipes/.../grpo/x.yaml          GRPO with rule rewards (TRL GRPOTrainer)
+    r1lite eval     --model smollm2-135m --benchmarks gsm8k   math benchmarks, pass@k, budget curves
+    r1lite demo                                               cold-start SFT -> GRPO -> eval on CPU, with a report
+    r1lite check    --config recipe.yaml                      validate a recipe without loading a model
+    r1lite decontaminate | plan | recipes check               data hygiene, GPU memory/cost planning, recipe smoke tests
+
+Imports are lazy so `--help` and validation stay fast; the same command works under `accelerate launch -m r1lite`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> "module:function"; the function takes the remaining argv and returns an exit code
+COMMANDS = {
+    "generate": "r1lite.generate:cli",
+    "sft": "r1lite.cli:train_cli",
+    "grpo": "r1lite.cli:train_cli",
+    "eval": "r1lite.evaluate:cli",
+    "demo": "r1lite.demo:cli",
+    "check": "r1lite.cli:check_cli",
+    "decontaminate": "r1lite.decontaminate:cli",
+    "plan": "r1lite.plan:cli",
+    "recipes": "r1lite.recipes_check:cli",
+}
+
+
+def _recipe_class(stage: str) -> type:
+    from r1lite.config import GRPORecipe, SFTRecipe
+
+    return {"grpo": GRPORecipe, "sft": SFTRecipe}[stage]
+
+
+def _split_config(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Pull `--config PATH` out of argv; the rest are field overrides."""
+    rest, path, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--config" and i + 1 < len(argv):
+            path, i = argv[i + 1], i + 2
+        elif argv[i].startswith("--config="):
+            path, i = argv[i].split("=", 1)[1], i + 1
+        else:
+            rest.append(argv[i])
+            i += 1
+    return path, rest
+
+
+def load_stage_recipe(stage: str, argv: list[str]):
+    from r1lite.config import load_recipe, parse_overrides
+
+    path, rest = _split_config(argv)
+    return load_recipe(_recipe_class(stage), path, parse_overrides(rest))
+
+
+def train_cli(argv: list[str], stage: str) -> int:
+    recipe = load_stage_recipe(stage, argv)
+    from r1lite import runtime
+
+    runtime.setup_logging()
+    run = importlib.import_module(f"r1lite.{stage}")
+    output_dir = getattr(run, f"run_{stage}")(recipe)
+    print(f"{stage} finished: {output_dir}")
+    return 0
+
+
+def check_cli(argv: list[str]) -> int:
+    """`r1lite check --config recipe.yaml [--stage grpo|sft]`: validate only (the stage is guessed from the path)."""
+    from r1lite.config import read_yaml
+
+    path, rest = _split_config(argv)
+    stage = None
+    if "--stage" in rest:
+        i = rest.index("--stage")
+        stage, rest = rest[i + 1], rest[:i] + rest[i + 2:]
+    if path is None:
+        raise SystemExit("usage: r1lite check --config recipe.yaml [--stage grpo|sft] [--field value ...]")
+    stage = stage or ("sft" if "/sft/" in path or "sft" in path.rsplit("/", 1)[-1] else "grpo")
+    if stage not in ("grpo", "sft"):
+        raise SystemExit(f"--stage {stage!r}: allowed values: grpo, sft")
+    read_yaml(path)
+    load_stage_recipe(stage, ["--config", path, *rest])
+    print(f"{path}: valid {stage} recipe")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        print(f"r1lite: unknown command {command!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    from r1lite.config import ConfigError
+
+    module, function = COMMANDS[command].split(":")
+    try:
+        handler = getattr(importlib.import_module(module), function)
+        return handler(rest, command) if function == "train_cli" else handler(rest)
+    except ConfigError as e:
+        print(f"r1lite {command}: configuration error: {e}", file=sys.stderr)
+        return 2

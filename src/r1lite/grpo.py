@@ -1,0 +1,48 @@
+"""`r1lite grpo`: R1-Zero-style reinforcement learning with rule rewards, on TRL's GRPOTrainer.
+
+recipe -> prompts (data.py) -> reward functions (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
+-> GRPOTrainer(model, rewards, peft) -> train (resuming when asked) -> save.
+
+The loss (grpo, dr_grpo, dapo, ...), beta, epsilon/epsilon_high, num_iterations, scale_rewards,
+mask_truncated_completions, vLLM (use_vllm, vllm_mode) and report_to are TRL fields set in the recipe's trainer:
+section and passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from r1lite import data, models, runtime
+from r1lite.config import GRPORecipe, ConfigError
+
+
+def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
+    """The GRPOTrainer for a recipe: model (+LoRA), prompts, bounded reward functions, TRL config."""
+    from trl import GRPOConfig, GRPOTrainer, get_peft_config
+
+    from r1lite.rewards import build_rewards
+
+    tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
+                                      recipe.model.trust_remote_code)
+    prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
+    funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers)
+    try:
+        args = GRPOConfig(**runtime.trainer_kwargs(recipe, output_dir), reward_weights=weights)
+    except (TypeError, ValueError) as e:  # TRL's own __post_init__ checks, reported like ours
+        raise ConfigError(f"trainer: {e}") from e
+
+    return GRPOTrainer(
+        model=models.load_model(recipe.model),
+        reward_funcs=runtime.wrap_rewards(funcs, output_dir),
+        args=args,
+        train_dataset=prompts,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(recipe.model),
+        callbacks=[runtime.metrics_callback(output_dir)],
+    )
+
+
+def run_grpo(recipe: GRPORecipe) -> Path:
+    """Train with GRPO as the recipe says; returns the output folder (final model or adapter, logs, checkpoints)."""
+    return runtime.train_stage("grpo", recipe, build_trainer)

@@ -1,0 +1,206 @@
+"""What every training stage does around the trainer: environment, output folder, resume, logs, run record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from r1lite.config import ConfigError, to_dict
+
+log = logging.getLogger("r1lite")
+
+PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify")
+
+
+def setup_env() -> None:
+    """No telemetry pings (we may have no network at all); tokenizers' fork warning off."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    import transformers
+
+    transformers.logging.set_verbosity_warning()
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def checkpoints(output_dir: Path) -> list[Path]:
+    found = [p for p in output_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) -> str | None:
+    """The checkpoint to resume from, or None. Never resumes or overwrites silently:
+    - resume "latest": the newest checkpoint-N in output_dir (a fresh start, logged, when there is none);
+    - resume <path>: that checkpoint;
+    - no resume and checkpoints present: an error, unless overwrite_output_dir, which deletes them."""
+    existing = checkpoints(output_dir) if output_dir.is_dir() else []
+    if resume == "latest":
+        if existing:
+            log.info("resuming from %s", existing[-1])
+            return str(existing[-1])
+        log.info("resume_from_checkpoint=latest but %s holds no checkpoint: starting from step 0", output_dir)
+        return None
+    if resume:
+        return resume
+    if existing:
+        if not overwrite:
+            raise ConfigError(
+                f"trainer.output_dir: {output_dir} already holds checkpoints ({existing[-1].name}); set "
+                f"--resume_from_checkpoint latest to continue that run, or --overwrite_output_dir true to start over")
+        if is_main_process():
+            for path in existing:
+                shutil.rmtree(path)
+            log.info("overwrite_output_dir: removed %d checkpoints from %s", len(existing), output_dir)
+    return None
+
+
+def write_run_record(output_dir: Path, recipe: Any, stage: str) -> None:
+    if not is_main_process():
+        return
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "resolved_recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+    (output_dir / "run.json").write_text(json.dumps(
+        {"stage": stage, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()}, indent=2))
+
+
+def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
+    """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
+    on CPU, bf16 off (TRL defaults it on and then refuses to run) and activation checkpointing off (it only costs
+    time there); a per-step log, so short runs show their curves."""
+    import torch
+
+    kwargs = dict(recipe.trainer)
+    kwargs["output_dir"] = str(output_dir)
+    kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
+    on_gpu = torch.cuda.is_available() and not kwargs.get("use_cpu")
+    if not on_gpu:
+        kwargs.setdefault("bf16", False)
+        kwargs.setdefault("dataloader_pin_memory", False)
+        if "gradient_checkpointing" not in kwargs:
+            kwargs.setdefault("activation_checkpointing", False)
+    elif "gradient_checkpointing" in kwargs and "activation_checkpointing" not in kwargs:
+        kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")  # transformers 5 renamed it
+    kwargs.setdefault("logging_steps", 1)
+    return kwargs
+
+
+def default_output_dir(stage: str) -> Path:
+    return Path("runs") / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], Any]) -> Path:
+    """The part every training stage shares: output folder and resume policy, run record, train, save."""
+    setup_env()
+    output_dir = Path(recipe.trainer.get("output_dir") or default_output_dir(stage))
+    resume = prepare_output_dir(output_dir, recipe.trainer.get("resume_from_checkpoint"), recipe.overwrite_output_dir)
+    write_run_record(output_dir, recipe, stage)
+    trainer = build_trainer(recipe, output_dir)
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(output_dir))
+    if is_main_process():
+        tokenizer = trainer.processing_class
+        tokenizer.padding_side = "left"  # the next stage (GRPO, eval) generates, and generation pads on the left
+        tokenizer.save_pretrained(str(output_dir))
+    return output_dir
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# logging callbacks
+
+
+def metrics_callback(output_dir: Path) -> Any:
+    """Appends every trainer log row (reward per function, lengths, clip ratio, loss, ...) to metrics.jsonl."""
+    from transformers import TrainerCallback
+
+    class MetricsJSONL(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and state.is_world_process_zero:
+                row = {"step": state.global_step, "time": round(time.time(), 3), **logs}
+                with open(output_dir / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps(row, default=float) + "\n")
+
+    return MetricsJSONL()
+
+
+def _text(completion: Any) -> str:
+    return completion[-1]["content"] if isinstance(completion, list) else str(completion)
+
+
+class SafeReward:
+    """A reward function that never raises into the trainer (a failure scores the batch None, and is logged) and
+    records every completion with its per-function scores to completions.jsonl."""
+
+    def __init__(self, func: Callable, recorder: "CompletionRecorder | None" = None):
+        self.func, self.recorder = func, recorder
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+
+    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
+        try:
+            scores = list(self.func(completions=completions, **kwargs))
+        except Exception:  # noqa: BLE001 - a reward bug must not kill a long run; it is logged loudly instead
+            log.exception("reward %s failed on a batch of %d; scoring it None", self.__name__, len(completions))
+            scores = [None] * len(completions)
+        if self.recorder is not None:
+            self.recorder.add(self.__name__, completions, scores, kwargs)
+        return scores
+
+
+class CompletionRecorder:
+    """Collects the scores of each reward function for one generation batch and writes one JSONL row per
+    completion once every function has scored it."""
+
+    def __init__(self, path: Path, reward_names: list[str]):
+        self.path, self.names = path, reward_names
+        self.pending: dict[str, list[float | None]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, name: str, completions: list[Any], scores: list[float | None], columns: dict[str, Any]) -> None:
+        with self.lock:
+            self.pending[name] = scores
+            if set(self.pending) != set(self.names):
+                return
+            pending, self.pending = self.pending, {}
+        state = columns.get("trainer_state")
+        step = state.global_step if state is not None else None
+        prompts = columns.get("prompts") or [None] * len(completions)
+        answers = columns.get("answer") or [None] * len(completions)
+        with open(self.path, "a") as fh:
+            for i, completion in enumerate(completions):
+                row = {"step": step, "prompt": _text(prompts[i]) if prompts[i] is not None else None,
+                       "completion": _text(completion), "answer": answers[i],
+                       "rewards": {n: pending[n][i] for n in self.names}}
+                fh.write(json.dumps(row) + "\n")
+
+
+def wrap_rewards(funcs: list[Callable], output_dir: Path) -> list[SafeReward]:
+    rank = int(os.environ.get("RANK", "0"))
+    name = "completions.jsonl" if int(os.environ.get("WORLD_SIZE", "1")) == 1 else f"completions.rank{rank}.jsonl"
+    names = [getattr(f, "__name__", type(f).__name__) for f in funcs]
+    recorder = CompletionRecorder(output_dir / name, names)
+    return [SafeReward(f, recorder) for f in funcs]
