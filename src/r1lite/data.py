@@ -175,9 +175,8 @@ def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
         limit = data.max_prompt_tokens
 
         def short_enough(row: dict[str, Any]) -> bool:
-            ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True)
-            ids = ids["input_ids"] if isinstance(ids, dict) else ids
-            return len(ids) <= limit
+            text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit
 
         ds = ds.filter(short_enough)
         if len(ds) == 0:

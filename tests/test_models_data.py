@@ -1,0 +1,107 @@
+"""Model sources, the embedded SmolLM2-135M, data loading and mixing, synthetic tasks."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from r1lite import data, models, tasks
+from r1lite.config import ConfigError, DataArgs, DataSource
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_resolve_every_kind_of_name(tmp_path):
+    assert models.resolve("tiny:qwen2").kind == "tiny"
+    assert models.resolve("Qwen/Qwen2.5-0.5B-Instruct").kind == "hub"
+    assert models.resolve(str(tmp_path)).kind == "folder"
+    embedded = models.resolve("smollm2-135m")
+    assert embedded.kind == "gguf" and (Path(embedded.path) / embedded.gguf_file).is_file()
+    with pytest.raises(ValueError, match="allowed values: tiny:qwen2"):
+        models.resolve("tiny:gpt5")
+    with pytest.raises(ValueError, match="no such folder"):
+        models.resolve("./does/not/exist")
+
+
+def test_architecture_known_offline():
+    assert models.arch_of("Qwen/Qwen2.5-Math-7B") == "qwen2"
+    assert models.arch_of("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "qwen2"
+    assert models.arch_of("smollm2-135m") == "llama"
+    assert {"q_proj", "down_proj"} <= models.module_names(models.materialize("tiny:llama"))
+
+
+def test_tiny_model_round_trips_text():
+    tok = models.load_tokenizer("tiny:qwen2")
+    text = "<think>\n2 + 3 = 5.\n</think>\nThe answer is \\boxed{5}."
+    assert tok.decode(tok(text)["input_ids"]) == text  # one character = one token, nothing lost
+    model = models.load_inference_model("tiny:qwen2")
+    assert model.dtype == torch.float32 and model.config.vocab_size == len(tok)
+
+
+def test_smollm2_loads_and_answers_through_chat_template():
+    tok = models.load_tokenizer("smollm2-135m")
+    model = models.load_inference_model("smollm2-135m")
+    assert model.dtype == torch.float32  # fp32 on CPU
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}], add_generation_prompt=True,
+                                     return_tensors="pt", return_dict=True)
+    assert "<|im_start|>assistant" in tok.decode(prompt["input_ids"][0])
+    out = model.generate(**prompt, max_new_tokens=24, do_sample=False)
+    answer = tok.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert "5" in answer, answer  # the real model, greedy: it knows 2 + 3
+
+
+def test_local_jsonl_and_column_mapping(tmp_path):
+    rows = tmp_path / "q.jsonl"
+    rows.write_text('{"question": "1+1?", "final": "2"}\n{"question": "2+2?", "final": "4"}\n')
+    ds = data.load_problems(DataArgs(sources=[DataSource(path=str(rows), columns={"final": "answer"})],
+                                     shuffle=False))
+    assert ds["problem"] == ["1+1?", "2+2?"] and ds["answer"] == ["2", "4"]
+
+
+def test_solution_column_used_as_gold_keeps_only_the_final_answer(tmp_path):
+    rows = tmp_path / "s.jsonl"
+    rows.write_text('{"problem": "p", "solution": "so it is $\\\\boxed{\\\\frac{1}{2}}$."}\n')
+    ds = data.load_problems(DataArgs(sources=[DataSource(path=str(rows))]))
+    assert ds["answer"] == ["\\frac{1}{2}"]
+
+
+def test_mixture_by_weight_is_seeded():
+    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_2k.jsonl"), weight=3),
+                             DataSource(path="synthetic:arithmetic", weight=1, task_args={"n": 50})],
+                    num_samples=40, seed=7)
+    first, again = data.load_problems(args), data.load_problems(args)
+    assert first["id"] == again["id"]
+    gsm = sum(s == "GSM8K" for s in first["source"])
+    assert gsm == 30 and len(first) == 40
+
+
+def test_prompts_are_chats_and_long_ones_are_filtered():
+    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_2k.jsonl"), num_samples=30)],
+                    system_prompt="short", max_prompt_tokens=330)
+    tok = models.load_tokenizer("tiny:qwen2")  # one token per character: 330 tokens is a short prompt
+    ds = data.to_prompts(data.load_problems(args), args, tok)
+    assert 0 < len(ds) < 30
+    assert ds[0]["prompt"][0]["role"] == "system" and ds[0]["prompt"][1]["role"] == "user"
+    with pytest.raises(ConfigError, match="every prompt is longer"):
+        data.to_prompts(data.load_problems(args), DataArgs(sources=args.sources, max_prompt_tokens=5), tok)
+
+
+def test_synthetic_tasks_are_seeded_and_splits_disjoint():
+    train = tasks.arithmetic(200, difficulty=2, ops=["add", "mul"], seed=0, split="train")
+    test = tasks.arithmetic(100, difficulty=2, ops=["add", "mul"], seed=0, split="test")
+    assert train == tasks.arithmetic(200, difficulty=2, ops=["add", "mul"], seed=0, split="train")
+    assert not {r["problem"] for r in train} & {r["problem"] for r in test}
+    assert all(r["solution"].startswith("<think>") and f"\\boxed{{{r['answer']}}}" in r["solution"] for r in train)
+    with pytest.raises(ValueError, match="allowed values: 1, 2, 3, 4, 5"):
+        tasks.arithmetic(5, difficulty=9)
+
+
+def test_countdown_targets_are_reachable():
+    from fractions import Fraction
+    import ast
+
+    for row in tasks.countdown(20, num_count=4, seed=1):
+        expr = row["answer"]
+        used = sorted(int(n.value) for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Constant))
+        assert used == sorted(row["nums"])
+        assert Fraction(eval(expr)).limit_denominator() == row["target"]  # our own generated expression
