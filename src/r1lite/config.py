@@ -379,6 +379,8 @@ def to_dict(recipe: Any) -> dict[str, Any]:
 
 
 def _check_positive(where: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ConfigError(f"{where}: expected a positive number, got {value!r}")
     if value is not None and value <= 0:
         raise ConfigError(f"{where}: must be a positive number, got {value}")
 
@@ -420,16 +422,21 @@ def check_model(model: Any, where: str = "model") -> None:
 
 
 def check_grpo(recipe: GRPORecipe) -> None:
-    from r1lite.rewards import REWARDS
+    from r1lite.rewards import COLUMNS, REWARDS, reward_args
 
     check_model(recipe.model)
-    check_data(recipe.data, need_answer=any(r.name in ("accuracy", "cosine", "length") for r in recipe.rewards))
+    check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))
     if not recipe.rewards:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(recipe.rewards):
         if spec.name not in REWARDS:
             raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{_suggest(spec.name, REWARDS)}; "
                               f"allowed values: {', '.join(sorted(REWARDS))}")
+        allowed = reward_args(spec.name)
+        for key in spec.args:
+            if allowed and key not in allowed:
+                raise ConfigError(f"rewards[{i}].args.{key}: not an argument of {spec.name}{_suggest(key, allowed)}; "
+                                  f"allowed values: {', '.join(allowed)}")
     _check_positive("scoring.timeout_s", recipe.scoring.timeout_s)
     t = recipe.trainer
     loss = trainer_value(recipe, "loss_type")

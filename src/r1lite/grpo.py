@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, runtime
-from r1lite.config import GRPORecipe, ConfigError
+from r1lite import prompts as prompts_mod
+from r1lite.config import ConfigError, GRPORecipe, trainer_value
 
 
 def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
@@ -26,7 +27,9 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
-    funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers)
+    funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers,
+                                   max_completion_length=trainer_value(recipe, "max_completion_length"),
+                                   think_prefilled=prompts_mod.prefills_think(tokenizer))
     try:
         args = GRPOConfig(**runtime.trainer_kwargs(recipe, output_dir), reward_weights=weights)
     except (TypeError, ValueError) as e:  # TRL's own __post_init__ checks, reported like ours

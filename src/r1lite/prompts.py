@@ -38,3 +38,17 @@ def build_messages(problem: str, system: str | None = None, template: str = "pla
         messages.append({"role": "system", "content": system_text})
     messages.append({"role": "user", "content": user_prompt(template, problem)})
     return messages
+
+
+def prefills_think(tokenizer: object) -> bool:
+    """True when the chat template itself opens the think block (R1-Distill style), so completions start inside
+    the reasoning and never contain `<think>`."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not template or "<think>" not in template:
+        return False
+    try:
+        rendered = tokenizer.apply_chat_template([{"role": "user", "content": "1+1?"}], tokenize=False,
+                                                 add_generation_prompt=True)
+    except Exception:  # noqa: BLE001 - a template that cannot render a plain turn does not prefill
+        return False
+    return str(rendered).rstrip().endswith("<think>")

@@ -91,7 +91,7 @@ def write_run_record(output_dir: Path, recipe: Any, stage: str) -> None:
 
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
-    on CPU, bf16 off (TRL defaults it on and then refuses to run) and activation checkpointing off (it only costs
+    on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation checkpointing off (it only costs
     time there); a per-step log, so short runs show their curves."""
     import torch
 
@@ -100,6 +100,7 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
     on_gpu = torch.cuda.is_available() and not kwargs.get("use_cpu")
     if not on_gpu:
+        kwargs.setdefault("use_cpu", True)  # without it torchrun/accelerate on CPU start gloo but train unsynced
         kwargs.setdefault("bf16", False)
         kwargs.setdefault("dataloader_pin_memory", False)
         if "gradient_checkpointing" not in kwargs:

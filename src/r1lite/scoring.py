@@ -1,0 +1,213 @@
+"""Bounded, parallel answer grading: every completion gets a Grade within `timeout_s`, from any thread or rank.
+
+Plain numbers are decided in-process (most GRPO completions on GSM8K-style data). Everything else goes to a pool
+of worker processes, one item at a time per worker; a worker that overruns its deadline is killed and replaced,
+and that completion is graded wrong (`timed_out=True`). This replaces math-verify's SIGALRM timeouts, which only
+work on the main thread and so fail inside TRL's async reward loop, threads and some launchers.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from r1lite.grading import Grade, completion_text, grade, grade_quick
+
+CACHE_SIZE = 65_536
+
+
+def default_num_workers() -> int:
+    """All cores, shared between the ranks of this node."""
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, (os.cpu_count() or 1) // max(1, local_world))
+
+
+def _serve() -> None:
+    """Worker process main: grade (index, text, gold) messages from stdin, answer on the original stdout."""
+    from multiprocessing.connection import Connection
+
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result pipe
+    inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
+    while True:
+        try:
+            message = inbox.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, text, gold = message
+        try:
+            result = grade(text, gold)
+        except Exception:  # noqa: BLE001 - a parser crash is a wrong answer, not a dead worker
+            result = Grade(None, False)
+        outbox.send((index, result))
+
+
+class _Worker:
+    """A plain `python -c` subprocess (not multiprocessing: that would re-import the user's __main__)."""
+
+    def __init__(self) -> None:
+        src = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+               "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen([sys.executable, "-c", "from r1lite.scoring import _serve; _serve()"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.inbox = Connection(os.dup(self.process.stdout.fileno()), writable=False)
+        self.outbox = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self.task: tuple[int, float] | None = None  # (item index, start time)
+
+    def send(self, message: Any) -> None:
+        self.outbox.send(message)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=5)
+        self.inbox.close()
+        self.outbox.close()
+
+    def stop(self) -> None:
+        try:
+            self.outbox.send(None)
+            self.process.wait(timeout=1)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+class Scorer:
+    """Grades (completion, gold) pairs with a hard per-item deadline, in parallel, with an LRU cache."""
+
+    def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None, cache_size: int = CACHE_SIZE):
+        if timeout_s <= 0:
+            raise ValueError(f"scoring timeout_s must be positive, got {timeout_s}")
+        self.timeout_s = timeout_s
+        self.num_workers = num_workers or default_num_workers()
+        self.cache: collections.OrderedDict[tuple[bytes, str | None], Grade] = collections.OrderedDict()
+        self.cache_size = cache_size
+        self.workers: list[_Worker] = []
+        self.lock = threading.Lock()  # one batch at a time: workers and cache are shared state
+        self.pid = os.getpid()
+        self.stats = collections.Counter()
+
+    def grade_batch(self, completions: Sequence[Any], golds: Sequence[str | None]) -> list[Grade]:
+        if len(completions) != len(golds):
+            raise ValueError(f"{len(completions)} completions but {len(golds)} gold answers")
+        texts = [completion_text(c) for c in completions]
+        with self.lock:
+            if self.pid != os.getpid():  # inherited by a fork: the pipes belong to the parent
+                self.workers, self.pid = [], os.getpid()
+            results: list[Grade | None] = [None] * len(texts)
+            keys = [(hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).digest(),
+                     None if g is None else str(g)) for t, g in zip(texts, golds)]
+            todo: dict[tuple[bytes, str | None], list[int]] = {}
+            for i, key in enumerate(keys):
+                if key in self.cache:
+                    self.cache.move_to_end(key)
+                    results[i] = self.cache[key]
+                    self.stats["cached"] += 1
+                elif key in todo:
+                    todo[key].append(i)
+                else:
+                    todo[key] = [i]
+            remote = []
+            for key, indices in todo.items():
+                quick = grade_quick(texts[indices[0]], key[1])
+                if quick is None:
+                    remote.append(indices[0])
+                else:
+                    self.stats["quick"] += 1
+                    self._store(key, indices, quick, results)
+            for i, graded in self._run_remote([(i, texts[i], keys[i][1]) for i in remote]).items():
+                self._store(keys[i], todo[keys[i]], graded, results)
+            return results  # type: ignore[return-value]
+
+    def _store(self, key: tuple[bytes, str | None], indices: list[int], graded: Grade,
+               results: list[Grade | None]) -> None:
+        for i in indices:
+            results[i] = graded
+        if not graded.timed_out:  # a timeout may be load-dependent: do not remember it
+            self.cache[key] = graded
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+
+    def _run_remote(self, items: list[tuple[int, str, str | None]]) -> dict[int, Grade]:
+        if not items:
+            return {}
+        while len(self.workers) < min(self.num_workers, len(items)):
+            self.workers.append(_Worker())
+        queue, done = collections.deque(items), {}
+        while queue or any(w.task for w in self.workers):
+            for w in self.workers:
+                if w.task is None and queue:
+                    index, text, gold = queue.popleft()
+                    w.send((index, text, gold))
+                    w.task = (index, time.monotonic())
+            busy = [w for w in self.workers if w.task]
+            next_deadline = min(w.task[1] for w in busy) + self.timeout_s
+            ready = wait([w.inbox for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
+            for w in busy:
+                if w.inbox in ready:
+                    try:
+                        index, graded = w.inbox.recv()
+                        self.stats["remote"] += 1
+                    except (EOFError, OSError):  # the worker died (e.g. out of memory): grade wrong, replace it
+                        index, graded = w.task[0], Grade(None, False, timed_out=True)
+                        self._replace(w)
+                    done[index] = graded
+                    w.task = None
+                elif time.monotonic() - w.task[1] > self.timeout_s:
+                    done[w.task[0]] = Grade(None, False, timed_out=True)
+                    self.stats["timed_out"] += 1
+                    self._replace(w)
+        return done
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self.workers[self.workers.index(worker)] = _Worker()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.pid == os.getpid():
+                for w in self.workers:
+                    w.stop()
+            self.workers = []
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable (TRL may deepcopy reward functions): workers are not
+        return {"timeout_s": self.timeout_s, "num_workers": self.num_workers, "cache_size": self.cache_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
+
+_SHARED: dict[tuple[float, int | None], Scorer] = {}
+
+
+def shared_scorer(timeout_s: float = 5.0, num_workers: int | None = None) -> Scorer:
+    """One scorer per (timeout, workers) per process, so accuracy, cosine and length share workers and cache."""
+    key = (timeout_s, num_workers)
+    if key not in _SHARED or _SHARED[key].pid != os.getpid():
+        _SHARED[key] = Scorer(timeout_s, num_workers)
+    return _SHARED[key]
+
+
+def grade_batch(completions: Sequence[Any], golds: Sequence[str | None], timeout_s: float = 5.0,
+                num_workers: int | None = None) -> list[Grade]:
+    return shared_scorer(timeout_s, num_workers).grade_batch(completions, golds)
