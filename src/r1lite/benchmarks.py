@@ -1,0 +1,108 @@
+"""Math benchmarks: a plain registry name -> Benchmark (where the data is, which fields, which prompt).
+
+Each benchmark loads from the Hugging Face Hub by default; with `data_dir` (or a per-benchmark `path`) it reads a
+local JSONL file instead, which is how tests and offline machines use `../shared/data`. Rows come back uniform:
+`id`, `problem`, `answer` (the gold, graded by `r1lite.grading`, the same code as the GRPO accuracy reward), plus
+`subject`/`level` where the benchmark has them.
+
+Add your own in a few lines:
+
+    BENCHMARKS["mytest"] = Benchmark("mytest", hub_id="me/mytest", split="test", local_file="mytest.jsonl")
+
+or, from a recipe, `benchmarks: [{name: mytest, path: data/mytest.jsonl, problem_field: question}]`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r1lite.prompts import R1_EVAL_TEMPLATE
+
+
+@dataclass
+class Benchmark:
+    name: str
+    hub_id: str | None = None  # Hub dataset id, loaded when no local file is given
+    split: str = "test"
+    hub_config: str | None = None
+    local_file: str | None = None  # file name looked up in data_dir
+    path: str | None = None  # an explicit local file (wins over data_dir)
+    problem_field: str = "problem"
+    answer_field: str = "answer"
+    id_field: str | None = "id"
+    template: str = R1_EVAL_TEMPLATE  # DeepSeek-R1's eval instruction: reason step by step, answer in \boxed{}
+    extra_fields: tuple[str, ...] = ()
+    gold_after: str | None = None  # e.g. "####": the gold is the text after this marker (GSM8K on the Hub)
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "math500": Benchmark("math500", hub_id="HuggingFaceH4/MATH-500", local_file="math500.jsonl",
+                         id_field="unique_id", extra_fields=("subject", "level")),
+    "aime24": Benchmark("aime24", hub_id="HuggingFaceH4/aime_2024", split="train", local_file="aime24.jsonl"),
+    "aime25": Benchmark("aime25", hub_id="yentinglin/aime_2025", split="train", local_file="aime25.jsonl"),
+    "amc23": Benchmark("amc23", hub_id="knoveleng/AMC-23", split="train", local_file="amc23.jsonl",
+                       problem_field="problem"),
+    "gsm8k": Benchmark("gsm8k", hub_id="openai/gsm8k", hub_config="main", local_file="gsm8k_test.jsonl",
+                       problem_field="question", id_field=None, gold_after="####"),
+}
+
+
+def _local_rows(path: Path) -> list[dict[str, Any]]:
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _gold(value: Any, bench: Benchmark) -> str:
+    text = str(value)
+    if bench.gold_after and bench.gold_after in text:
+        text = text.split(bench.gold_after)[-1]
+    text = text.strip()
+    return text.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+", text) else text
+
+
+def get_benchmark(name: str, **overrides: Any) -> Benchmark:
+    """A registered benchmark (with field overrides), or a new one when `path` is given for an unknown name."""
+    if name in BENCHMARKS:
+        bench = BENCHMARKS[name]
+        return Benchmark(**{**bench.__dict__, **overrides}) if overrides else bench
+    if overrides.get("path"):
+        return Benchmark(name, **overrides)
+    raise ValueError(f"benchmark {name!r} is unknown; allowed values: {', '.join(BENCHMARKS)} "
+                     "(or give a path to a JSONL file)")
+
+
+def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    """Uniform rows (id, problem, answer, benchmark, prompt[, subject, level]) of a benchmark."""
+    bench = get_benchmark(bench) if isinstance(bench, str) else bench
+    local = Path(bench.path) if bench.path else (Path(data_dir) / bench.local_file
+                                                   if data_dir and bench.local_file else None)
+    if local is not None:
+        if not local.is_file():
+            raise FileNotFoundError(f"benchmark {bench.name}: {local} does not exist")
+        raw = _local_rows(local)
+        problem_field = bench.problem_field if bench.problem_field in (raw[0] if raw else {}) else "problem"
+        id_field = bench.id_field if bench.id_field and raw and bench.id_field in raw[0] else "id"
+    else:
+        import datasets
+
+        raw = list(datasets.load_dataset(bench.hub_id, bench.hub_config, split=bench.split))
+        problem_field, id_field = bench.problem_field, bench.id_field
+    rows = []
+    for i, r in enumerate(raw[:limit] if limit else raw):
+        if problem_field not in r or bench.answer_field not in r:
+            raise ValueError(f"benchmark {bench.name}: row {i} lacks {problem_field!r} or {bench.answer_field!r}; "
+                             f"fields present: {', '.join(r)}")
+        row = {"id": str(r.get(id_field) if id_field and r.get(id_field) is not None else f"{bench.name}-{i}"),
+               "benchmark": bench.name, "problem": r[problem_field], "answer": _gold(r[bench.answer_field], bench)}
+        row["prompt"] = bench.template.replace("{problem}", row["problem"])
+        for key in bench.extra_fields:
+            if key in r:
+                row[key] = r[key]
+        rows.append(row)
+    return rows
