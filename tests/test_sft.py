@@ -1,66 +1,133 @@
-"""SFT on a tiny model: assistant-only loss is verified on the labels, loss decreases, resume refuses silent reuse."""
+"""SFT on a tiny model: assistant-only loss verified on the labels the trainer builds, loss decreases, resume continues
+exactly where it stopped, LoRA + gradient checkpointing, and clear errors for what this machine cannot do."""
 
+import importlib.util
 import json
+import shutil
 
 import pytest
 import torch
 
 from r1lite.config import ConfigError, SFTRecipe, load_recipe
-from r1lite.sft import build_trainer, run_sft
+from r1lite.sft import build_trainer, check_model_loading, run_sft
 
 
-def recipe(tmp_path, **trainer):
+def recipe(tmp_path, model=None, data=None, **trainer):
     raw = {
-        "model": {"model_name_or_path": "tiny:qwen2"},
-        "data": {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 64, "ops": ["sub"]}}],
-                 "system_prompt": None},
+        "model": {"model_name_or_path": "tiny:qwen2", **(model or {})},
+        "data": data or {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 64, "ops": ["sub"]}}],
+                         "system_prompt": None},
         "trainer": {"output_dir": str(tmp_path / "sft"), "max_steps": 2, "per_device_train_batch_size": 8,
                     "max_length": 128, "learning_rate": 3e-3, "save_strategy": "no", "seed": 0, **trainer},
     }
     return load_recipe(SFTRecipe, raw=raw)
 
 
+def traces_folder(tmp_path, n=12):
+    """What `r1lite generate` writes: JSONL shards of chat `messages` (user, then assistant <think>...</think> answer)."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    rows = [{"id": f"p{i}", "source": "teacher", "messages": [
+        {"role": "user", "content": f"What is {i} + {i}?"},
+        {"role": "assistant", "content": f"<think>\n{i} + {i} = {2 * i}.\n</think>\nThe answer is \\boxed{{{2 * i}}}."},
+    ]} for i in range(n)]
+    for shard in range(2):
+        (folder / f"shard-{shard:05d}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[shard::2]))
+    return folder, {r["messages"][-1]["content"] for r in rows}
+
+
+def segments(batch):
+    """(input_ids, labels) of each sequence in a collated batch: padded rows, or one padding-free packed row split at
+    its position_ids resets."""
+    if "position_ids" in batch and batch["input_ids"].shape[0] == 1:
+        ids, labels, pos = batch["input_ids"][0], batch["labels"][0], batch["position_ids"][0]
+        starts = (pos == 0).nonzero().flatten().tolist() + [len(ids)]
+        return [(ids[a:b], labels[a:b]) for a, b in zip(starts, starts[1:])]
+    return [(ids[mask.bool()], labels[mask.bool()])
+            for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"])]
+
+
+def losses_by_step(out):
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"]) for r in rows if "loss" in r]
+
+
 @pytest.mark.parametrize("packing", [False, True])
 def test_labels_cover_assistant_tokens_only(tmp_path, packing):
-    trainer = build_trainer(recipe(tmp_path, packing=packing), tmp_path / "sft")
+    folder, answers = traces_folder(tmp_path)
+    data = {"sources": [{"path": str(folder)}], "system_prompt": "r1"}
+    trainer = build_trainer(recipe(tmp_path, data=data, packing=packing, max_length=1024), tmp_path / "sft")
     tok = trainer.processing_class
-    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
-    ids, labels = batch["input_ids"][0], batch["labels"][0]
-    trained = tok.decode(ids[labels != -100])
-    ignored = tok.decode(ids[(labels == -100) & (ids != tok.pad_token_id)])
-    # the code-made R1 answer is trained ...
-    assert "<think>" in trained and "\\boxed{" in trained and "</think>" in trained
-    # ... the user's question never is
-    assert "What is" not in trained and "What is" in ignored
-    assert "user" in ignored and "<|im_start|>" not in trained
-    if packing:  # two sequences share one padding-free row, kept apart by position_ids
-        assert batch["input_ids"].shape[0] == 1 and (batch["position_ids"][0] == 0).sum() >= 2
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    found = segments(batch)
+    assert len(found) >= 3
+    for ids, labels in found:
+        trained, ignored = tok.decode(ids[labels != -100]), tok.decode(ids[labels == -100])
+        # exactly the assistant turn (its <think> block and boxed answer) and the end-of-turn token are trained ...
+        assert trained.removesuffix("<|im_end|>") in answers and trained.endswith("<|im_end|>")
+        # ... and exactly the system prompt, the user's question and the assistant header are not
+        assert ignored.startswith("<|im_start|>system\n") and ignored.endswith("<|im_start|>assistant\n")
+        assert "<|im_start|>user\nWhat is" in ignored
+    if packing:  # several conversations share one padding-free row, kept apart by position_ids
+        assert batch["input_ids"].shape[0] == 1 and "attention_mask" not in batch
 
 
 def test_loss_decreases_with_packing(tmp_path):
     out = run_sft(recipe(tmp_path, packing=True, max_steps=30, learning_rate=3e-3))
-    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
+    losses = [loss for _, loss in losses_by_step(out)]
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5, losses
     assert (out / "model.safetensors").is_file() and (out / "resolved_recipe.yaml").is_file()
 
 
-def test_fresh_run_refuses_folder_with_checkpoints(tmp_path):
-    run_sft(recipe(tmp_path, save_strategy="steps", save_steps=2))
-    assert (tmp_path / "sft" / "checkpoint-2").is_dir()
+def test_resume_continues_at_the_right_step(tmp_path):
+    resumable = dict(max_steps=4, packing=True, save_strategy="steps", save_steps=2)
+    out = run_sft(recipe(tmp_path, **resumable))
+    straight = losses_by_step(out)
+    # as if killed between the checkpoints at steps 2 and 4
+    shutil.rmtree(out / "checkpoint-4")
     with pytest.raises(ConfigError, match="already holds checkpoints"):
-        run_sft(recipe(tmp_path))
-    # resume "latest" continues from step 2 to 4
-    out = run_sft(recipe(tmp_path, max_steps=4, resume_from_checkpoint="latest", save_strategy="steps",
-                         save_steps=2))
-    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps[-1] == 4 and 3 in steps
-    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
-    assert state["global_step"] == 4
+        run_sft(recipe(tmp_path, **resumable))
+    run_sft(recipe(tmp_path, resume_from_checkpoint="latest", **resumable))
+    resumed = losses_by_step(out)[len(straight):]
+    # the second run trained steps 3 and 4 only, on the batches, weights, optimizer and scheduler state of the first
+    assert [s for s, _ in resumed] == [3, 4]
+    assert [loss for _, loss in resumed] == pytest.approx([loss for _, loss in straight[2:]], rel=1e-5)
+    assert json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
 
 
-def test_think_block_dropped_by_chat_template_is_an_error(tmp_path):
+def test_lora_with_gradient_checkpointing_and_model_init_kwargs(tmp_path):
+    r = recipe(tmp_path, model={"use_peft": True, "lora_r": 4, "lora_target_modules": ["q_proj", "v_proj"]},
+               gradient_checkpointing=True, model_init_kwargs={"attn_implementation": "eager"})
+    trainer = build_trainer(r, tmp_path / "sft")
+    assert trainer.model.config._attn_implementation == "eager"  # model_init_kwargs reach the model r1lite loads
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    trainer.train()
+    assert trainer.model.base_model.model.is_gradient_checkpointing
+    assert any(not torch.equal(before[n], p) for n, p in trainer.model.named_parameters() if n in before)
+
+
+def test_quantization_and_kernels_need_what_this_machine_has(tmp_path):
+    with pytest.raises(ConfigError, match="model.load_in_4bit: .*needs a CUDA GPU"):
+        run_sft(recipe(tmp_path, model={"load_in_4bit": True, "use_peft": True}))
+    qlora_without_lora = recipe(tmp_path, model={"load_in_4bit": True})
+    with pytest.raises(ConfigError, match="bitsandbytes|use_peft"):
+        check_model_loading(qlora_without_lora, on_gpu=True)
+    if importlib.util.find_spec("kernels") is None:
+        with pytest.raises(ConfigError, match="use_kernels: needs the kernels package"):
+            check_model_loading(recipe(tmp_path, model_init_kwargs={"use_kernels": True}), on_gpu=False)
+
+
+def test_assistant_turns_beyond_max_length_are_an_error(tmp_path):
+    folder, _ = traces_folder(tmp_path)
+    data = {"sources": [{"path": str(folder)}], "system_prompt": "r1"}  # a ~400-token system prompt
+    with pytest.raises(ConfigError, match="trainer.max_length: every one of the 12 conversations"):
+        build_trainer(recipe(tmp_path, data=data, max_length=64), tmp_path / "sft")
+
+
+def test_think_block_dropped_by_chat_template_is_an_error():
     from r1lite import sft
 
     class DropThink:
@@ -71,4 +138,3 @@ def test_think_block_dropped_by_chat_template_is_an_error(tmp_path):
                 "completion": [{"role": "assistant", "content": "<think>r</think> \\boxed{1}"}]}]
     with pytest.raises(ConfigError, match="removes the <think> block"):
         sft.check_think_survives(dataset, DropThink())
-    torch.manual_seed(0)

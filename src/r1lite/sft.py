@@ -4,17 +4,25 @@ recipe -> conversations (data.py: a `messages` column, or problem + solution tur
 completion pairs (the last assistant turn is the completion, so the loss is on assistant tokens only with any chat
 template) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model, peft) -> train (resuming when asked) -> save.
 
-Packing (`packing: true`, TRL's bfd, padding-free), padding_free, max_length, gradient checkpointing,
-`model_init_kwargs: {use_kernels: true}` (Liger/Hub kernels) and report_to are TRL fields passed through unchanged.
+Packing (`packing: true`, TRL's bfd, padding-free), padding_free, max_length, gradient checkpointing and report_to
+are TRL fields passed through unchanged. r1lite loads the model itself (GGUF, tiny:<arch>, adapter folders), so
+`model_init_kwargs` (e.g. `{use_kernels: true}` for Hub/Liger kernels) and QLoRA (`model.load_in_4bit`) are applied
+here: TRL ignores both for a model passed in already loaded.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, runtime
 from r1lite.config import ConfigError, SFTRecipe
+
+log = logging.getLogger("r1lite")
 
 
 def to_prompt_completion(conversations: Any) -> Any:
@@ -42,28 +50,91 @@ def check_think_survives(dataset: Any, tokenizer: Any) -> None:
                           "trainer.chat_template_path to a template that keeps it")
 
 
+def init_kwargs(recipe: SFTRecipe) -> dict[str, Any]:
+    """trainer.model_init_kwargs as a dict (the command line may give it as a JSON string, as TRL accepts)."""
+    init = recipe.trainer.get("model_init_kwargs") or {}
+    return dict(json.loads(init) if isinstance(init, str) else init)
+
+
+def check_model_loading(recipe: SFTRecipe, on_gpu: bool) -> None:
+    """Fail before loading anything when the recipe asks for what this machine cannot do."""
+    model, init = recipe.model, init_kwargs(recipe)
+    if model.load_in_4bit or model.load_in_8bit:
+        bits = "load_in_4bit" if model.load_in_4bit else "load_in_8bit"
+        if not on_gpu:
+            raise ConfigError(f"model.{bits}: bitsandbytes quantization (QLoRA) needs a CUDA GPU and none is "
+                              f"available; set model.{bits} false to train in full precision (with use_peft for LoRA)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"model.{bits}: needs the bitsandbytes package (pip install bitsandbytes)")
+        if not model.use_peft:
+            raise ConfigError(f"model.{bits}: quantized weights cannot be trained directly; set model.use_peft true "
+                              "(QLoRA trains LoRA adapters on the quantized model)")
+    if init.get("use_kernels") and importlib.util.find_spec("kernels") is None:
+        raise ConfigError("trainer.model_init_kwargs.use_kernels: needs the kernels package (pip install kernels); "
+                          "or remove use_kernels")
+    if recipe.trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+        raise ConfigError("trainer.use_liger_kernel: needs the liger-kernel package (pip install 'r1lite[liger]'); "
+                          "TRL deprecates it for model_init_kwargs: {use_kernels: true}")
+
+
+def load_student(recipe: SFTRecipe) -> Any:
+    """The model to fine-tune: the recipe's model with trainer.model_init_kwargs (kernels, attention, dtype, ...)
+    and 4/8-bit quantization applied."""
+    from trl import get_quantization_config
+
+    kwargs = models.model_init_kwargs(recipe.model)
+    init = init_kwargs(recipe)
+    if "dtype" in init:
+        init["dtype"] = models.resolve_dtype(init["dtype"])
+    kwargs.update(init)
+    quantization = get_quantization_config(recipe.model)
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}  # one whole copy per process
+    return models.from_pretrained(recipe.model.model_name_or_path, **kwargs)
+
+
 def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
     """The SFTTrainer for a recipe, ready to train (its train_dataset is tokenized, labels masked, packed)."""
+    import torch
     from trl import SFTConfig, SFTTrainer, get_peft_config
 
+    check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code, padding_side="right")
     dataset = to_prompt_completion(data.load_conversations(recipe.data))
     if not recipe.trainer.get("chat_template_path"):
         check_think_survives(dataset, tokenizer)
+    kwargs = runtime.trainer_kwargs(recipe, output_dir)
+    kwargs.pop("model_init_kwargs", None)  # applied by load_student; TRL would only warn that it ignores them
     try:
-        args = SFTConfig(**runtime.trainer_kwargs(recipe, output_dir))
+        args = SFTConfig(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
 
-    return SFTTrainer(
-        model=models.load_model(recipe.model),
+    trainer = SFTTrainer(
+        model=load_student(recipe),
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(recipe.model),
         callbacks=[runtime.metrics_callback(output_dir)],
     )
+    check_kept(trainer.train_dataset, len(dataset), args.max_length)
+    return trainer
+
+
+def check_kept(prepared: Any, n_conversations: int, max_length: int | None) -> None:
+    """TRL drops conversations whose assistant turn lies wholly beyond max_length (after a long prompt): say how many,
+    and fail when none is left rather than crash in the data loader."""
+    kept = (sum(len(s) for s in prepared["seq_lengths"]) if "seq_lengths" in prepared.column_names
+            else len(prepared))
+    if kept == 0:
+        raise ConfigError(f"trainer.max_length: every one of the {n_conversations} conversations has its assistant "
+                          f"turn beyond max_length ({max_length}) tokens; raise max_length or shorten the prompts")
+    if kept < n_conversations:
+        log.warning("%d of %d conversations dropped: their assistant turn starts beyond max_length (%s)",
+                    n_conversations - kept, n_conversations, max_length)
 
 
 def run_sft(recipe: SFTRecipe) -> Path:
