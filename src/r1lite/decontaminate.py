@@ -1,7 +1,9 @@
 """Benchmark decontamination by word n-gram overlap, as open-r1 does it (default 8-grams over lowercased words).
 
 A training prompt is contaminated when it shares any n-gram with a benchmark problem, or equals one after
-normalization (problems shorter than n words have no n-grams, so they are compared whole). Every benchmark in
+normalization (problems shorter than n words have no n-grams, so they are compared whole). Like open-r1's, this is
+aggressive on purpose: shared boilerplate ("where $m$ and $n$ are relatively prime positive integers") counts, and
+about a tenth of the MATH train split matches something. Every benchmark in
 `r1lite.benchmarks.BENCHMARKS` is checked unless a subset is named.
 
     r1lite decontaminate --input train.jsonl --data_dir ../shared/data --output clean.jsonl [--ngram 8] [--column problem]
@@ -23,13 +25,13 @@ from typing import Any
 from r1lite.benchmarks import BENCHMARKS, load_benchmark
 
 DEFAULT_NGRAM = 8
-_TOKEN = re.compile(r"\w+")
+_TOKEN = re.compile(r"\S+")
 
 Match = tuple[str, str]  # (benchmark name, benchmark row id)
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercased word tokens; punctuation and LaTeX markup are separators, so spacing changes do not hide a copy."""
+    """Lowercased whitespace-separated words, as open-r1 splits them (punctuation stays attached)."""
     return _TOKEN.findall(text.lower())
 
 

@@ -1,0 +1,499 @@
+"""`r1lite generate`: teacher reasoning traces, verified by rejection sampling, filtered, decontaminated, costed.
+
+    prompts (data.sources, deduplicated, benchmark n-grams removed before anything is paid for)
+      -> teacher (an OpenAI-compatible API, or a local hf / vllm model), n samples each
+      -> filters (truncated, <think> block, language mixing, repetition) -> verified against the gold answer
+         (r1lite.scoring; countdown rows: rewards.check_countdown) -> duplicates -> keep policy
+      -> output_dir/data/train-*.jsonl   rows {"messages": [user, assistant "<think>…</think>\\n\\nanswer"], id, ...}
+         output_dir/stats.json           requests, accepted rate per source, tokens, cost, removed per filter
+         output_dir/ledger.jsonl         one line per finished prompt (fsync'd): the resume point
+
+Load the result with `datasets.load_dataset("json", data_files="<output_dir>/data/*.jsonl")` or point an SFT
+recipe's data source at `<output_dir>/data`. Rerunning the same command resumes: prompts in the ledger are never
+requested again. `teacher.max_cost_usd` stops feeding new prompts once the running cost reaches it; requests already
+in flight finish and are kept. `data.max_prompt_tokens` is not applied here (an API teacher has no local tokenizer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from r1lite import filters
+from r1lite.backends import Completion, SamplingParams, make_backend
+from r1lite.config import ConfigError, DataArgs, ScoringArgs, _check_positive, check_data, load_recipe, to_dict
+
+log = logging.getLogger(__name__)
+
+DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
+LEDGER, STATS, RECIPE, DATA = "ledger.jsonl", "stats.json", "recipe.json", "data"
+# recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
+FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
+REASONS = ("error", "truncated", "think", "language", "repetition", "incorrect", "unverifiable", "duplicate",
+           "selection")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the recipe
+
+
+@dataclass
+class TeacherArgs:
+    backend: Literal["hf", "vllm", "openai"] = "openai"
+    model: str = "deepseek-reasoner"  # the API's model name, or anything r1lite loads for hf / vllm
+    base_url: str | None = None  # openai only, e.g. https://api.deepseek.com or http://127.0.0.1:8000/v1
+    api_key_env: str | None = "OPENAI_API_KEY"  # the NAME of the variable holding the key (null: no auth)
+    concurrency: int = 8  # openai: requests in flight
+    timeout_s: float = 600.0  # openai: per request (reasoning replies are slow)
+    max_retries: int = 6  # openai: on 429 / 5xx / timeouts, with exponential backoff and jitter
+    batch_size: int = 8  # hf / vllm: prompts per generate() call, each committed to the ledger when it returns
+    dtype: str = "auto"  # hf / vllm
+    price_input_per_m: float = DEEPSEEK_R1_PRICES[0]  # USD per million prompt tokens (0 for a local model)
+    price_output_per_m: float = DEEPSEEK_R1_PRICES[1]  # USD per million completion tokens (reasoning included)
+    max_cost_usd: float | None = None  # stop requesting new prompts once the run has cost this much
+
+
+@dataclass
+class GenSamplingArgs:
+    n: int = 4  # samples per prompt
+    temperature: float = 0.6  # DeepSeek's recommendation for R1
+    top_p: float = 0.95
+    max_new_tokens: int = 8192
+    seed: int = 0
+
+
+@dataclass
+class FilterArgs:
+    truncated: bool = True  # drop samples that hit max_new_tokens
+    think: bool = True  # drop samples without exactly one <think>…</think> followed by an answer
+    think_prefilled: bool = False  # the teacher's chat template opens <think> itself (R1-Distill): prepend it
+    language: bool = True
+    max_foreign_ratio: float = 0.01  # share of letters outside Latin/Greek scripts tolerated
+    repetition: bool = True
+    repetition_ngram: int = 10
+    max_repeated_ratio: float = 0.3  # share of word n-grams repeating an earlier one tolerated
+    dedup: bool = True  # exact and near-duplicate samples of the same prompt
+    near_dup_threshold: float = 0.9  # word 5-shingle Jaccard similarity
+    keep: Literal["all", "shortest"] = "all"  # among the correct samples of a prompt
+    max_per_prompt: int | None = None
+
+
+@dataclass
+class DecontaminationArgs:
+    enabled: bool = True
+    ngram: int = 8  # as open-r1
+    data_dir: str | None = None  # folder of benchmark JSONL files (e.g. ../shared/data); null: the Hub
+    benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
+
+
+@dataclass
+class GenerateRecipe:
+    teacher: TeacherArgs = field(default_factory=TeacherArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    sampling: GenSamplingArgs = field(default_factory=GenSamplingArgs)
+    filters: FilterArgs = field(default_factory=FilterArgs)
+    decontamination: DecontaminationArgs = field(default_factory=DecontaminationArgs)
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)
+    output_dir: str = "runs/generate"
+    shard_rows: int = 10_000  # rows per JSONL shard
+    push_to_hub: str | None = None  # a Hub dataset repo id to push the finished folder to (private)
+    overwrite_output_dir: bool = False  # start over in an output_dir holding another recipe's run
+
+    def validate(self) -> None:
+        t, s, f, d = self.teacher, self.sampling, self.filters, self.decontamination
+        if t.backend == "openai" and not t.base_url:
+            raise ConfigError("teacher.base_url: required for the openai backend (e.g. https://api.deepseek.com)")
+        if t.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t.api_key_env):
+            # never echo the value: it may be the key itself, pasted in the wrong place
+            raise ConfigError("teacher.api_key_env: must be the name of an environment variable (e.g. "
+                              "DEEPSEEK_API_KEY), not the key itself")
+        dtypes = ("auto", "bfloat16", "float16", "float32")
+        if t.dtype not in dtypes:
+            raise ConfigError(f"teacher.dtype: {t.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        for where, value in [("teacher.concurrency", t.concurrency), ("teacher.timeout_s", t.timeout_s),
+                             ("teacher.batch_size", t.batch_size), ("teacher.max_cost_usd", t.max_cost_usd),
+                             ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),
+                             ("filters.repetition_ngram", f.repetition_ngram),
+                             ("filters.max_per_prompt", f.max_per_prompt), ("decontamination.ngram", d.ngram),
+                             ("scoring.timeout_s", self.scoring.timeout_s), ("shard_rows", self.shard_rows)]:
+            _check_positive(where, value)
+        for where, value in [("teacher.max_retries", t.max_retries), ("teacher.price_input_per_m",
+                             t.price_input_per_m), ("teacher.price_output_per_m", t.price_output_per_m),
+                             ("sampling.temperature", s.temperature)]:
+            if value < 0:
+                raise ConfigError(f"{where}: must be >= 0, got {value}")
+        for where, value in [("sampling.top_p", s.top_p), ("filters.max_foreign_ratio", f.max_foreign_ratio),
+                             ("filters.max_repeated_ratio", f.max_repeated_ratio),
+                             ("filters.near_dup_threshold", f.near_dup_threshold)]:
+            if not 0 <= value <= 1:
+                raise ConfigError(f"{where}: must be between 0 and 1, got {value}")
+        from r1lite.benchmarks import BENCHMARKS
+
+        for i, name in enumerate(d.benchmarks):
+            if name not in BENCHMARKS:
+                raise ConfigError(f"decontamination.benchmarks[{i}]: {name!r} is unknown; allowed values: "
+                                  f"{', '.join(BENCHMARKS)}")
+        if d.enabled and d.data_dir and not Path(d.data_dir).is_dir():
+            raise ConfigError(f"decontamination.data_dir: {d.data_dir} is not a folder")
+        check_data(self.data, need_answer=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# prompts
+
+
+def row_key(row: dict[str, Any]) -> str:
+    return f"{row['source']}::{row['id']}"
+
+
+def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows to generate for (each with `messages`), and what was dropped: duplicate problems and benchmark
+    matches (before any request is paid for)."""
+    from r1lite.data import load_problems
+    from r1lite.prompts import build_messages
+
+    rows, seen, duplicates = [], set(), 0
+    for row in load_problems(recipe.data).to_list():
+        text = filters.normalized_hash(row["problem"])
+        if text in seen:  # a weighted mixture can repeat rows; one prompt is enough
+            duplicates += 1
+            continue
+        seen.add(text)
+        rows.append({**row, "messages": build_messages(row["problem"], recipe.data.system_prompt,
+                                                       recipe.data.prompt_template)})
+    dropped: dict[str, Any] = {"duplicate_prompts": duplicates}
+    d = recipe.decontamination
+    if d.enabled:
+        from r1lite import decontaminate
+
+        index = decontaminate.build_index(d.data_dir, d.benchmarks or None, d.ngram)
+        rows, removed = decontaminate.decontaminate(rows, index, "problem")
+        dropped["decontamination"] = decontaminate.report(len(rows), removed, index)
+        dropped["decontamination"]["removed_rows"] = [
+            {"id": r["id"], "source": r["source"], "matches": r["contaminated_by"]} for r in removed]
+    return rows, dropped
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# judging one prompt's samples
+
+
+def assistant_text(completion: Completion, think_prefilled: bool = False) -> str:
+    """The assistant turn for SFT: a separate reasoning channel becomes the think block."""
+    if completion.reasoning is not None:
+        return f"<think>\n{completion.reasoning.strip()}\n</think>\n\n{completion.text.strip()}"
+    text = completion.text.strip()
+    if think_prefilled and not text.startswith(filters.THINK_OPEN):
+        return f"{filters.THINK_OPEN}\n{text}"
+    return text
+
+
+def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
+    """Each text's final answer against the row's gold (None: the gold cannot be parsed)."""
+    if row.get("nums") is not None and row.get("target") is not None:
+        from r1lite.rewards import check_countdown, countdown_equation
+
+        return [check_countdown(countdown_equation(t), row["nums"], row["target"]) for t in texts]
+    from r1lite.scoring import grade_batch
+
+    grades = grade_batch(texts, [row.get("answer")] * len(texts), scoring.timeout_s, scoring.num_workers)
+    return [g.correct for g in grades]
+
+
+def judge(row: dict[str, Any], completions: list[Completion], texts: list[str], f: FilterArgs,
+          scoring: ScoringArgs) -> list[str | None]:
+    """Per sample: the first reason it is rejected (see REASONS), or None when it is kept."""
+    reasons: list[str | None] = []
+    for c, text in zip(completions, texts):
+        if c.finish_reason == "error":
+            reasons.append("error")
+        elif f.truncated and filters.is_truncated(c.finish_reason):
+            reasons.append("truncated")
+        elif f.think and filters.think_problem(text):
+            reasons.append("think")
+        elif f.language and filters.is_language_mixed(text, f.max_foreign_ratio):
+            reasons.append("language")
+        elif f.repetition and filters.is_repetitive(text, f.repetition_ngram, f.max_repeated_ratio):
+            reasons.append("repetition")
+        else:
+            reasons.append(None)
+    alive = [k for k, r in enumerate(reasons) if r is None]
+    for k, correct in zip(alive, verify(row, [texts[k] for k in alive], scoring)):
+        if not correct:
+            reasons[k] = "unverifiable" if correct is None else "incorrect"
+    if f.dedup:
+        alive = [k for k, r in enumerate(reasons) if r is None]
+        for k, duplicate in zip(alive, filters.near_duplicates([texts[k] for k in alive], f.near_dup_threshold)):
+            if duplicate:
+                reasons[k] = "duplicate"
+    alive = [k for k, r in enumerate(reasons) if r is None]
+    lengths = [completions[k].completion_tokens or len(texts[k]) for k in alive]
+    chosen = {alive[i] for i in filters.select(lengths, f.keep, f.max_per_prompt)}
+    return [r if r is not None or k in chosen else "selection" for k, r in enumerate(reasons)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the output folder: shards + ledger, append-only, resumable
+
+
+class Store:
+    """Accepted rows go to data/train-NNNNN.jsonl, then the prompt's ledger line is appended: the ledger line is the
+    commit. On open, anything after the last commit (a run killed between the two writes) is cut off the last
+    shard, so that prompt is simply done again."""
+
+    def __init__(self, output_dir: Path, shard_rows: int):
+        self.dir, self.shard_rows = output_dir, shard_rows
+        (output_dir / DATA).mkdir(parents=True, exist_ok=True)
+        committed = _complete_lines(output_dir / LEDGER)
+        _rewrite(output_dir / LEDGER, committed)  # a ledger line cut by a kill is not a commit
+        self.entries = [json.loads(line) for line in committed]
+        self.done = {e["key"] for e in self.entries}
+        shards = sorted((output_dir / DATA).glob("train-*.jsonl"))
+        self.shard = shards[-1] if shards else output_dir / DATA / "train-00000.jsonl"
+        # rows are only ever appended to the last shard, so uncommitted rows can only be there
+        rows = [line for line in _complete_lines(self.shard) if row_key(json.loads(line)) in self.done]
+        _rewrite(self.shard, rows)
+        self.shard_count = len(rows)
+        self.ledger = open(output_dir / LEDGER, "a")
+
+    def commit(self, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+        if rows:
+            if self.shard_count and self.shard_count + len(rows) > self.shard_rows:
+                self.shard = self.shard.with_name(f"train-{int(self.shard.stem.split('-')[1]) + 1:05d}.jsonl")
+                self.shard_count = 0
+            with open(self.shard, "a") as fh:  # one write per prompt
+                fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.shard_count += len(rows)
+        self.ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self.ledger.flush()
+        os.fsync(self.ledger.fileno())
+        self.entries.append(entry)
+        self.done.add(entry["key"])
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The newline-terminated lines of a file (a line cut by a kill mid-write is dropped)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    return [line + "\n" for line in text.split("\n")[:-1] if line.strip()]
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    if path.exists() and path.read_text() != "".join(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(lines))
+        os.replace(tmp, path)
+
+
+def prepare_output_dir(recipe: GenerateRecipe) -> Path:
+    """Resume the run in output_dir when it was made by the same recipe (FINGERPRINT fields); refuse otherwise,
+    unless overwrite_output_dir."""
+    out = Path(recipe.output_dir)
+    saved = out / RECIPE
+    current = to_dict(recipe)
+    if saved.exists():
+        before = json.loads(saved.read_text())
+        differ = [k for k in FINGERPRINT if _lookup(before, k) != _lookup(current, k)]
+        if differ and not recipe.overwrite_output_dir:
+            raise ConfigError(f"output_dir: {out} holds a run of a different recipe ({', '.join(differ)} differ); "
+                              "use another output_dir, or --overwrite_output_dir true to start over")
+        if differ or recipe.overwrite_output_dir:
+            for name in (LEDGER, STATS, RECIPE):
+                (out / name).unlink(missing_ok=True)
+            shutil.rmtree(out / DATA, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(current, indent=2) + "\n")
+    return out
+
+
+def _lookup(tree: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the run
+
+
+def make_teacher(recipe: GenerateRecipe) -> Any:
+    t = recipe.teacher
+    if t.backend == "openai":
+        return make_backend("openai", base_url=t.base_url, model=t.model, api_key_env=t.api_key_env,
+                            max_concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries)
+    if t.backend == "hf":
+        return make_backend("hf", model=t.model, dtype=t.dtype, batch_size=t.batch_size * recipe.sampling.n)
+    return make_backend("vllm", model=t.model, dtype=t.dtype)
+
+
+def stream(backend: Any, prompts: Iterable[Any], params: SamplingParams,
+           batch_size: int) -> Iterator[tuple[int, list[Completion]]]:
+    """(prompt index, samples) as prompts finish: per prompt from a backend with generate_iter (API), else per
+    generate() call of batch_size prompts (local models)."""
+    if hasattr(backend, "generate_iter"):
+        yield from backend.generate_iter(prompts, params)
+        return
+    it, start = iter(prompts), 0
+    while batch := list(itertools.islice(it, batch_size)):
+        yield from enumerate(backend.generate(batch, params), start)
+        start += len(batch)
+
+
+def cost_usd(prompt_tokens: int, completion_tokens: int, teacher: TeacherArgs) -> float:
+    return (prompt_tokens * teacher.price_input_per_m + completion_tokens * teacher.price_output_per_m) / 1e6
+
+
+def summarize(entries: list[dict[str, Any]], recipe: GenerateRecipe, total_prompts: int,
+              dropped: dict[str, Any]) -> dict[str, Any]:
+    """stats.json, from the ledger (so it covers every session of a resumed run)."""
+    t = recipe.teacher
+    total = Counter()
+    removed: Counter[str] = Counter({r: 0 for r in REASONS})
+    by_source: dict[str, Counter] = {}
+    for e in entries:
+        for k in ("samples", "accepted", "prompt_tokens", "completion_tokens", "accepted_completion_tokens"):
+            total[k] += e[k]
+        total["prompts_with_accepted"] += e["accepted"] > 0
+        removed.update(e["rejected"])
+        src = by_source.setdefault(e["source"], Counter())
+        src.update({"prompts": 1, "samples": e["samples"], "accepted": e["accepted"]})
+    samples = total["samples"]
+    return {
+        "teacher": t.model,
+        "prompts": total_prompts, "prompts_done": len(entries), "complete": len(entries) == total_prompts,
+        "requests": samples,  # samples asked of the teacher (HTTP retries not counted)
+        "accepted": total["accepted"], "accepted_rate": total["accepted"] / samples if samples else None,
+        "prompts_with_accepted": total["prompts_with_accepted"],
+        "by_source": {s: {**c, "accepted_rate": c["accepted"] / c["samples"] if c["samples"] else None}
+                      for s, c in sorted(by_source.items())},
+        "prompt_tokens": total["prompt_tokens"], "completion_tokens": total["completion_tokens"],
+        "mean_prompt_tokens": total["prompt_tokens"] / samples if samples else None,
+        "mean_completion_tokens": total["completion_tokens"] / samples if samples else None,
+        "mean_accepted_completion_tokens": (total["accepted_completion_tokens"] / total["accepted"]
+                                            if total["accepted"] else None),
+        "cost_usd": cost_usd(total["prompt_tokens"], total["completion_tokens"], t),
+        "prices_per_million": {"input": t.price_input_per_m, "output": t.price_output_per_m},
+        "removed": dict(removed),
+        **dropped,
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
+    """Run (or resume) the pipeline; returns the output folder."""
+    from tqdm.auto import tqdm
+
+    out = prepare_output_dir(recipe)
+    rows, dropped = load_prompts(recipe)
+    store = Store(out, recipe.shard_rows)
+    todo = [r for r in rows if row_key(r) not in store.done]
+    log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
+    t, f = recipe.teacher, recipe.filters
+    tokens = [sum(e["prompt_tokens"] for e in store.entries), sum(e["completion_tokens"] for e in store.entries)]
+    stopped: list[str] = []
+
+    def feed() -> Iterator[Any]:
+        for row in todo:
+            spent = cost_usd(*tokens, t)
+            if t.max_cost_usd is not None and spent >= t.max_cost_usd:
+                stopped.append(f"max_cost_usd reached: ${spent:.4f} >= ${t.max_cost_usd}")
+                return
+            yield row["messages"]
+
+    params = SamplingParams(n=recipe.sampling.n, temperature=recipe.sampling.temperature, top_p=recipe.sampling.top_p,
+                            max_new_tokens=recipe.sampling.max_new_tokens, seed=recipe.sampling.seed)
+    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="generate", unit="prompt", mininterval=1.0)
+    accepted = sum(e["accepted"] for e in store.entries)
+    samples = sum(e["samples"] for e in store.entries)
+    try:
+        backend = backend or make_teacher(recipe)
+        for i, completions in stream(backend, feed(), params, t.batch_size):
+            row = todo[i]
+            texts = [assistant_text(c, f.think_prefilled) for c in completions]
+            reasons = judge(row, completions, texts, f, recipe.scoring)
+            kept = [k for k, r in enumerate(reasons) if r is None]
+            store.commit([output_row(row, completions[k], texts[k], k, t.model) for k in kept], {
+                "key": row_key(row), "id": row["id"], "source": row["source"], "samples": len(completions),
+                "accepted": len(kept), "prompt_tokens": sum(c.prompt_tokens for c in completions),
+                "completion_tokens": sum(c.completion_tokens for c in completions),
+                "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
+                "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()})
+            tokens[0] += sum(c.prompt_tokens for c in completions)
+            tokens[1] += sum(c.completion_tokens for c in completions)
+            accepted, samples = accepted + len(kept), samples + len(completions)
+            bar.update(1)
+            bar.set_postfix_str(f"${cost_usd(*tokens, t):.4f} accepted {accepted}/{samples}", refresh=False)
+    finally:
+        bar.close()
+        store.close()
+        stats = summarize(store.entries, recipe, len(rows), dropped)
+        stats["stopped"] = stopped[0] if stopped else None
+        if backend is not None and hasattr(backend, "stats"):
+            stats["last_session_http"] = dict(backend.stats)  # HTTP attempts, retries, statuses of this session
+        _write_json(out / STATS, stats)
+    if stopped:
+        log.warning("%s; rerun with a higher teacher.max_cost_usd to continue", stopped[0])
+    elif recipe.push_to_hub:
+        push(out, recipe.push_to_hub)
+    return out
+
+
+def output_row(row: dict[str, Any], completion: Completion, text: str, sample: int, teacher: str) -> dict[str, Any]:
+    """One SFT row: the user turn as the teacher saw it (no system prompt) and the verified assistant turn."""
+    user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+    return {"id": row["id"], "sample": sample, "source": row["source"], "problem": row["problem"],
+            "answer": None if row.get("answer") is None else str(row["answer"]),
+            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": text}],
+            "teacher": teacher, "finish_reason": completion.finish_reason,
+            "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+
+
+def push(out: Path, repo_id: str) -> None:
+    """Push the shards as a private Hub dataset (traces from a commercial API may carry terms of use)."""
+    import datasets
+
+    ds = datasets.load_dataset("json", data_files=str(out / DATA / "*.jsonl"), split="train")
+    ds.push_to_hub(repo_id, private=True)
+    log.info("pushed %d rows to https://huggingface.co/datasets/%s", len(ds), repo_id)
+
+
+def cli(argv: list[str]) -> int:
+    """`r1lite generate --config recipe.yaml [--field value ...]`."""
+    from r1lite.cli import _split_config
+    from r1lite.config import parse_overrides
+    from r1lite.runtime import setup_env
+
+    path, rest = _split_config(argv)
+    if path is None:
+        raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")
+    recipe = load_recipe(GenerateRecipe, path, parse_overrides(rest))
+    setup_env()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    out = run_generate(recipe)
+    stats = json.loads((out / STATS).read_text())
+    rate = stats["accepted_rate"]
+    print(f"generate: {stats['accepted']} accepted of {stats['requests']} samples "
+          f"({'-' if rate is None else f'{rate:.1%}'}), {stats['prompts_done']}/{stats['prompts']} prompts, "
+          f"${stats['cost_usd']:.4f}{'; stopped: ' + stats['stopped'] if stats['stopped'] else ''} -> {out}")
+    return 0
