@@ -153,8 +153,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if origin in (list, tuple):
         (item_tp, *_) = typing.get_args(tp) or (Any,)
-        if isinstance(value, str) and item_tp is str:
+        if isinstance(value, str):  # --benchmarks gsm8k,math500 / --thinking_budgets 512,1024
             value = [v.strip() for v in value.split(",")] if "," in value else [value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and item_tp in (int, float):
+            value = [value]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]

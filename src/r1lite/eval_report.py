@@ -1,0 +1,160 @@
+"""Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import defaultdict
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from r1lite import metrics
+
+PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify", "vllm")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
+    """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of metrics.summarize)."""
+    grouped: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        grouped[r["benchmark"], int(r.get("budget") or 0)][str(r["id"])].append(r)
+    out: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
+    for key, by_id in grouped.items():
+        out[key] = {}
+        for pid, samples in by_id.items():
+            samples.sort(key=lambda r: r["sample"])
+            out[key][pid] = {
+                "correct": [r["correct"] for r in samples], "answers": [r["answer_key"] for r in samples],
+                "tokens": [r["tokens"] for r in samples], "truncated": [r["truncated"] for r in samples],
+                "formatted": [r["formatted"] for r in samples],
+                "correct_boxed": [r["correct_boxed"] for r in samples],
+                "correct_anywhere": [r["correct_anywhere"] for r in samples],
+                **{k: samples[0][k] for k in ("subject", "level") if k in samples[0]},
+            }
+    return out
+
+
+def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | None = None) -> dict[str, Any]:
+    grouped = problems_of(records)
+    scores: dict[str, Any] = {}
+    curves: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for (bench, budget), by_id in sorted(grouped.items()):
+        problems = list(by_id.values())
+        summary = metrics.summarize(problems)
+        summary["boxed_pass@1"] = metrics.mean_ci([sum(p["correct_boxed"]) / len(p["correct_boxed"])
+                                                   for p in problems])[0]
+        if budget:
+            curves[bench].append({"budget": budget, "pass@1": summary["pass@1"],
+                                  "pass@1_ci95": summary["pass@1_ci95"], "mean_tokens": summary["mean_tokens"]})
+            continue
+        for attr in ("subject", "level"):
+            values = sorted({p[attr] for p in problems if attr in p}, key=str)
+            if values:
+                summary[f"by_{attr}"] = {str(v): metrics.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
+                                         for v in values}
+        scores[bench] = summary
+    return {"model": recipe.model, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
+            "config": asdict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}"
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    lines = [f"### {results['model']}", "",
+             "| benchmark | problems | k | pass@1 % (95% CI) | maj@k % | pass@k % | boxed % | anywhere % | format % "
+             "| truncated % | mean tokens |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for bench, s in results["scores"].items():
+        k = s["num_samples"]
+        low, high = s["pass@1_ci95"]
+        lines.append(f"| {bench} | {s['num_problems']} | {k} | {_pct(s['pass@1'])} ({_pct(low)}-{_pct(high)}) | "
+                     f"{_pct(s.get(f'maj@{k}', float('nan')))} | {_pct(s.get(f'pass@{k}', s['pass@1']))} | "
+                     f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
+                     f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
+    for bench, curve in results.get("budget_curves", {}).items():
+        lines += ["", f"Thinking budget ({bench}): " + ", ".join(
+            f"{c['budget']} tok -> {_pct(c['pass@1'])}% ({c['mean_tokens']:.0f} spent)" for c in curve)]
+    return "\n".join(lines)
+
+
+def write(out: Path, results: dict[str, Any]) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (out / "results.md").write_text(markdown_table(results) + "\n")
+    plot_scores(results, out / "accuracy.png")
+    if results.get("budget_curves"):
+        plot_budget(results, out / "budget.png")
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_scores(results: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    names = list(results["scores"])
+    values = [100 * results["scores"][n]["pass@1"] for n in names]
+    errors = [[100 * (results["scores"][n]["pass@1"] - results["scores"][n]["pass@1_ci95"][0]) for n in names],
+              [100 * (results["scores"][n]["pass@1_ci95"][1] - results["scores"][n]["pass@1"]) for n in names]]
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.5))
+    ax.bar(names, values, yerr=errors, capsize=4, color="#4C72B0")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_ylim(0, max(100, *(v + 5 for v in values)) if values else 100)
+    ax.set_title(f"{results['model']}: accuracy with 95% CI")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_budget(results: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for bench, curve in results["budget_curves"].items():
+        curve = sorted(curve, key=lambda c: c["mean_tokens"])
+        ax.plot([c["mean_tokens"] for c in curve], [100 * c["pass@1"] for c in curve], marker="o", label=bench)
+    ax.set_xlabel("tokens spent per answer (mean)")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_title("accuracy vs thinking budget")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare(run_a: Path, run_b: Path) -> str:
+    """Side by side pass@1 of two runs; on shared problems, a paired 95% interval on the difference."""
+    from r1lite.evaluate import read_records
+
+    results = [json.loads((run / "results.json").read_text()) for run in (run_a, run_b)]
+    problems = [problems_of(read_records(run)) for run in (run_a, run_b)]
+    lines = [f"A: {run_a} ({results[0]['model']})", f"B: {run_b} ({results[1]['model']})", "",
+             "| benchmark | A pass@1 % | B pass@1 % | B - A (95% CI) | shared problems | significant |",
+             "|---|---:|---:|---|---:|---|"]
+    for bench in [b for b in results[0]["scores"] if b in results[1]["scores"]]:
+        a, b = problems[0].get((bench, 0), {}), problems[1].get((bench, 0), {})
+        shared = sorted(set(a) & set(b))
+        score = [[sum(p[i]["correct"]) / len(p[i]["correct"]) for i in shared] for p in (a, b)]
+        diff, low, high = metrics.paired_diff_ci(score[0], score[1])
+        significant = "yes" if shared and (low > 0 or high < 0) else "no"
+        lines.append(f"| {bench} | {_pct(results[0]['scores'][bench]['pass@1'])} | "
+                     f"{_pct(results[1]['scores'][bench]['pass@1'])} | {100 * diff:+.1f} ({100 * low:+.1f} to "
+                     f"{100 * high:+.1f}) | {len(shared)} | {significant} |")
+    return "\n".join(lines)

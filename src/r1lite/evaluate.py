@@ -1,0 +1,260 @@
+"""`r1lite eval`: math benchmarks with DeepSeek-R1's protocol, resumable, with budget curves and reports.
+
+    r1lite eval --model smollm2-135m --benchmarks gsm8k,math500 --data_dir ../shared/data --limit 20 --num_samples 2
+    r1lite eval --config recipes/.../eval/x.yaml [--field value ...]
+    r1lite eval compare runs/evalA runs/evalB
+
+recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget.py) -> grade (scoring.py, the same
+code as the GRPO accuracy reward) -> samples.jsonl, appended as it goes -> metrics.py -> results.json, results.md,
+PNG plots (eval_report.py).
+
+Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index). A restart with
+the same output folder generates only the missing ones; a restart with different settings is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r1lite.config import ConfigError, load_recipe, parse_overrides
+
+SAMPLES = "samples.jsonl"
+CHUNK = 64  # problems generated, graded and appended per step: the most a kill can lose
+
+
+@dataclass
+class EvalRecipe:
+    model: str = "smollm2-135m"  # Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training output folder
+    benchmarks: list[str] = field(default_factory=lambda: ["math500"])
+    benchmark_args: dict[str, Any] = field(default_factory=dict)  # name -> Benchmark fields (path, problem_field...)
+    data_dir: str | None = None  # local JSONL files instead of the Hub (../shared/data here)
+    limit: int | None = None  # first N problems of each benchmark
+    num_samples: int = 1  # k samples per problem; pass@1 is averaged over them (R1: k=64 on AIME)
+    temperature: float = 0.6  # R1's evaluation sampling
+    top_p: float = 0.95
+    max_new_tokens: int = 1024  # GPU recipes: 32768
+    seed: int = 0
+    system_prompt: str | None = None
+    thinking_budgets: list[int] = field(default_factory=list)  # s1 budget forcing, e.g. [512, 1024, 2048]
+    answer_tokens: int = 32  # tokens allowed for the forced answer after the budget
+    backend: str = "hf"  # hf | vllm | openai
+    backend_args: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, max_concurrency, ...
+    batch_size: int = 32
+    dtype: str = "auto"
+    scoring_timeout_s: float = 5.0
+    output_dir: str | None = None
+    overwrite_output_dir: bool = False
+
+    def validate(self) -> None:
+        from r1lite.backends import BACKENDS
+        from r1lite.benchmarks import BENCHMARKS
+
+        for name in self.benchmarks:
+            if name not in BENCHMARKS and "path" not in self.benchmark_args.get(name, {}):
+                raise ConfigError(f"benchmarks: {name!r} is unknown; allowed values: {', '.join(BENCHMARKS)} "
+                                  "(or give benchmark_args.<name>.path)")
+        if not self.benchmarks:
+            raise ConfigError(f"benchmarks: at least one is needed; allowed values: {', '.join(BENCHMARKS)}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend: {self.backend!r}; allowed values: {', '.join(BACKENDS)}")
+        for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit", "scoring_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name}: must be a positive number, got {value}")
+        if any(b <= 0 for b in self.thinking_budgets):
+            raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
+        if not 0 <= self.temperature:
+            raise ConfigError(f"temperature: must be >= 0, got {self.temperature}")
+        if self.data_dir and not Path(self.data_dir).is_dir():
+            raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
+        if self.thinking_budgets and self.backend == "openai":
+            raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# records
+
+
+def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
+    return r["benchmark"], str(r["id"]), int(r.get("budget") or 0), int(r["sample"])
+
+
+def read_records(output_dir: Path) -> list[dict[str, Any]]:
+    """Every finished sample of this folder (all ranks' files); a half-written last line (a kill) is ignored."""
+    records = {}
+    for path in sorted(output_dir.glob("samples*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            records[record_key(r)] = r
+    return list(records.values())
+
+
+def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "a") as fh:
+        for r in records:
+            fh.write(json.dumps(r) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def settings_fingerprint(recipe: EvalRecipe) -> str:
+    """What makes a sample what it is; a resumed run must match it. (limit and benchmark list may grow.)"""
+    keys = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
+            "benchmark_args")
+    return hashlib.sha256(json.dumps({k: getattr(recipe, k) for k in keys}, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
+
+
+def _prepare_output_dir(recipe: EvalRecipe) -> Path:
+    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = out / "eval_settings.json"
+    fingerprint = settings_fingerprint(recipe)
+    if stamp.is_file() and any(out.glob("samples*.jsonl")):
+        previous = json.loads(stamp.read_text())
+        if previous["fingerprint"] != fingerprint:
+            if not recipe.overwrite_output_dir:
+                raise ConfigError(f"output_dir: {out} holds samples made with other settings ({previous['settings']});"
+                                  " use another output_dir or --overwrite_output_dir true")
+            for path in out.glob("samples*.jsonl"):
+                path.unlink()
+    stamp.write_text(json.dumps({"fingerprint": fingerprint, "settings": asdict(recipe)}, indent=2, default=str))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running
+
+
+def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
+    from r1lite.prompts import build_messages
+
+    return build_messages(problem_prompt, system)
+
+
+def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float
+                  ) -> list[dict[str, Any]]:
+    """One record per (row, sample) from the backend's completions, graded like the GRPO accuracy reward."""
+    from r1lite.grading import as_number, normalize
+    from r1lite.scoring import grade_batch
+
+    flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
+    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s)
+    records = []
+    for (row, j, c), g in zip(flat, grades):
+        key = None
+        if g.answer is not None:
+            number = as_number(g.answer)
+            key = str(number) if number is not None else normalize(g.answer)
+        records.append({
+            "benchmark": row["benchmark"], "id": row["id"], "budget": budget, "sample": j,
+            "prompt": row["prompt"], "response": c.text, "answer": g.answer, "answer_key": key,
+            "gold": row["answer"], "correct": bool(g.correct), "gold_ok": g.correct is not None,
+            "correct_boxed": bool(g.correct_boxed), "correct_anywhere": bool(g.correct_anywhere),
+            "formatted": g.boxed, "tokens": c.completion_tokens, "finish_reason": c.finish_reason,
+            "truncated": c.finish_reason == "length", "timed_out": g.timed_out,
+            **{k: row[k] for k in ("subject", "level") if k in row},
+        })
+    return records
+
+
+def make_eval_backend(recipe: EvalRecipe) -> Any:
+    from r1lite.backends import make_backend
+
+    args = dict(recipe.backend_args)
+    if recipe.backend in ("hf", "vllm"):
+        args.setdefault("dtype", recipe.dtype)
+    if recipe.backend == "hf":
+        args.setdefault("batch_size", recipe.batch_size)
+    return make_backend(recipe.backend, model=recipe.model, **args)
+
+
+def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
+    """Evaluate as the recipe says; returns the output folder (results.json, results.md, samples.jsonl, plots)."""
+    from tqdm.auto import tqdm
+
+    from r1lite import eval_report
+    from r1lite.backends import SamplingParams
+    from r1lite.benchmarks import get_benchmark, load_benchmark
+    from r1lite.budget import generate_with_budget
+
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    out = _prepare_output_dir(recipe) if rank == 0 else Path(recipe.output_dir or "")
+    if world > 1:
+        _barrier()
+    rows = []
+    for name in recipe.benchmarks:
+        bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
+        rows += load_benchmark(bench, recipe.data_dir, recipe.limit)
+    rows = rows[rank::world]  # data parallel: each rank a shard, merged from the files on rank 0
+    done = {record_key(r) for r in read_records(out)}
+    budgets: list[int | None] = [None, *recipe.thinking_budgets]
+    todo = [(row, b) for b in budgets for row in rows
+            if any((row["benchmark"], row["id"], b or 0, j) not in done for j in range(recipe.num_samples))]
+    total = len(rows) * len(budgets) * recipe.num_samples
+    started = time.time()
+    bar = tqdm(total=total, initial=total - len(todo) * recipe.num_samples, desc=f"eval {recipe.model}",
+               unit="sample", disable=rank != 0)
+    if todo:
+        backend = backend or make_eval_backend(recipe)
+    path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
+    for budget in budgets:
+        pending = [row for row, b in todo if b == budget]
+        for start in range(0, len(pending), CHUNK):
+            chunk = pending[start:start + CHUNK]
+            params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
+                                    max_new_tokens=recipe.max_new_tokens, seed=recipe.seed + start)
+            prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
+            completions = (backend.generate(prompts, params) if budget is None else
+                           generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
+            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
+                       if record_key(r) not in done]  # partial problems keep their finished samples
+            _append(path, records)
+            bar.update(len(chunk) * recipe.num_samples)
+    bar.close()
+    if world > 1:
+        _barrier()
+        if rank != 0:
+            return out
+    results = eval_report.build_results(recipe, read_records(out), wall_s=time.time() - started)
+    eval_report.write(out, results)
+    print(eval_report.markdown_table(results))
+    print(f"results: {out / 'results.json'}")
+    return out
+
+
+def _barrier() -> None:
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# command line
+
+
+def cli(argv: list[str]) -> int:
+    if argv and argv[0] == "compare":
+        from r1lite import eval_report
+
+        if len(argv) != 3:
+            raise SystemExit("usage: r1lite eval compare RUN_A RUN_B")
+        print(eval_report.compare(Path(argv[1]), Path(argv[2])))
+        return 0
+    from r1lite.cli import _split_config
+    from r1lite.runtime import setup_env
+
+    setup_env()
+    path, rest = _split_config(argv)
+    recipe = load_recipe(EvalRecipe, path, parse_overrides(rest))
+    run_eval(recipe)
+    return 0
