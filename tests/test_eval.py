@@ -181,3 +181,33 @@ def test_smollm2_answers_gsm8k_through_the_chat_template(tmp_path):
     assert all(r["tokens"] > 0 and r["gold_ok"] for r in records)
     # the instruct model writes English, not the random token soup of a tiny model
     assert sum(r["response"].count(" ") for r in records) > 10 * 10
+
+
+def test_vllm_backend_maps_params_and_outputs(monkeypatch):
+    """vLLM is GPU-only and not installed here: check the mapping against a stand-in with vLLM's interface."""
+    import sys
+    import types
+
+    seen = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            seen["llm"] = kwargs
+
+        def generate(self, prompts, sampling, use_tqdm=True):
+            seen["prompts"], seen["sampling"] = prompts, sampling
+            sample = types.SimpleNamespace(text="\\boxed{4}", token_ids=[1, 2, 3], finish_reason="length")
+            return [types.SimpleNamespace(prompt_token_ids=[7] * 5, outputs=[sample] * sampling.n) for _ in prompts]
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.SamplingParams = LLM, lambda **kw: types.SimpleNamespace(**kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    from r1lite.backends import make_backend
+
+    backend = make_backend("vllm", model="tiny:qwen2", tensor_parallel_size=2)
+    outs = backend.generate([[{"role": "user", "content": "2+2?"}], "raw text"], SamplingParams(n=3, max_new_tokens=9))
+    assert seen["llm"]["tensor_parallel_size"] == 2 and seen["llm"]["dtype"] == "auto"
+    assert seen["sampling"].max_tokens == 9 and seen["sampling"].n == 3 and seen["sampling"].temperature == 0.6
+    assert "2+2?" in seen["prompts"][0] and seen["prompts"][1] == "raw text"
+    assert len(outs) == 2 and len(outs[0]) == 3
+    assert outs[0][0].completion_tokens == 3 and outs[0][0].finish_reason == "length" and outs[0][0].prompt_tokens == 5

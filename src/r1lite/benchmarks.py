@@ -9,7 +9,8 @@ Add your own in a few lines:
 
     BENCHMARKS["mytest"] = Benchmark("mytest", hub_id="me/mytest", split="test", local_file="mytest.jsonl")
 
-or, from a recipe, `benchmarks: [{name: mytest, path: data/mytest.jsonl, problem_field: question}]`.
+or, in an eval recipe, `benchmark_args: {mytest: {path: data/mytest.jsonl, problem_field: question}}`; a
+held-out synthetic set is `{path: "synthetic:arithmetic", task_args: {n: 64, ops: [add]}}`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Benchmark:
     template: str = R1_EVAL_TEMPLATE  # DeepSeek-R1's eval instruction: reason step by step, answer in \boxed{}
     extra_fields: tuple[str, ...] = ()
     gold_after: str | None = None  # e.g. "####": the gold is the text after this marker (GSM8K on the Hub)
-    tags: dict[str, Any] = field(default_factory=dict)
+    task_args: dict[str, Any] = field(default_factory=dict)  # for path "synthetic:<task>" (held-out split)
+    limit: int | None = None  # first N problems of this benchmark (the eval's own limit applies too)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -80,6 +82,11 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
                    limit: int | None = None) -> list[dict[str, Any]]:
     """Uniform rows (id, problem, answer, benchmark, prompt[, subject, level]) of a benchmark."""
     bench = get_benchmark(bench) if isinstance(bench, str) else bench
+    if bench.path and bench.path.startswith("synthetic:"):
+        from r1lite.tasks import TASKS
+
+        raw = TASKS[bench.path.removeprefix("synthetic:")](**{"split": "test", **bench.task_args})
+        return _rows(bench, raw, "problem", "id", limit)
     local = Path(bench.path) if bench.path else (Path(data_dir) / bench.local_file
                                                    if data_dir and bench.local_file else None)
     if local is not None:
@@ -93,6 +100,12 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
 
         raw = list(datasets.load_dataset(bench.hub_id, bench.hub_config, split=bench.split))
         problem_field, id_field = bench.problem_field, bench.id_field
+    return _rows(bench, raw, problem_field, id_field, limit)
+
+
+def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_field: str | None,
+          limit: int | None) -> list[dict[str, Any]]:
+    limit = min(x for x in (limit, bench.limit) if x) if (limit or bench.limit) else None
     rows = []
     for i, r in enumerate(raw[:limit] if limit else raw):
         if problem_field not in r or bench.answer_field not in r:

@@ -53,8 +53,9 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
     for (bench, budget), by_id in sorted(grouped.items()):
         problems = list(by_id.values())
         summary = metrics.summarize(problems)
-        summary["boxed_pass@1"] = metrics.mean_ci([sum(p["correct_boxed"]) / len(p["correct_boxed"])
-                                                   for p in problems])[0]
+        for key, name in (("correct_boxed", "boxed_pass@1"), ("correct_anywhere", "correct_anywhere")):
+            mean, low, high = metrics.mean_ci([sum(p[key]) / len(p[key]) for p in problems])
+            summary[name], summary[f"{name}_ci95"] = mean, [low, high]
         if budget:
             curves[bench].append({"budget": budget, "pass@1": summary["pass@1"],
                                   "pass@1_ci95": summary["pass@1_ci95"], "mean_tokens": summary["mean_tokens"]})

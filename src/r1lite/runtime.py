@@ -91,8 +91,8 @@ def write_run_record(output_dir: Path, recipe: Any, stage: str) -> None:
 
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
-    on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation checkpointing off (it only costs
-    time there); a per-step log, so short runs show their curves."""
+    on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation
+    checkpointing off (it only costs time there); a per-step log, so short runs show their curves."""
     import torch
 
     kwargs = dict(recipe.trainer)

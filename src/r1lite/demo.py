@@ -1,0 +1,117 @@
+"""`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate -> report.
+
+Every stage is the product's own command run on a recipe under recipes/smollm2-135m/demo/ (what `r1lite eval`,
+`r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts overridden.
+Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
+
+    r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir ../shared/data] [--model smollm2-135m]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = REPO / "recipes" / "smollm2-135m" / "demo"
+STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
+
+# seconds per unit on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
+COST = {"load": 40, "eval": 60, "sft_step": 6, "grpo_step": 13}
+
+
+def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
+    """Step counts that fit `minutes`: SFT takes a fixed short course, GRPO gets the rest of the budget."""
+    if tiny:
+        return {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2}
+    budget = minutes * 60 - COST["load"] - 3 * COST["eval"]
+    sft_steps = 16 if budget > 16 * COST["sft_step"] + 10 * COST["grpo_step"] else 8
+    grpo_steps = int((budget - sft_steps * COST["sft_step"]) // COST["grpo_step"])
+    return {"sft_steps": sft_steps, "grpo_steps": max(4, min(grpo_steps, 60)), "eval_n": 64, "gsm8k": 8}
+
+
+def estimate_s(p: dict[str, int]) -> float:
+    return COST["load"] + 3 * COST["eval"] + p["sft_steps"] * COST["sft_step"] + p["grpo_steps"] * COST["grpo_step"]
+
+
+def stage_recipes(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, Any]:
+    """The demo's recipes, loaded from recipes/smollm2-135m/demo/ with the run's overrides (validated as usual)."""
+    from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
+    from r1lite.evaluate import EvalRecipe
+
+    def eval_recipe(name: str, evaluated: str) -> EvalRecipe:
+        recipe = load_recipe(EvalRecipe, RECIPES / "eval.yaml",
+                             {"model": evaluated, "output_dir": str(out / name), "data_dir": data_dir, "seed": seed})
+        for bench in ("addition", "multiplication"):
+            recipe.benchmark_args[bench]["task_args"]["n"] = p["eval_n"]
+        recipe.benchmark_args["gsm8k"]["limit"] = p["gsm8k"]
+        return recipe
+
+    common = {"data.seed": seed, "trainer.seed": seed}
+    sft = load_recipe(SFTRecipe, RECIPES / "sft.yaml",
+                      {"model_name_or_path": model, "trainer.output_dir": str(out / "sft"),
+                       "max_steps": p["sft_steps"], "save_steps": max(1, p["sft_steps"] // 2), **common})
+    grpo = load_recipe(GRPORecipe, RECIPES / "grpo.yaml",
+                       {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
+                        "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **common})
+    return {"eval_base": eval_recipe("eval_base", model), "sft": sft, "eval_sft": eval_recipe("eval_sft", str(out / "sft")),
+            "grpo": grpo, "eval_grpo": eval_recipe("eval_grpo", str(out / "grpo"))}
+
+
+def _finished(stage: str, out: Path) -> bool:
+    folder = out / stage
+    if stage.startswith("eval"):
+        return (folder / "results.json").is_file()
+    return (folder / "run.json").is_file() and any(folder.glob("*.safetensors"))  # the final save, not a checkpoint
+
+
+def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
+             data_dir: str | None = None, model: str = "smollm2-135m") -> Path:
+    from r1lite import demo_report
+    from r1lite.evaluate import run_eval
+    from r1lite.grpo import run_grpo
+    from r1lite.runtime import setup_env
+    from r1lite.sft import run_sft
+
+    setup_env()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir or str(REPO.parent / "shared" / "data")
+    p = plan(minutes, tiny=model.startswith("tiny:"))
+    recipes = stage_recipes(out, model, seed, data_dir, p)
+    state_path = out / "demo_state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
+    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir)
+    print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
+          f"{2 * p['eval_n']} held-out problems; estimated {estimate_s(p) / 60:.0f} min on 2 CPU cores")
+    runners = {"eval": run_eval, "sft": run_sft, "grpo": run_grpo}
+    for i, stage in enumerate(STAGES, 1):
+        if _finished(stage, out):
+            print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
+            continue
+        print(f"[{i}/{len(STAGES)}] {stage} ...")
+        start = time.time()
+        runners[stage.split("_")[0]](recipes[stage])
+        state["wall_s"][stage] = round(time.time() - start, 1)
+        state_path.write_text(json.dumps(state, indent=2))
+    state_path.write_text(json.dumps(state, indent=2))
+    report = demo_report.write_report(out, recipes, state)
+    print(demo_report.headline(out))
+    print(f"report: {report}")
+    return out
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="r1lite demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10, help="time budget; GRPO steps scale to fit")
+    parser.add_argument("--output_dir", default="runs/demo")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: ../shared/data)")
+    parser.add_argument("--model", default="smollm2-135m", help="tiny:qwen2 for a seconds-long smoke run")
+    args = parser.parse_args(argv)
+    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model)
+    return 0

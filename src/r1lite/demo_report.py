@@ -1,0 +1,287 @@
+"""The demo's report: report.md, a self-contained report.html and PNG plots, every number read from the run's logs
+(eval results.json / samples.jsonl, trainer metrics.jsonl, demo_state.json) and collected in report.json."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r1lite import metrics
+from r1lite.config import to_dict
+from r1lite.evaluate import read_records
+
+EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
+HELD_OUT = ("addition", "multiplication")
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def _per_problem(out: Path, stage: str, key: str) -> dict[tuple[str, str], float]:
+    """Held-out problem -> share of its samples correct (`key`: correct_boxed or correct_anywhere)."""
+    scores: dict[tuple[str, str], list[bool]] = {}
+    for r in read_records(out / stage):
+        if r["benchmark"] in HELD_OUT and not r.get("budget"):
+            scores.setdefault((r["benchmark"], r["id"]), []).append(r[key])
+    return {k: sum(v) / len(v) for k, v in scores.items()}
+
+
+def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """All numbers of the report, from the run's own JSON logs."""
+    evals = {}
+    for stage in EVALS:
+        path = out / stage / "results.json"
+        if path.is_file():
+            evals[stage] = json.loads(path.read_text())["scores"]
+    held_out = {}
+    for stage in evals:
+        held_out[stage] = {}
+        for key in ("correct_boxed", "correct_anywhere"):
+            values = list(_per_problem(out, stage, key).values())
+            mean, low, high = metrics.mean_ci(values)
+            held_out[stage][key] = {"mean": mean, "ci95": [low, high], "n": len(values)}
+    gains = {}
+    for name, (a, b) in {"base_to_final": ("eval_base", "eval_grpo"), "grpo_only": ("eval_sft", "eval_grpo"),
+                         "sft_only": ("eval_base", "eval_sft")}.items():
+        if a in evals and b in evals:
+            gains[name] = {}
+            for key in ("correct_boxed", "correct_anywhere"):
+                before, after = _per_problem(out, a, key), _per_problem(out, b, key)
+                shared = sorted(set(before) & set(after))
+                diff, low, high = metrics.paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
+                gains[name][key] = {"diff": diff, "ci95": [low, high], "n": len(shared),
+                                    "excludes_zero": bool(shared) and (low > 0 or high < 0)}
+    grpo_log = [r for r in _jsonl(out / "grpo" / "metrics.jsonl") if "reward" in r]
+    sft_log = [r for r in _jsonl(out / "sft" / "metrics.jsonl") if "loss" in r]
+    reward_keys = sorted({k for r in grpo_log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+    curves = {"step": [r["step"] for r in grpo_log], "reward": [r["reward"] for r in grpo_log],
+              **{k.split("/")[1]: [r.get(k) for r in grpo_log] for k in reward_keys},
+              "mean_length": [r.get("completions/mean_length") for r in grpo_log]}
+    sft = {"step": [r["step"] for r in sft_log], "loss": [r["loss"] for r in sft_log]}
+    return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
+            "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out, "gains": gains,
+            "grpo_curves": curves, "sft_curve": sft}
+
+
+def _first_last(values: list[float], n: int = 5) -> tuple[float, float]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return float("nan"), float("nan")
+    n = max(1, min(n, len(values) // 2 or 1))
+    return sum(values[:n]) / n, sum(values[-n:]) / n
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# plots
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
+    plt = _pyplot()
+    paths = []
+    curves = data["grpo_curves"]
+    if curves["step"]:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(curves["step"], curves["reward"], label="total (weighted)", color="black", linewidth=2)
+        for name in [k for k in curves if k not in ("step", "reward", "mean_length")]:
+            ax.plot(curves["step"], [v if v is not None else float("nan") for v in curves[name]], label=name,
+                    alpha=0.8)
+        ax.set_xlabel("GRPO step")
+        ax.set_ylabel("mean reward")
+        ax.set_title("GRPO reward per step")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(_save(fig, out / "reward.png", plt))
+        fig, ax = plt.subplots(figsize=(6, 3.0))
+        ax.plot(curves["step"], curves["mean_length"], color="#55A868")
+        ax.set_xlabel("GRPO step")
+        ax.set_ylabel("tokens")
+        ax.set_title("mean completion length per step")
+        fig.tight_layout()
+        paths.append(_save(fig, out / "length.png", plt))
+    if data["sft_curve"]["step"]:
+        fig, ax = plt.subplots(figsize=(6, 3.0))
+        ax.plot(data["sft_curve"]["step"], data["sft_curve"]["loss"], color="#C44E52")
+        ax.set_xlabel("SFT step")
+        ax.set_ylabel("loss")
+        ax.set_title("cold-start SFT loss")
+        fig.tight_layout()
+        paths.append(_save(fig, out / "sft_loss.png", plt))
+    if data["held_out"]:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        stages = list(data["held_out"])
+        for offset, (key, label) in enumerate((("correct_boxed", "correct inside \\boxed{}"),
+                                               ("correct_anywhere", "correct anywhere"))):
+            means = [100 * data["held_out"][s][key]["mean"] for s in stages]
+            lows = [m - 100 * data["held_out"][s][key]["ci95"][0] for m, s in zip(means, stages)]
+            highs = [100 * data["held_out"][s][key]["ci95"][1] - m for m, s in zip(means, stages)]
+            ax.bar([i + 0.38 * offset for i in range(len(stages))], means, width=0.38, yerr=[lows, highs],
+                   capsize=4, label=label)
+        ax.set_xticks([i + 0.19 for i in range(len(stages))], [EVALS[s] for s in stages])
+        ax.set_ylabel("held-out accuracy (%)")
+        ax.set_ylim(0, 105)
+        ax.set_title("held-out accuracy with 95% CI")
+        ax.legend()
+        fig.tight_layout()
+        paths.append(_save(fig, out / "accuracy.png", plt))
+    return paths
+
+
+def _save(fig: Any, path: Path, plt: Any) -> Path:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# text
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}%"
+
+
+def _ci(c: dict[str, Any]) -> str:
+    return f"{_pct(c['mean'])} [{_pct(c['ci95'][0])}, {_pct(c['ci95'][1])}]"
+
+
+def headline(out: Path) -> str:
+    data = json.loads((out / "report.json").read_text())
+    lines = ["| stage | held-out correct inside the box (95% CI) | correct anywhere (95% CI) | wall time |",
+             "|---|---|---|---:|"]
+    for stage, label in EVALS.items():
+        if stage in data["held_out"]:
+            h = data["held_out"][stage]
+            lines.append(f"| {label} | {_ci(h['correct_boxed'])} | {_ci(h['correct_anywhere'])} | "
+                         f"{data['wall_s'].get(stage, 0):.0f} s |")
+    for name, label in (("base_to_final", "base -> final"), ("grpo_only", "GRPO alone (after SFT -> after GRPO)")):
+        if name in data["gains"]:
+            g = data["gains"][name]["correct_boxed"]
+            lines.append(f"\n{label}, correct inside the box: {100 * g['diff']:+.1f} points "
+                         f"[{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}] "
+                         f"({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'})")
+    return "\n".join(lines)
+
+
+def _samples(out: Path, stage: str, n: int = 2) -> list[dict[str, Any]]:
+    picked = []
+    for bench in HELD_OUT:
+        picked += [r for r in read_records(out / stage) if r["benchmark"] == bench and not r.get("budget")][:n]
+    return picked
+
+
+def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: list[Path]) -> str:
+    curves = data["grpo_curves"]
+    parts = [f"# r1lite demo: {data['model']}", "",
+             "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
+             "R1-format traces (subtraction), evaluate, GRPO with rule rewards (addition and multiplication), "
+             "evaluate. Held-out problems come from the synthetic test split, disjoint from all training data.", "",
+             "## Headline", "", headline(out), ""]
+    if curves["step"]:
+        first, last = _first_last(curves["reward"])
+        parts += [f"GRPO reward (mean of the first / last 5 logged steps): {first:.3f} -> {last:.3f} over "
+                  f"{curves['step'][-1]} steps.", ""]
+    parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
+    parts += ["## Every benchmark at each stage", "",
+              "| stage | benchmark | problems | pass@1 | boxed | anywhere | format | truncated | mean tokens |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for stage, scores in data["evals"].items():
+        for bench, s in scores.items():
+            parts.append(f"| {EVALS[stage]} | {bench} | {s['num_problems']} | {_pct(s['pass@1'])} | "
+                         f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
+                         f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
+    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.", "",
+              "## Sample completions", ""]
+    for stage, label in EVALS.items():
+        if (out / stage).is_dir():
+            parts.append(f"### {label}")
+            for r in _samples(out, stage):
+                mark = "correct in box" if r["correct_boxed"] else "correct elsewhere" if r["correct_anywhere"] else \
+                    "wrong"
+                parts += [f"- `{r['prompt']}` (gold {r['gold']}, {mark}):", "", "  ```", "  " +
+                          r["response"].strip().replace("\n", "\n  ")[:400], "  ```"]
+            parts.append("")
+    parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
+    parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
+    parts += ["", "## Reproduce", "", "```",
+              f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10}",
+              "# or stage by stage:",
+              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --output_dir {out}/eval_base",
+              f"r1lite sft  --config recipes/smollm2-135m/demo/sft.yaml --trainer.output_dir {out}/sft",
+              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --model {out}/sft --output_dir {out}/eval_sft",
+              f"r1lite grpo --config recipes/smollm2-135m/demo/grpo.yaml --model_name_or_path {out}/sft "
+              f"--trainer.output_dir {out}/grpo",
+              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --model {out}/grpo --output_dir {out}/eval_grpo",
+              "```", "", "## Recipes used (resolved)", ""]
+    for stage, recipe in recipes.items():
+        if not stage.startswith("eval") or stage == "eval_base":
+            parts += [f"### {stage if stage != 'eval_base' else 'eval (all three stages)'}", "", "```yaml",
+                      yaml.safe_dump(to_dict(recipe), sort_keys=False).strip(), "```", ""]
+    return "\n".join(parts)
+
+
+def to_html(markdown_text: str, out: Path) -> str:
+    """A self-contained page: the Markdown rendered simply, images embedded as base64."""
+    body, in_code, in_table = [], False, False
+    for line in markdown_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            body.append("</pre>" if in_code else "<pre>")
+            in_code = not in_code
+            continue
+        if in_code:
+            body.append(html.escape(line))
+            continue
+        if stripped.startswith("|"):
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            if all(set(c) <= set("-:") for c in cells):
+                continue
+            tag = "th" if not in_table else "td"
+            body.append(("<table>" if not in_table else "") + "<tr>" +
+                        "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+            in_table = True
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if stripped.startswith("!["):
+            name = stripped[stripped.index("(") + 1:-1]
+            data = base64.b64encode((out / name).read_bytes()).decode()
+            body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
+        elif stripped.startswith("#"):
+            level = len(stripped) - len(stripped.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(stripped.lstrip('#').strip())}</h{level}>")
+        elif stripped:
+            body.append(f"<p>{html.escape(stripped)}</p>")
+    if in_table:
+        body.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px}pre{background:#f6f6f6;padding:8px;overflow-x:auto}"
+             "img{max-width:100%}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>r1lite demo</title><style>{style}</style>" \
+           f"</head><body>{''.join(body)}</body></html>"
+
+
+def write_report(out: Path, recipes: dict[str, Any], state: dict[str, Any]) -> Path:
+    data = collect(out, state)
+    data["minutes"] = state.get("minutes")
+    (out / "report.json").write_text(json.dumps(data, indent=2))
+    images = plot_all(data, out)
+    text = markdown(out, data, recipes, images)
+    (out / "report.md").write_text(text)
+    (out / "report.html").write_text(to_html(text, out))
+    return out / "report.md"
