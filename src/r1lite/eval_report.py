@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import platform
 from collections import defaultdict
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from r1lite import metrics
-
-PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify", "vllm")
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
+from r1lite.runtime import versions
 
 def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
     """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of metrics.summarize)."""

@@ -19,7 +19,7 @@ from r1lite.config import ConfigError, to_dict
 
 log = logging.getLogger("r1lite")
 
-PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify")
+PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify", "vllm")
 
 
 def setup_env() -> None:
