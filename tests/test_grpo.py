@@ -87,13 +87,20 @@ def test_resume_continues_at_the_right_step_with_the_same_state(tmp_path, digit_
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # identical to the uninterrupted run
 
 
-def test_torchrun_two_processes(tmp_path):
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"],
+    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                   str(REPO / "configs" / "accelerate" / "cpu_ddp.yaml"), "--main_process_port", "29518"],
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_two_processes(tmp_path, launcher):
     recipe = tmp_path / "recipe.yaml"
     raw = raw_recipe(tmp_path, reward="accuracy", per_device_train_batch_size=8, max_steps=2)
     recipe.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "r1lite", "grpo", "--config", str(recipe)]
+    cmd = [*LAUNCHERS[launcher], "-m", "r1lite", "grpo", "--config", str(recipe)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "grpo"
