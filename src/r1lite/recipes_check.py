@@ -15,7 +15,9 @@ Recipes of other stages (generate/, eval/) are validated only.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import tempfile
 import time
 from dataclasses import dataclass
@@ -150,7 +152,8 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
             raw = smoke_raw(read_yaml(path), stage, path, Path(data_dir), Path(tmp) / "out")
             recipe = load_recipe(cls, raw=raw)
             run = getattr(importlib.import_module(f"r1lite.{stage}"), f"run_{stage}")
-            run(recipe)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                run(recipe)  # progress bars and log rows of a one-step run are noise here
         return Result(str(path), stage, True, f"valid; 1 step on {raw['model']['model_name_or_path']}",
                       time.perf_counter() - start)
     except Exception as e:  # noqa: BLE001 - report every recipe, whatever breaks
