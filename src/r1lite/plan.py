@@ -336,13 +336,14 @@ def train_flops_per_token(shape: ModelShape, setup: Setup) -> float:
 
 def assumed_throughput(shape: ModelShape, setup: Setup, gpu: GPU) -> dict[str, float]:
     """Tokens/s per GPU: training at MFU x peak; generation memory-bound (each decode step reads the weights once
-    for all concurrent sequences), capped by compute."""
+    for all concurrent sequences, plus their KV cache), capped by compute."""
     train = MFU * gpu.bf16_tflops * 1e12 / train_flops_per_token(shape, setup)
     if setup.generation == "none":
         return {"train": train, "generate": 0.0}
-    weights = shape.num_params * 2
-    step_s = weights / (DECODE_EFFICIENCY * gpu.bandwidth_gbs * 1e9)
     concurrent = max(setup.gen_sequences, 1)
+    mean_context = setup.seq_len / 2  # contexts grow from the prompt to prompt + completion
+    step_bytes = shape.num_params * 2 + concurrent * mean_context * shape.kv_bytes_per_token()
+    step_s = step_bytes / (DECODE_EFFICIENCY * gpu.bandwidth_gbs * 1e9)
     generate = min(concurrent / step_s, MFU * gpu.bf16_tflops * 1e12 / (2 * shape.num_params))
     if setup.generation == "hf":
         generate *= HF_GENERATE_SLOWDOWN
@@ -522,9 +523,14 @@ def _explain(plan: dict[str, Any], term: str) -> str:
     if term == "gradients":
         return f"{_millions(plan['trainable_params'])} trainable" + tail
     if term == "optimizer":
-        kind = "8-bit Adam" if s["optimizer_8bit"] else "Adam"
-        extra = " + fp32 master" if plan["master_weights"] else ""
-        return f"{kind} moments{extra}" + tail
+        kind = "8-bit Adam moments" if s["optimizer_8bit"] else "Adam moments"
+        if s["lora_r"] is not None:
+            kind += " (fp32 adapters)"
+        elif plan["master_weights"]:
+            kind += " + fp32 master weights"
+        elif s["weight_bytes"] < 4:
+            kind += " in bf16 (plain PyTorch on a bf16 model: no fp32 master)"
+        return kind + tail
     if term == "activations":
         a = plan["activations_gib"]
         state = "on" if s["gradient_checkpointing"] else "off"
@@ -552,7 +558,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"hardware  {plan['num_gpus']} x {plan['gpu']} ({plan['capacity_gib']} GiB each), strategy {plan['strategy']}, "
         f"generation {s['generation']}",
         "",
-        f"per-GPU memory (GiB)",
+        "per-GPU memory (GiB)",
     ]
     for term, gib in plan["memory_gib"].items():
         lines.append(f"  {LABELS[term]:<26}{gib:>8.1f}   {_explain(plan, term)}")
@@ -585,7 +591,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         lines.append(f"          generate {rates['generate']:,} tokens/s/GPU ({how})")
     price = "assumed" if plan["price_assumed"] else "given"
     lines.append(f"time      <= {plan['gpu_hours']:,} GPU-hours = {plan['wall_hours']:,} h wall on {plan['num_gpus']} "
-                 f"GPUs; <= ${plan['cost_usd']:,} at ${plan['price_per_gpu_hour']}/GPU-hour ({price})")
+                 f"GPU{'s' if plan['num_gpus'] > 1 else ''}; <= ${plan['cost_usd']:,} at ${plan['price_per_gpu_hour']}/GPU-hour ({price})")
     return "\n".join(lines)
 
 
