@@ -58,6 +58,8 @@ class TeacherArgs:
     max_retries: int = 6  # openai: on 429 / 5xx / timeouts, with exponential backoff and jitter
     batch_size: int = 8  # hf / vllm: prompts per generate() call, each committed to the ledger when it returns
     dtype: str = "auto"  # hf / vllm
+    prefill_think: bool = False  # hf / vllm: the assistant turn starts inside "<think>\n" (kept when the chat
+    #                              template opens it itself, as R1-Distill's does), so the reply is the reasoning
     price_input_per_m: float = DEEPSEEK_R1_PRICES[0]  # USD per million prompt tokens (0 for a local model)
     price_output_per_m: float = DEEPSEEK_R1_PRICES[1]  # USD per million completion tokens (reasoning included)
     max_cost_usd: float | None = None  # stop requesting new prompts once the run has cost this much
@@ -76,7 +78,6 @@ class GenSamplingArgs:
 class FilterArgs:
     truncated: bool = True  # drop samples that hit max_new_tokens
     think: bool = True  # drop samples without exactly one <think>…</think> followed by an answer
-    think_prefilled: bool = False  # the teacher's chat template opens <think> itself (R1-Distill): prepend it
     language: bool = True
     max_foreign_ratio: float = 0.01  # share of letters outside Latin/Greek scripts tolerated
     repetition: bool = True
@@ -111,6 +112,8 @@ class GenerateRecipe:
 
     def validate(self) -> None:
         t, s, f, d = self.teacher, self.sampling, self.filters, self.decontamination
+        if t.backend == "openai" and t.prefill_think:
+            raise ConfigError("teacher.prefill_think: only for a local teacher (backend hf or vllm)")
         if t.backend == "openai" and not t.base_url:
             raise ConfigError("teacher.base_url: required for the openai backend (e.g. https://api.deepseek.com)")
         if t.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t.api_key_env):
@@ -188,12 +191,20 @@ def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str
 # judging one prompt's samples
 
 
-def assistant_text(completion: Completion, think_prefilled: bool = False) -> str:
-    """The assistant turn for SFT: a separate reasoning channel becomes the think block."""
+def teacher_prompt(messages: list[dict[str, str]], backend: Any, prefill_think: bool) -> Any:
+    """What the teacher is sent: the chat, or (prefill_think) its rendered text continued inside a think block."""
+    if not prefill_think:
+        return messages
+    text = backend.render(messages)
+    return text if text.rstrip().endswith(filters.THINK_OPEN) else f"{text}{filters.THINK_OPEN}\n"
+
+
+def assistant_text(completion: Completion, prefill_think: bool = False) -> str:
+    """The assistant turn for SFT: a separate reasoning channel (or a prefilled opening) becomes the think block."""
     if completion.reasoning is not None:
         return f"<think>\n{completion.reasoning.strip()}\n</think>\n\n{completion.text.strip()}"
     text = completion.text.strip()
-    if think_prefilled and not text.startswith(filters.THINK_OPEN):
+    if prefill_think and not text.startswith(filters.THINK_OPEN):
         return f"{filters.THINK_OPEN}\n{text}"
     return text
 
@@ -419,7 +430,7 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
             if t.max_cost_usd is not None and spent >= t.max_cost_usd:
                 stopped.append(f"max_cost_usd reached: ${spent:.4f} >= ${t.max_cost_usd}")
                 return
-            yield row["messages"]
+            yield teacher_prompt(row["messages"], backend, t.prefill_think)
 
     params = SamplingParams(n=recipe.sampling.n, temperature=recipe.sampling.temperature, top_p=recipe.sampling.top_p,
                             max_new_tokens=recipe.sampling.max_new_tokens, seed=recipe.sampling.seed)
@@ -430,7 +441,7 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
         backend = backend or make_teacher(recipe)
         for i, completions in stream(backend, feed(), params, t.batch_size):
             row = todo[i]
-            texts = [assistant_text(c, f.think_prefilled) for c in completions]
+            texts = [assistant_text(c, t.prefill_think) for c in completions]
             reasons = judge(row, completions, texts, f, recipe.scoring)
             kept = [k for k, r in enumerate(reasons) if r is None]
             store.commit([output_row(row, completions[k], texts[k], k, t.model) for k in kept], {
