@@ -11,6 +11,7 @@ import yaml
 from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe, parse_overrides
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def grpo_raw(**trainer):
@@ -129,3 +130,17 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     recipe.write_text(yaml.safe_dump(grpo_raw(learning_rat=1e-6)))
     assert main(["grpo", "--config", str(recipe)]) == 2
     assert "did you mean 'learning_rate'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path, stage", [
+    ("recipes/smollm2-135m/grpo/arithmetic_cpu.yaml", "grpo"), ("recipes/smollm2-135m/sft/cold_start_cpu.yaml", "sft"),
+    ("recipes/smollm2-135m/eval/gsm8k_cpu.yaml", "eval"), ("recipes/smollm2-135m/demo/eval.yaml", "eval"),
+    ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
+])
+def test_check_command_validates_every_stage(path, stage, capsys):
+    from r1lite.cli import guess_stage, main
+
+    assert guess_stage(path) == stage
+    assert main(["check", "--config", str(REPO / path)]) == 0
+    assert f"valid {stage} recipe" in capsys.readouterr().out
+    assert main(["check", "--config", str(REPO / path), "--bogus_field", "1"]) == 2

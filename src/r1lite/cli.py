@@ -31,9 +31,29 @@ COMMANDS = {
 
 
 def _recipe_class(stage: str) -> type:
-    from r1lite.config import GRPORecipe, SFTRecipe
+    module, name = RECIPE_CLASSES[stage].split(":")
+    return getattr(importlib.import_module(module), name)
 
-    return {"grpo": GRPORecipe, "sft": SFTRecipe}[stage]
+
+# stage -> "module:recipe class"; `r1lite check` guesses the stage from the recipe's folder (recipes/<model>/<stage>/)
+RECIPE_CLASSES = {
+    "grpo": "r1lite.config:GRPORecipe",
+    "sft": "r1lite.config:SFTRecipe",
+    "eval": "r1lite.evaluate:EvalRecipe",
+    "generate": "r1lite.generate:GenerateRecipe",
+}
+
+
+def guess_stage(path: str) -> str:
+    from pathlib import Path
+
+    parts = Path(path).parts[:-1]
+    for part in reversed(parts):
+        if part in RECIPE_CLASSES:
+            return part
+        if part == "demo":  # recipes/<model>/demo/<stage>.yaml
+            return Path(path).stem if Path(path).stem in RECIPE_CLASSES else "grpo"
+    return "sft" if "sft" in Path(path).name else "grpo"
 
 
 def _split_config(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -69,8 +89,8 @@ def train_cli(argv: list[str], stage: str) -> int:
 
 
 def check_cli(argv: list[str]) -> int:
-    """`r1lite check --config recipe.yaml [--stage grpo|sft]`: validate only (the stage is guessed from the path)."""
-    from r1lite.config import read_yaml
+    """`r1lite check --config recipe.yaml [--stage grpo|sft|eval|generate]`: validate only, no model is loaded."""
+    from r1lite.config import load_recipe, parse_overrides
 
     path, rest = _split_config(argv)
     stage = None
@@ -78,12 +98,12 @@ def check_cli(argv: list[str]) -> int:
         i = rest.index("--stage")
         stage, rest = rest[i + 1], rest[:i] + rest[i + 2:]
     if path is None:
-        raise SystemExit("usage: r1lite check --config recipe.yaml [--stage grpo|sft] [--field value ...]")
-    stage = stage or ("sft" if "/sft/" in path or "sft" in path.rsplit("/", 1)[-1] else "grpo")
-    if stage not in ("grpo", "sft"):
-        raise SystemExit(f"--stage {stage!r}: allowed values: grpo, sft")
-    read_yaml(path)
-    load_stage_recipe(stage, ["--config", path, *rest])
+        raise SystemExit(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(RECIPE_CLASSES)}] "
+                         "[--field value ...]")
+    stage = stage or guess_stage(path)
+    if stage not in RECIPE_CLASSES:
+        raise SystemExit(f"--stage {stage!r}: allowed values: {', '.join(RECIPE_CLASSES)}")
+    load_recipe(_recipe_class(stage), path, parse_overrides(rest))
     print(f"{path}: valid {stage} recipe")
     return 0
 
