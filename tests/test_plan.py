@@ -97,8 +97,8 @@ def test_reference_model_only_for_full_finetuning_with_beta():
 
 
 def test_vllm_colocate_share_and_sleep_mode():
-    base = dict(generation="colocate", vllm_gpu_memory_utilization=0.3, gpu_memory_gib=80, gen_sequences=64,
-                seq_len=2048, micro_batch=4)
+    base = {"generation": "colocate", "vllm_gpu_memory_utilization": 0.3, "gpu_memory_gib": 80, "gen_sequences": 64,
+            "seq_len": 2048, "micro_batch": 4}
     awake = estimate_memory(QWEN_1_5B, Setup(**base))
     asleep = estimate_memory(QWEN_1_5B, Setup(**base, vllm_sleep=True))
     t = awake["terms"]

@@ -29,7 +29,7 @@ import dataclasses
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -426,11 +426,11 @@ def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy
     checkpointing = t.get("activation_checkpointing")
     if checkpointing is None:
         checkpointing = trainer_value(recipe, "gradient_checkpointing")
-    common = dict(num_gpus=num_gpus, strategy=strategy, lora_r=model.lora_r if model.use_peft else None,
-                  lora_targets=model.lora_target_modules or "all-linear", weight_bytes=weight_bytes,
-                  optimizer_8bit="8bit" in str(t.get("optim", "")),
-                  micro_batch=trainer_value(recipe, "per_device_train_batch_size"),
-                  gradient_checkpointing=bool(checkpointing), gpu_memory_gib=gpu.memory_gib)
+    common = {"num_gpus": num_gpus, "strategy": strategy, "lora_r": model.lora_r if model.use_peft else None,
+              "lora_targets": model.lora_target_modules or "all-linear", "weight_bytes": weight_bytes,
+              "optimizer_8bit": "8bit" in str(t.get("optim", "")),
+              "micro_batch": trainer_value(recipe, "per_device_train_batch_size"),
+              "gradient_checkpointing": bool(checkpointing), "gpu_memory_gib": gpu.memory_gib}
     if stage != "grpo":
         return Setup(seq_len=trainer_value(recipe, "max_length") or 1024, **common)
     per_device = common["micro_batch"]
@@ -553,10 +553,10 @@ def format_plan(plan: dict[str, Any]) -> str:
     method = f"LoRA r={s['lora_r']}" if s["lora_r"] is not None else "full fine-tuning"
     lines = [
         f"r1lite plan: {plan['recipe'] or '(recipe)'}  [{plan['stage']}]",
-        f"model     {plan['model']} ({plan['model_type']}, {_millions(plan['params'])} params; {method}, "
-        f"{_millions(plan['trainable_params'])} trainable)",
-        f"hardware  {plan['num_gpus']} x {plan['gpu']} ({plan['capacity_gib']} GiB each), strategy {plan['strategy']}, "
-        f"generation {s['generation']}",
+        (f"model     {plan['model']} ({plan['model_type']}, {_millions(plan['params'])} params; {method}, "
+         f"{_millions(plan['trainable_params'])} trainable)"),
+        (f"hardware  {plan['num_gpus']} x {plan['gpu']} ({plan['capacity_gib']} GiB each), "
+         f"strategy {plan['strategy']}, generation {s['generation']}"),
         "",
         "per-GPU memory (GiB)",
     ]
