@@ -14,6 +14,7 @@ it did not measure.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -69,12 +70,13 @@ def recipes(model: str, out: Path, steps: int) -> dict[str, dict]:
 
 
 def predicted(stage: str, recipe: object) -> dict:
+    """plan's estimate for the same recipe on this GPU (one GPU, no sharding)."""
+    import torch
+
     from r1lite import plan
 
     setup = plan.setup_from_recipe(recipe, stage, plan.GPUS["h100"], 1, "none")
-    import torch
-
-    setup = plan.dataclasses.replace(setup, gpu_memory_gib=torch.cuda.get_device_properties(0).total_memory / GIB)
+    setup = dataclasses.replace(setup, gpu_memory_gib=torch.cuda.get_device_properties(0).total_memory / GIB)
     memory = plan.estimate_memory(plan.KNOWN_SHAPES[SHAPE], setup)
     return {"peak_gib": memory["peak"] / GIB, "terms_gib": {k: v / GIB for k, v in memory["terms"].items()}}
 
