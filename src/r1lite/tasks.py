@@ -91,32 +91,24 @@ def _distinct(n: int, split: str, make: Callable[[int], dict[str, Any]]) -> list
 # countdown (TinyZero): reach `target` from `nums` with + - * / using each number once
 
 
-def _countdown_solve(nums: list[int], target: int) -> str | None:
-    """An expression over all of `nums` that equals target, by exhaustive search (len(nums) <= 4)."""
+def _random_expression(rng: random.Random, nums: list[int]) -> tuple[Fraction, str]:
+    """A random expression using every number once: combine two random items until one is left."""
     items = [(Fraction(x), str(x)) for x in nums]
-
-    def search(items):
-        if len(items) == 1:
-            return items[0][1] if items[0][0] == target else None
-        for i, j in itertools.permutations(range(len(items)), 2):
-            (a, ea), (b, eb) = items[i], items[j]
-            rest = [items[k] for k in range(len(items)) if k not in (i, j)]
-            options = [(a + b, f"({ea} + {eb})"), (a - b, f"({ea} - {eb})"), (a * b, f"({ea} * {eb})")]
-            if b != 0:
-                options.append((a / b, f"({ea} / {eb})"))
-            for value, expr in options:
-                found = search(rest + [(value, expr)])
-                if found:
-                    return found
-        return None
-
-    found = search(items)
-    return found[1:-1] if found and found.startswith("(") else found
+    rng.shuffle(items)
+    while len(items) > 1:
+        (a, ea), (b, eb) = items.pop(), items.pop()
+        op = rng.choice("+-*/" if b != 0 else "+-*")
+        value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else a}[op]
+        items.append((value, f"({ea} {op} {eb})"))
+    value, expr = items[0]
+    return value, expr[1:-1] if expr.startswith("(") else expr
 
 
 def countdown(n: int = 1000, num_count: int = 3, max_number: int = 20, seed: int = 0,
               split: str = "train") -> list[dict[str, Any]]:
-    """Countdown problems with `num_count` (2-4) numbers in 1..max_number; the target is reachable by construction."""
+    """Countdown problems with `num_count` (2-4) numbers in 1..max_number. The target is built from a random
+    expression over the numbers (a positive integer up to max_number * num_count), so it is reachable by construction
+    and no search is needed."""
     if not 2 <= num_count <= 4:
         raise ValueError(f"countdown num_count {num_count!r}; allowed values: 2, 3, 4")
     rng = random.Random(f"countdown-{seed}-{num_count}-{max_number}")
@@ -124,10 +116,10 @@ def countdown(n: int = 1000, num_count: int = 3, max_number: int = 20, seed: int
     def make(_: int) -> dict[str, Any]:
         while True:
             nums = [rng.randint(1, max_number) for _ in range(num_count)]
-            target = rng.randint(1, max_number * num_count)
-            expr = _countdown_solve(nums, target)
-            if expr:
+            value, expr = _random_expression(rng, nums)
+            if value.denominator == 1 and 1 <= value <= max_number * num_count:
                 break
+        target = int(value)
         problem = (f"Using the numbers {nums}, create an equation that equals {target}. You can use + - * / and "
                    "each number exactly once.")
         return {"problem": problem, "answer": expr, "nums": nums, "target": target,
