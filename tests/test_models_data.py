@@ -105,3 +105,14 @@ def test_countdown_targets_are_reachable():
         used = sorted(int(n.value) for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Constant))
         assert used == sorted(row["nums"])
         assert Fraction(eval(expr)).limit_denominator() == row["target"]  # our own generated expression
+
+
+def test_where_keeps_matching_rows_and_names_bad_columns():
+    from r1lite.config import DataArgs, DataSource
+    from r1lite.data import check_source, load_problems
+
+    source = DataSource(path=str(DATA / "math_train_4k.jsonl"), where={"level": [3, "4"]})
+    ds = load_problems(DataArgs(sources=[source], shuffle=False))
+    assert set(ds["level"]) == {3, 4} and len(ds) == 1132 + 1241  # the README's level counts
+    with pytest.raises(ConfigError, match="where: column 'difficulty' is not in"):
+        check_source(DataSource(path=str(DATA / "math_train_4k.jsonl"), where={"difficulty": 3}), "data.sources[0]")

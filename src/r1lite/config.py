@@ -55,6 +55,8 @@ class DataSource:
     num_samples: int | None = None  # rows taken from this source (after its own seeded shuffle)
     columns: dict[str, str] = field(default_factory=dict)  # source column -> r1lite column, e.g. {question: problem}
     task_args: dict[str, Any] = field(default_factory=dict)  # synthetic tasks only: n, difficulty, seed, ...
+    where: dict[str, Any] = field(default_factory=dict)  # keep rows whose column equals a value or is in a list,
+    # e.g. {level: [3, 4, 5]} (MATH levels 3-5, as the R1-Zero papers train on); matched as text, so 3 == "3"
 
 
 @dataclass

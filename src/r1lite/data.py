@@ -74,6 +74,10 @@ def check_source(source: DataSource, where: str, need_answer: bool = True) -> No
         if src not in columns:
             raise ConfigError(f"{where}.columns: column {src!r} is not in {source.path}; allowed values: "
                               f"{', '.join(columns)}")
+    for column in source.where:
+        if column not in mapped:
+            raise ConfigError(f"{where}.where: column {column!r} is not in {source.path}; allowed values: "
+                              f"{', '.join(sorted(mapped))}")
     if "messages" in mapped:
         return  # a chat dataset (SFT) needs no problem/answer columns
     if not mapped & set(PROBLEM_COLUMNS):
@@ -122,12 +126,26 @@ def read_source(source: DataSource) -> Any:
             ds = ds.map(lambda row: {"answer": _gold_from_solution(row[found]) if found == "solution" else row[found]})
     elif "answer" in explicit.values() and "solution" in explicit:
         ds = ds.map(lambda row: {"answer": _gold_from_solution(row["answer"])})
+    if source.where:
+        ds = _select_where(ds, source)
     name = Path(source.path).stem if not source.path.startswith(SYNTHETIC) else source.path
     if "id" not in ds.column_names:
         ds = ds.add_column("id", [f"{name}-{i}" for i in range(len(ds))])
     if "source" not in ds.column_names:
         ds = ds.add_column("source", [name] * len(ds))
     return ds
+
+
+def _select_where(ds: Any, source: DataSource) -> Any:
+    missing = [c for c in source.where if c not in ds.column_names]
+    if missing:
+        raise ConfigError(f"data.sources[{source.path}].where: column {missing[0]!r} is not in the data; available "
+                          f"columns: {', '.join(ds.column_names)}")
+    wanted = {c: {str(v) for v in (vals if isinstance(vals, list) else [vals])} for c, vals in source.where.items()}
+    kept = ds.filter(lambda row: all(str(row[c]) in vals for c, vals in wanted.items()))
+    if len(kept) == 0:
+        raise ConfigError(f"data.sources[{source.path}].where: {source.where} matches no row")
+    return kept
 
 
 def _gold_from_solution(solution: str) -> str:
