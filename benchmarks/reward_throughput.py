@@ -19,8 +19,8 @@ import random
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Well-formed: one final \boxed{} answer after the reasoning. On these both scorers must agree.

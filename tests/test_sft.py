@@ -2,6 +2,7 @@
 exactly where it stopped, LoRA + gradient checkpointing, and clear errors for what this machine cannot do."""
 
 import importlib.util
+import itertools
 import json
 import shutil
 
@@ -42,7 +43,7 @@ def segments(batch):
     if "position_ids" in batch and batch["input_ids"].shape[0] == 1:
         ids, labels, pos = batch["input_ids"][0], batch["labels"][0], batch["position_ids"][0]
         starts = (pos == 0).nonzero().flatten().tolist() + [len(ids)]
-        return [(ids[a:b], labels[a:b]) for a, b in zip(starts, starts[1:])]
+        return [(ids[a:b], labels[a:b]) for a, b in itertools.pairwise(starts)]
     return [(ids[mask.bool()], labels[mask.bool()])
             for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"])]
 
@@ -81,7 +82,7 @@ def test_loss_decreases_with_packing(tmp_path):
 
 
 def test_resume_continues_at_the_right_step(tmp_path):
-    resumable = dict(max_steps=4, packing=True, save_strategy="steps", save_steps=2)
+    resumable = {"max_steps": 4, "packing": True, "save_strategy": "steps", "save_steps": 2}
     out = run_sft(recipe(tmp_path, **resumable))
     straight = losses_by_step(out)
     # as if killed between the checkpoints at steps 2 and 4

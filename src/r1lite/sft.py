@@ -90,7 +90,7 @@ def load_student(recipe: SFTRecipe) -> Any:
     quantization = get_quantization_config(recipe.model)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}  # one whole copy per process
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}  # one whole copy per process
     return models.from_pretrained(recipe.model.model_name_or_path, **kwargs)
 
 
