@@ -416,3 +416,33 @@ def test_duplicates_and_selection():
     assert filters.select(lengths, "shortest") == [1]
     assert filters.select(lengths, "shortest", max_per_prompt=3) == [1, 2, 3]
     assert filters.select([], "shortest") == []
+
+
+@pytest.mark.slow
+def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
+    """SmolLM2-135M as a local teacher on 20 synthetic arithmetic prompts -> verified traces -> SFT of a tiny student."""
+    from r1lite.config import SFTRecipe
+    from r1lite.grading import grade
+    from r1lite.sft import run_sft
+
+    monkeypatch.chdir(ROOT)
+    recipe = load_recipe(GenerateRecipe, "recipes/smollm2-135m/generate/arithmetic_local.yaml",
+                         {"output_dir": str(tmp_path / "gen")})
+    out = run_generate(recipe)
+    stats = json.loads((out / "stats.json").read_text())
+    rows = _rows(out)
+    assert stats["complete"] and stats["prompts"] == 20 and stats["requests"] == 80 and stats["cost_usd"] == 0
+    assert len(rows) == stats["accepted"] > 0
+    for r in rows:
+        assert filters.think_problem(r["messages"][1]["content"]) is None
+        assert grade(r["messages"][1]["content"], r["answer"]).correct
+    before = (out / "ledger.jsonl").read_text()
+    run_generate(recipe)  # finished: nothing is generated again
+    assert (out / "ledger.jsonl").read_text() == before and len(_rows(out)) == len(rows)
+
+    sft = load_recipe(SFTRecipe, raw={
+        "model": {"model_name_or_path": "tiny:qwen2"},
+        "data": {"sources": [{"path": str(out / "data")}], "system_prompt": None},
+        "trainer": {"output_dir": str(tmp_path / "sft"), "max_steps": 2, "per_device_train_batch_size": 4,
+                    "max_length": 128, "save_strategy": "no", "seed": 0}})
+    assert (run_sft(sft) / "config.json").exists()

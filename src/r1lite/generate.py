@@ -438,8 +438,9 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     accepted = sum(e["accepted"] for e in store.entries)
     samples = sum(e["samples"] for e in store.entries)
     try:
-        backend = backend or make_teacher(recipe)
-        for i, completions in stream(backend, feed(), params, t.batch_size):
+        if todo:  # a finished run reloads no model and opens no connection
+            backend = backend or make_teacher(recipe)
+        for i, completions in stream(backend, feed(), params, t.batch_size) if todo else ():
             row = todo[i]
             texts = [assistant_text(c, t.prefill_think) for c in completions]
             reasons = judge(row, completions, texts, f, recipe.scoring)
