@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
 LEDGER, STATS, RECIPE, DATA = "ledger.jsonl", "stats.json", "recipe.json", "data"
+STATS_EVERY_S = 60.0
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
 FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
 REASONS = ("error", "truncated", "think", "language", "repetition", "incorrect", "unverifiable", "duplicate",
@@ -275,7 +276,6 @@ class Store:
         rows = [line for line in _complete_lines(self.shard) if row_key(json.loads(line)) in self.done]
         _rewrite(self.shard, rows)
         self.shard_count = len(rows)
-        self.ledger = open(output_dir / LEDGER, "a")
 
     def commit(self, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None:
         if rows:
@@ -287,14 +287,12 @@ class Store:
                 fh.flush()
                 os.fsync(fh.fileno())
             self.shard_count += len(rows)
-        self.ledger.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self.ledger.flush()
-        os.fsync(self.ledger.fileno())
+        with open(self.dir / LEDGER, "a") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         self.entries.append(entry)
         self.done.add(entry["key"])
-
-    def close(self) -> None:
-        self.ledger.close()
 
 
 def _complete_lines(path: Path) -> list[str]:
@@ -420,7 +418,7 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
     log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
-    t, f = recipe.teacher, recipe.filters
+    t = recipe.teacher
     tokens = [sum(e["prompt_tokens"] for e in store.entries), sum(e["completion_tokens"] for e in store.entries)]
     stopped: list[str] = []
 
@@ -437,38 +435,52 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="generate", unit="prompt", mininterval=1.0)
     accepted = sum(e["accepted"] for e in store.entries)
     samples = sum(e["samples"] for e in store.entries)
-    try:
-        if todo:  # a finished run reloads no model and opens no connection
-            backend = backend or make_teacher(recipe)
-        for i, completions in stream(backend, feed(), params, t.batch_size) if todo else ():
-            row = todo[i]
-            texts = [assistant_text(c, t.prefill_think) for c in completions]
-            reasons = judge(row, completions, texts, f, recipe.scoring)
-            kept = [k for k, r in enumerate(reasons) if r is None]
-            store.commit([output_row(row, completions[k], texts[k], k, t.model) for k in kept], {
-                "key": row_key(row), "id": row["id"], "source": row["source"], "samples": len(completions),
-                "accepted": len(kept), "prompt_tokens": sum(c.prompt_tokens for c in completions),
-                "completion_tokens": sum(c.completion_tokens for c in completions),
-                "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
-                "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()})
-            tokens[0] += sum(c.prompt_tokens for c in completions)
-            tokens[1] += sum(c.completion_tokens for c in completions)
-            accepted, samples = accepted + len(kept), samples + len(completions)
-            bar.update(1)
-            bar.set_postfix_str(f"${cost_usd(*tokens, t):.4f} accepted {accepted}/{samples}", refresh=False)
-    finally:
-        bar.close()
-        store.close()
+
+    def write_stats() -> None:
         stats = summarize(store.entries, recipe, len(rows), dropped)
         stats["stopped"] = stopped[0] if stopped else None
         if backend is not None and hasattr(backend, "stats"):
             stats["last_session_http"] = dict(backend.stats)  # HTTP attempts, retries, statuses of this session
         _write_json(out / STATS, stats)
+
+    last_stats = time.monotonic()
+    try:
+        if todo:  # a finished run reloads no model and opens no connection
+            backend = backend or make_teacher(recipe)
+        for i, completions in stream(backend, feed(), params, t.batch_size) if todo else ():
+            rows_out, entry = record(todo[i], completions, recipe)
+            store.commit(rows_out, entry)
+            tokens[0] += entry["prompt_tokens"]
+            tokens[1] += entry["completion_tokens"]
+            accepted, samples = accepted + entry["accepted"], samples + entry["samples"]
+            bar.update(1)
+            bar.set_postfix_str(f"${cost_usd(*tokens, t):.4f} accepted {accepted}/{samples}", refresh=False)
+            if time.monotonic() - last_stats > STATS_EVERY_S:  # a long API run shows its numbers on the way
+                write_stats()
+                last_stats = time.monotonic()
+    finally:
+        bar.close()
+        write_stats()
     if stopped:
         log.warning("%s; rerun with a higher teacher.max_cost_usd to continue", stopped[0])
     elif recipe.push_to_hub:
         push(out, recipe.push_to_hub)
     return out
+
+
+def record(row: dict[str, Any], completions: list[Completion], recipe: GenerateRecipe
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One finished prompt: its accepted output rows and its ledger entry."""
+    t = recipe.teacher
+    texts = [assistant_text(c, t.prefill_think) for c in completions]
+    reasons = judge(row, completions, texts, recipe.filters, recipe.scoring)
+    kept = [k for k, r in enumerate(reasons) if r is None]
+    entry = {"key": row_key(row), "id": row["id"], "source": row["source"], "samples": len(completions),
+             "accepted": len(kept), "prompt_tokens": sum(c.prompt_tokens for c in completions),
+             "completion_tokens": sum(c.completion_tokens for c in completions),
+             "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
+             "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()}
+    return [output_row(row, completions[k], texts[k], k, t.model) for k in kept], entry
 
 
 def output_row(row: dict[str, Any], completion: Completion, text: str, sample: int, teacher: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import random
-import socket
 import threading
 import time
 import urllib.error
@@ -149,7 +148,7 @@ class OpenAIBackend:
                     log.warning("%s rejected a request (%s): %s", self.url, status, text)
                     return Completion(text="", finish_reason="error")
                 wait_s, problem = _retry_after(e.headers.get("Retry-After")), f"status {status}"
-            except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, urllib.error.URLError,
+            except (TimeoutError, ConnectionError, http.client.HTTPException, urllib.error.URLError,
                     json.JSONDecodeError, KeyError, IndexError) as e:
                 problem = type(e).__name__ if not isinstance(e, urllib.error.URLError) else f"URLError {e.reason}"
                 self._count("transport_errors")
