@@ -95,6 +95,8 @@ class Teacher:
             status, reply, headers = 401, {"error": f"bad credentials: {auth}"}, {}  # a server echoing the key
         elif fault == "429":
             status, reply, headers = 429, {"error": "rate limited"}, {"Retry-After": "1"}
+        elif fault == "400":
+            status, reply, headers = 400, {"error": "prompt too long"}, {}
         elif fault == "500":
             status, reply, headers = 500, {"error": f"upstream failed for {auth}"}, {}
         else:
@@ -253,6 +255,20 @@ def test_exhausted_retries_raise(key):
     finally:
         teacher.close()
     assert [e["status"] for e in teacher.log] == [500, 500, 500]
+
+
+def test_rejected_request(key):
+    """A 400 before anything succeeded means the request itself is wrong (stop); later, only that sample is lost."""
+    teacher = Teacher(faults={("hi", 0): ["400"], ("long", 0): ["400"]})
+    backend = OpenAIBackend(teacher.url, "m", api_key_env=KEY_ENV, max_concurrency=1)
+    try:
+        with pytest.raises(APIError, match="rejected the first requests"):
+            backend.generate(["hi"], SamplingParams(n=1))
+        outs = backend.generate(["What is 3 + 4?", "long"], SamplingParams(n=1))
+    finally:
+        teacher.close()
+    assert outs[0][0].text == "\\boxed{7} is the answer." and outs[0][0].reasoning.endswith("get 7.")
+    assert outs[1][0].finish_reason == "error" and outs[1][0].text == ""
 
 
 class CrashAfter:

@@ -57,10 +57,12 @@ class TeacherArgs:
     concurrency: int = 8  # openai: requests in flight
     timeout_s: float = 600.0  # openai: per request (reasoning replies are slow)
     max_retries: int = 6  # openai: on 429 / 5xx / timeouts, with exponential backoff and jitter
+    extra_body: dict[str, Any] = field(default_factory=dict)  # openai: more request fields, e.g. chat_template_kwargs
     batch_size: int = 8  # hf / vllm: prompts per generate() call, each committed to the ledger when it returns
     dtype: str = "auto"  # hf / vllm
-    prefill_think: bool = False  # hf / vllm: the assistant turn starts inside "<think>\n" (kept when the chat
-    #                              template opens it itself, as R1-Distill's does), so the reply is the reasoning
+    # hf / vllm: the assistant turn starts inside "<think>\n" (unless the chat template opens it, as R1-Distill's
+    # does), for a model that never opens the block itself
+    prefill_think: bool = False
     price_input_per_m: float = DEEPSEEK_R1_PRICES[0]  # USD per million prompt tokens (0 for a local model)
     price_output_per_m: float = DEEPSEEK_R1_PRICES[1]  # USD per million completion tokens (reasoning included)
     max_cost_usd: float | None = None  # stop requesting new prompts once the run has cost this much
@@ -345,7 +347,8 @@ def make_teacher(recipe: GenerateRecipe) -> Any:
     t = recipe.teacher
     if t.backend == "openai":
         return make_backend("openai", base_url=t.base_url, model=t.model, api_key_env=t.api_key_env,
-                            max_concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries)
+                            max_concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries,
+                            extra_body=t.extra_body)
     if t.backend == "hf":
         return make_backend("hf", model=t.model, dtype=t.dtype, batch_size=t.batch_size * recipe.sampling.n)
     return make_backend("vllm", model=t.model, dtype=t.dtype)

@@ -92,7 +92,7 @@ class OpenAIBackend:
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self.extra_body = dict(extra_body or {})
-        self.stats: Counter[str] = Counter()  # http_requests, retries, by status
+        self.stats: Counter[str] = Counter()  # http_requests, ok, retries, status_<code>, transport_errors
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -128,8 +128,9 @@ class OpenAIBackend:
 
     def request(self, prompt: Any, params: SamplingParams, sample: int = 0,
                 cancel: threading.Event | None = None) -> Completion:
-        """One sample, with retries. A rejected request (400/422: e.g. prompt too long) comes back as a Completion
-        with finish_reason "error"; a fatal status or exhausted retries raise APIError."""
+        """One sample, with retries. A rejected request (400/422: e.g. this prompt is too long) comes back as a
+        Completion with finish_reason "error", once some request has succeeded; before that, as after a fatal status
+        or exhausted retries, it raises APIError."""
         data = self._body(prompt, params, sample)
         cancel = cancel or threading.Event()
         attempt = 0
@@ -137,7 +138,9 @@ class OpenAIBackend:
             wait_s, problem = None, ""
             self._count("http_requests")
             try:
-                return parse_reply(self._post(data))
+                completion = parse_reply(self._post(data))
+                self._count("ok")
+                return completion
             except urllib.error.HTTPError as e:
                 status, text = e.code, self._scrub(e.read().decode("utf-8", "replace")[:BODY_CHARS])
                 e.close()
@@ -145,6 +148,8 @@ class OpenAIBackend:
                 if status in FATAL_STATUS:
                     raise APIError(f"{self.url} answered {status}: {text}") from None
                 if status not in RETRY_STATUS:
+                    if not self.stats["ok"]:  # nothing has worked yet: the request itself is wrong, not this prompt
+                        raise APIError(f"{self.url} rejected the first requests ({status}): {text}") from None
                     log.warning("%s rejected a request (%s): %s", self.url, status, text)
                     return Completion(text="", finish_reason="error")
                 wait_s, problem = _retry_after(e.headers.get("Retry-After")), f"status {status}"
