@@ -148,7 +148,7 @@ def test_every_registered_reward_survives_garbage():
         assert all(s is None or isinstance(s, float) for s in scores), name
 
 
-PATHOLOGICAL = "\\boxed{9^{9^{9^{9^{9}}}}}"  # math-verify/sympy will try to evaluate the tower for a long time
+PATHOLOGICAL = "\\boxed{(1+\\sqrt{2})^{30000}}"  # sympy takes ~20 s on this one
 
 
 def test_pathological_completion_is_scored_within_the_timeout():
@@ -182,6 +182,22 @@ def test_scorer_caches_and_dedups():
     assert scorer.stats["remote"] == 1  # four identical completions, one math-verify call
     scorer.grade_batch(["\\boxed{\\sqrt{8}}"], ["2\\sqrt{2}"])
     assert scorer.stats["cached"] == 1
+    scorer.close()
+
+
+def test_explosive_answers_are_wrong_at_once():
+    start = time.monotonic()
+    for answer in ("9^{9^{9^{9}}}", "2^2^2^2", "1" * 100, "10000!"):
+        assert grade("\\boxed{" + answer + "}", "\\frac{1}{3}").correct is False
+    assert grade("\\boxed{" + "9" * 5000 + "}", "4").correct is False  # no float overflow on huge literals
+    assert time.monotonic() - start < 2
+
+
+def test_rewards_skip_the_answer_anywhere_check():
+    scorer = Scorer(timeout_s=5.0, num_workers=1)
+    g = scorer.grade_batch(["so it is 12"], ["12"], anywhere=False)[0]
+    assert g.correct is False and g.correct_anywhere is None
+    assert scorer.grade_batch(["so it is 12"], ["12"])[0].correct_anywhere is True  # cached per mode
     scorer.close()
 
 

@@ -175,9 +175,18 @@ def fast_equivalent(answer: str, gold: str) -> bool | None:
     if a == g and a:
         return True
     na, ng = as_number(a), as_number(g)
-    if na is not None and ng is not None:
-        return na == ng or abs(float(na) - float(ng)) <= 1e-6 * max(1.0, abs(float(ng)))
+    if na is not None and ng is not None:  # exact arithmetic: float() overflows on a 5000-digit "answer"
+        return abs(na - ng) <= Fraction(1, 10**6) * max(1, abs(ng))
     return None
+
+
+# answers sympy would spend minutes on (a^{b^{c}}, 10^5-digit literals, 5000!): never the right answer to a
+# benchmark problem, so they are graded wrong at once instead of burning a worker's deadline
+_EXPLOSIVE = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\d+\s*\^|\d{80,}|\d{4,}\s*!")
+
+
+def explosive(answer: str) -> bool:
+    return bool(_EXPLOSIVE.search(answer))
 
 
 def _mv_parse(answer: str) -> list:
@@ -202,6 +211,8 @@ def is_equivalent(answer: str | None, gold: str) -> bool:
     decided = fast_equivalent(answer, gold)
     if decided is not None:
         return decided
+    if explosive(answer):
+        return False
     from math_verify import verify
 
     parsed_gold, parsed_answer = _mv_parse(gold), _mv_parse(answer)
@@ -215,8 +226,9 @@ def _last_number(segment: str) -> str | None:
     return numbers[-1].rstrip(".") if numbers else None
 
 
-def grade(completion: Any, gold: str | None) -> Grade:
-    """Grade one completion against the gold answer (a bare answer such as `\\frac{14}{3}` or `72`)."""
+def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
+    """Grade one completion against the gold answer (a bare answer such as `\\frac{14}{3}` or `72`).
+    anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
     text = completion_text(completion)
     answer = extract_answer(text)
     boxed = bool(boxed_values(final_segment(text)))
@@ -224,6 +236,8 @@ def grade(completion: Any, gold: str | None) -> Grade:
         return Grade(answer, None, boxed)
     gold = str(gold)
     correct = is_equivalent(answer, gold)
+    if not anywhere:
+        return Grade(answer, correct, boxed, correct and boxed, None)
     candidates = [v for _, v in _candidates(text)]
     if (number := _last_number(final_segment(text))) is not None:
         candidates.append(number)
@@ -231,7 +245,7 @@ def grade(completion: Any, gold: str | None) -> Grade:
     return Grade(answer, correct, boxed, correct and boxed, anywhere)
 
 
-def grade_quick(completion: Any, gold: str | None) -> Grade | None:
+def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Grade | None:
     """`grade` without math-verify: a Grade when numbers/strings decide it, else None (send it to the scorer)."""
     text = completion_text(completion)
     if len(text) > 20_000 or gold is None:
@@ -244,14 +258,16 @@ def grade_quick(completion: Any, gold: str | None) -> Grade | None:
     correct = fast_equivalent(answer, gold) if answer is not None else False
     if correct is None:
         return None
-    anywhere = correct
+    if not anywhere:
+        return Grade(answer, correct, boxed, correct and boxed, None)
+    found = correct
     if not correct:
         candidates = [v for _, v in _candidates(text)]
         if (number := _last_number(final_segment(text))) is not None:
             candidates.append(number)
         verdicts = [fast_equivalent(c, gold) for c in dict.fromkeys(candidates)]
         if any(verdicts):
-            anywhere = True
+            found = True
         elif any(v is None for v in verdicts):
             return None
-    return Grade(answer, correct, boxed, correct and boxed, anywhere)
+    return Grade(answer, correct, boxed, correct and boxed, found)

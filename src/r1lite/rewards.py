@@ -59,7 +59,8 @@ def accuracy(timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
     gold cannot be parsed. Bounded by `timeout_s` per completion."""
 
     def reward(completions: list, answer: list | None = None, solution: list | None = None, **_: Any) -> list:
-        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers)
+        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers,
+                             anywhere=False)
         return [None if g.correct is None else float(g.correct) for g in grades]
 
     return _named(reward, "accuracy")
@@ -74,7 +75,8 @@ def cosine(max_len: int | None = None, min_value_wrong: float = -1.0, max_value_
 
     def reward(completions: list, answer: list | None = None, solution: list | None = None,
                completion_ids: list | None = None, **_: Any) -> list:
-        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers)
+        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers,
+                             anywhere=False)
         scores: list[float | None] = []
         for g, length in zip(grades, _lengths(completions, completion_ids)):
             if g.correct is None:
@@ -95,7 +97,7 @@ def length(timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
     def reward(completions: list, answer: list | None = None, solution: list | None = None,
                completion_ids: list | None = None, prompts: list | None = None, **_: Any) -> list:
         golds = _golds(len(completions), answer, solution)
-        grades = grade_batch(completions, golds, timeout_s, num_workers)
+        grades = grade_batch(completions, golds, timeout_s, num_workers, anywhere=False)
         lengths = _lengths(completions, completion_ids)
         keys = [completion_text(p) for p in prompts] if prompts is not None else golds
         groups: dict[Any, list[int]] = defaultdict(list)

@@ -45,9 +45,9 @@ def _serve() -> None:
             return
         if message is None:
             return
-        index, text, gold = message
+        index, text, gold, anywhere = message
         try:
-            result = grade(text, gold)
+            result = grade(text, gold, anywhere)
         except Exception:  # noqa: BLE001 - a parser crash is a wrong answer, not a dead worker
             result = Grade(None, False)
         outbox.send((index, result))
@@ -94,14 +94,16 @@ class Scorer:
             raise ValueError(f"scoring timeout_s must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
         self.num_workers = num_workers or default_num_workers()
-        self.cache: collections.OrderedDict[tuple[bytes, str | None], Grade] = collections.OrderedDict()
+        self.cache: collections.OrderedDict[tuple[bytes, str | None, bool], Grade] = collections.OrderedDict()
         self.cache_size = cache_size
         self.workers: list[_Worker] = []
         self.lock = threading.Lock()  # one batch at a time: workers and cache are shared state
         self.pid = os.getpid()
         self.stats = collections.Counter()
 
-    def grade_batch(self, completions: Sequence[Any], golds: Sequence[str | None]) -> list[Grade]:
+    def grade_batch(self, completions: Sequence[Any], golds: Sequence[str | None],
+                    anywhere: bool = True) -> list[Grade]:
+        """One Grade per completion. anywhere=False (rewards) skips the correct_anywhere check (eval wants it)."""
         if len(completions) != len(golds):
             raise ValueError(f"{len(completions)} completions but {len(golds)} gold answers")
         texts = [completion_text(c) for c in completions]
@@ -110,8 +112,8 @@ class Scorer:
                 self.workers, self.pid = [], os.getpid()
             results: list[Grade | None] = [None] * len(texts)
             keys = [(hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).digest(),
-                     None if g is None else str(g)) for t, g in zip(texts, golds)]
-            todo: dict[tuple[bytes, str | None], list[int]] = {}
+                     None if g is None else str(g), anywhere) for t, g in zip(texts, golds)]
+            todo: dict[tuple[bytes, str | None, bool], list[int]] = {}
             for i, key in enumerate(keys):
                 if key in self.cache:
                     self.cache.move_to_end(key)
@@ -123,17 +125,17 @@ class Scorer:
                     todo[key] = [i]
             remote = []
             for key, indices in todo.items():
-                quick = grade_quick(texts[indices[0]], key[1])
+                quick = grade_quick(texts[indices[0]], key[1], anywhere)
                 if quick is None:
                     remote.append(indices[0])
                 else:
                     self.stats["quick"] += 1
                     self._store(key, indices, quick, results)
-            for i, graded in self._run_remote([(i, texts[i], keys[i][1]) for i in remote]).items():
+            for i, graded in self._run_remote([(i, texts[i], keys[i][1], anywhere) for i in remote]).items():
                 self._store(keys[i], todo[keys[i]], graded, results)
             return results  # type: ignore[return-value]
 
-    def _store(self, key: tuple[bytes, str | None], indices: list[int], graded: Grade,
+    def _store(self, key: tuple[bytes, str | None, bool], indices: list[int], graded: Grade,
                results: list[Grade | None]) -> None:
         for i in indices:
             results[i] = graded
@@ -142,7 +144,7 @@ class Scorer:
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
 
-    def _run_remote(self, items: list[tuple[int, str, str | None]]) -> dict[int, Grade]:
+    def _run_remote(self, items: list[tuple[int, str, str | None, bool]]) -> dict[int, Grade]:
         if not items:
             return {}
         while len(self.workers) < min(self.num_workers, len(items)):
@@ -151,9 +153,9 @@ class Scorer:
         while queue or any(w.task for w in self.workers):
             for w in self.workers:
                 if w.task is None and queue:
-                    index, text, gold = queue.popleft()
-                    w.send((index, text, gold))
-                    w.task = (index, time.monotonic())
+                    item = queue.popleft()
+                    w.send(item)
+                    w.task = (item[0], time.monotonic())
             busy = [w for w in self.workers if w.task]
             next_deadline = min(w.task[1] for w in busy) + self.timeout_s
             ready = wait([w.inbox for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
@@ -209,5 +211,5 @@ def shared_scorer(timeout_s: float = 5.0, num_workers: int | None = None) -> Sco
 
 
 def grade_batch(completions: Sequence[Any], golds: Sequence[str | None], timeout_s: float = 5.0,
-                num_workers: int | None = None) -> list[Grade]:
-    return shared_scorer(timeout_s, num_workers).grade_batch(completions, golds)
+                num_workers: int | None = None, anywhere: bool = True) -> list[Grade]:
+    return shared_scorer(timeout_s, num_workers).grade_batch(completions, golds, anywhere)
