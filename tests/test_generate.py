@@ -462,3 +462,14 @@ def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
         "trainer": {"output_dir": str(tmp_path / "sft"), "max_steps": 2, "per_device_train_batch_size": 4,
                     "max_length": 128, "save_strategy": "no", "seed": 0}})
     assert (run_sft(sft) / "config.json").exists()
+
+
+def test_countdown_rows_use_the_countdown_checker():
+    from r1lite.config import ScoringArgs
+    from r1lite.generate import verify
+
+    row = {"problem": "Using the numbers [3, 5, 2], create an equation that equals 13.", "answer": "3 * 5 - 2",
+           "nums": [3, 5, 2], "target": 13}
+    texts = ["<think>\n5*2=10, +3\n</think>\n\\boxed{5 * 2 + 3}", "<think>\nx\n</think>\n\\boxed{3 * 5 - 2}",
+             "<think>\nx\n</think>\n\\boxed{5 + 5 + 3}"]
+    assert verify(row, texts, ScoringArgs()) == [True, True, False]  # any valid equation, not only the gold one
