@@ -122,22 +122,33 @@ def test_kill_and_resume_redoes_no_sample(tmp_path, monkeypatch):
 
     monkeypatch.setattr(evaluate, "CHUNK", 2)
     hf = HFBackend("tiny:qwen2", batch_size=8)
-    reference = run_eval(_recipe(tmp_path / "ref"), backend=hf)
+    sampled = {"temperature": 0.8}  # sampling on: the resumed run must still match the uninterrupted one
+    reference = run_eval(_recipe(tmp_path / "ref", **sampled), backend=hf)
     killed = Counting(hf, fail_after=4)  # dies while generating the third chunk of two problems
     with pytest.raises(KeyboardInterrupt):
-        run_eval(_recipe(tmp_path), backend=killed)
+        run_eval(_recipe(tmp_path, **sampled), backend=killed)
     assert len(read_records(tmp_path / "eval")) == 4 * 2
+    with open(tmp_path / "eval" / "samples.jsonl", "a") as fh:
+        fh.write('{"benchmark": "gsm8k", "id": "torn')  # a kill in the middle of a line
     resumed = Counting(hf)
-    out = run_eval(_recipe(tmp_path), backend=resumed)
+    out = run_eval(_recipe(tmp_path, **sampled), backend=resumed)
     assert len(resumed.prompts) == 2  # only the two unfinished problems were generated
     assert set(resumed.prompts).isdisjoint(killed.prompts)
-    lines = (out / "samples.jsonl").read_text().splitlines()
-    assert len(lines) == 12 and len({(r["id"], r["sample"]) for r in map(json.loads, lines)}) == 12
+    records = read_records(out)
+    assert len(records) == 12 and len({(r["id"], r["sample"]) for r in records}) == 12
     ours, ref = (json.loads((d / "results.json").read_text())["scores"] for d in (out, reference))
     assert ours == ref
+    by_key = {(r["id"], r["sample"]): r["response"] for r in read_records(reference)}
+    assert all(by_key[r["id"], r["sample"]] == r["response"] for r in records)  # the same samples, not just scores
+    # a smaller rerun in the same folder reports only what it asked for
+    small = run_eval(_recipe(tmp_path, limit=3, num_samples=1, **sampled), backend=resumed)
+    assert json.loads((small / "results.json").read_text())["scores"]["gsm8k"]["num_problems"] == 3
+    assert len(resumed.prompts) == 2
     # other settings in the same folder are refused, not mixed in
     with pytest.raises(ConfigError, match="other settings"):
         run_eval(_recipe(tmp_path, temperature=0.7), backend=hf)
+    with pytest.raises(ConfigError, match="benchmark_args.gsm8k.lim: unknown field"):
+        _recipe(tmp_path, benchmark_args={"gsm8k": {"lim": 3}})
 
 
 def test_end_to_end_every_benchmark_with_budgets(tmp_path):
@@ -211,3 +222,9 @@ def test_vllm_backend_maps_params_and_outputs(monkeypatch):
     assert "2+2?" in seen["prompts"][0] and seen["prompts"][1] == "raw text"
     assert len(outs) == 2 and len(outs[0]) == 3
     assert outs[0][0].completion_tokens == 3 and outs[0][0].finish_reason == "length" and outs[0][0].prompt_tokens == 5
+
+
+def test_paired_interval_is_honest_on_tiny_or_uniform_samples():
+    assert all(x != x for x in metrics.paired_diff_ci([0], [1]))  # one problem: no interval
+    diff, low, high = metrics.paired_diff_ci([0, 0, 0], [1, 1, 1])
+    assert diff == 1.0 and low < 0.5 < high <= 1.0  # every problem moved, yet three problems prove little

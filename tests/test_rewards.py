@@ -206,3 +206,19 @@ def test_registry_is_a_plain_dict_of_factories():
                                                           "length", "cosine", "repetition", "soft_overlong",
                                                           "countdown"}
     assert rewards.reward_args("cosine")[0] == "max_len"
+
+
+@pytest.mark.parametrize("answer, gold, same", [
+    ("1000001", "1000000", False), ("123456790", "123456789", False),  # no relative tolerance on integers
+    ("0.33", "\\frac{1}{3}", True), ("0.34", "\\frac{1}{3}", False),  # a decimal is read at its own precision
+    ("2.50", "2.5", True), ("\\frac{2}{4}", "0.5", True),
+])
+def test_numbers_compare_exactly(answer, gold, same):
+    from r1lite.grading import fast_equivalent
+
+    assert fast_equivalent(answer, gold) is same
+
+
+def test_an_unfinished_think_block_has_no_answer():
+    assert extract_answer("<think>so the answer is 7") is None  # cut off mid-reasoning
+    assert extract_answer("reasoning</think> \\boxed{7}") == "7"  # template-prefilled <think>

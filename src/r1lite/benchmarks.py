@@ -105,6 +105,8 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
 
 def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_field: str | None,
           limit: int | None) -> list[dict[str, Any]]:
+    if not raw:
+        raise ValueError(f"benchmark {bench.name}: no rows")
     limit = min(x for x in (limit, bench.limit) if x) if (limit or bench.limit) else None
     rows = []
     for i, r in enumerate(raw[:limit] if limit else raw):

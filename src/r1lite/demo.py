@@ -37,28 +37,55 @@ def estimate_s(p: dict[str, int]) -> float:
     return COST["load"] + 3 * COST["eval"] + p["sft_steps"] * COST["sft_step"] + p["grpo_steps"] * COST["grpo_step"]
 
 
-def stage_recipes(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, Any]:
-    """The demo's recipes, loaded from recipes/smollm2-135m/demo/ with the run's overrides (validated as usual)."""
+def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Per stage, the command-line overrides applied to its recipe file: the demo is these five commands."""
+    import yaml
+
+    in_file = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
+    held_out = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
+    for bench in ("addition", "multiplication"):
+        held_out[bench]["task_args"]["n"] = p["eval_n"]
+    held_out["gsm8k"]["limit"] = p["gsm8k"]
+    sizes = {} if held_out == in_file else {"benchmark_args": held_out}  # a short run evaluates fewer problems
+
+    def evaluation(name: str, evaluated: str) -> dict[str, Any]:
+        return {"model": evaluated, "output_dir": str(out / name), "data_dir": data_dir, "seed": seed, **sizes}
+
+    # a stage killed mid-run continues from its last checkpoint (a fresh one simply starts)
+    training = {"data.seed": seed, "trainer.seed": seed, "resume_from_checkpoint": "latest"}
+    return {
+        "eval_base": evaluation("eval_base", model),
+        "sft": {"model_name_or_path": model, "trainer.output_dir": str(out / "sft"), "max_steps": p["sft_steps"],
+                "save_steps": max(1, p["sft_steps"] // 2), **training},
+        "eval_sft": evaluation("eval_sft", str(out / "sft")),
+        "grpo": {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
+                 "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **training},
+        "eval_grpo": evaluation("eval_grpo", str(out / "grpo")),
+    }
+
+
+def recipe_file(stage: str) -> Path:
+    return RECIPES / f"{stage.split('_')[0]}.yaml"
+
+
+def command(stage: str, overrides: dict[str, Any]) -> str:
+    """The exact `r1lite` command line of a stage."""
+    import shlex
+
+    import yaml
+
+    args = [f"--{k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip())}"
+            if isinstance(v, dict) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
+    return " ".join(["r1lite", stage.split("_")[0], "--config", str(recipe_file(stage).relative_to(REPO)), *args])
+
+
+def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The demo's recipes: recipes/smollm2-135m/demo/*.yaml with the overrides, validated as usual."""
     from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
     from r1lite.evaluate import EvalRecipe
 
-    def eval_recipe(name: str, evaluated: str) -> EvalRecipe:
-        recipe = load_recipe(EvalRecipe, RECIPES / "eval.yaml",
-                             {"model": evaluated, "output_dir": str(out / name), "data_dir": data_dir, "seed": seed})
-        for bench in ("addition", "multiplication"):
-            recipe.benchmark_args[bench]["task_args"]["n"] = p["eval_n"]
-        recipe.benchmark_args["gsm8k"]["limit"] = p["gsm8k"]
-        return recipe
-
-    common = {"data.seed": seed, "trainer.seed": seed}
-    sft = load_recipe(SFTRecipe, RECIPES / "sft.yaml",
-                      {"model_name_or_path": model, "trainer.output_dir": str(out / "sft"),
-                       "max_steps": p["sft_steps"], "save_steps": max(1, p["sft_steps"] // 2), **common})
-    grpo = load_recipe(GRPORecipe, RECIPES / "grpo.yaml",
-                       {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
-                        "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **common})
-    return {"eval_base": eval_recipe("eval_base", model), "sft": sft, "eval_sft": eval_recipe("eval_sft", str(out / "sft")),
-            "grpo": grpo, "eval_grpo": eval_recipe("eval_grpo", str(out / "grpo"))}
+    classes = {"eval": EvalRecipe, "sft": SFTRecipe, "grpo": GRPORecipe}
+    return {stage: load_recipe(classes[stage.split("_")[0]], recipe_file(stage), o) for stage, o in overrides.items()}
 
 
 def _finished(stage: str, out: Path) -> bool:
@@ -81,10 +108,12 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     out.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or str(REPO.parent / "shared" / "data")
     p = plan(minutes, tiny=model.startswith("tiny:"))
-    recipes = stage_recipes(out, model, seed, data_dir, p)
+    overrides = stage_overrides(out, model, seed, data_dir, p)
+    recipes = stage_recipes(overrides)
     state_path = out / "demo_state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
-    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir)
+    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
+                 commands={stage: command(stage, o) for stage, o in overrides.items()})
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
           f"{2 * p['eval_n']} held-out problems; estimated {estimate_s(p) / 60:.0f} min on 2 CPU cores")
     runners = {"eval": run_eval, "sft": run_sft, "grpo": run_grpo}

@@ -57,14 +57,16 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
                 diff, low, high = metrics.paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
                 gains[name][key] = {"diff": diff, "ci95": [low, high], "n": len(shared),
                                     "excludes_zero": bool(shared) and (low > 0 or high < 0)}
-    grpo_log = [r for r in _jsonl(out / "grpo" / "metrics.jsonl") if "reward" in r]
-    sft_log = [r for r in _jsonl(out / "sft" / "metrics.jsonl") if "loss" in r]
+    # a resumed stage logs again the steps after its last checkpoint: the later row of a step wins
+    grpo_log = list({r["step"]: r for r in _jsonl(out / "grpo" / "metrics.jsonl") if "reward" in r}.values())
+    sft_log = list({r["step"]: r for r in _jsonl(out / "sft" / "metrics.jsonl") if "loss" in r}.values())
     reward_keys = sorted({k for r in grpo_log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
     curves = {"step": [r["step"] for r in grpo_log], "reward": [r["reward"] for r in grpo_log],
               **{k.split("/")[1]: [r.get(k) for r in grpo_log] for k in reward_keys},
               "mean_length": [r.get("completions/mean_length") for r in grpo_log]}
     sft = {"step": [r["step"] for r in sft_log], "loss": [r["loss"] for r in sft_log]}
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
+            "commands": state.get("commands", {}),
             "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out, "gains": gains,
             "grpo_curves": curves, "sft_curve": sft}
 
@@ -218,14 +220,10 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
     parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
     parts += ["", "## Reproduce", "", "```",
-              f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10}",
-              "# or stage by stage:",
-              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --output_dir {out}/eval_base",
-              f"r1lite sft  --config recipes/smollm2-135m/demo/sft.yaml --trainer.output_dir {out}/sft",
-              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --model {out}/sft --output_dir {out}/eval_sft",
-              f"r1lite grpo --config recipes/smollm2-135m/demo/grpo.yaml --model_name_or_path {out}/sft "
-              f"--trainer.output_dir {out}/grpo",
-              f"r1lite eval --config recipes/smollm2-135m/demo/eval.yaml --model {out}/grpo --output_dir {out}/eval_grpo",
+              f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
+              f"--model {data['model']}",
+              "# or stage by stage, the same five commands the demo ran:",
+              *[data["commands"][stage] for stage in data.get("commands", {})],
               "```", "", "## Recipes used (resolved)", ""]
     for stage, recipe in recipes.items():
         if not stage.startswith("eval") or stage == "eval_base":

@@ -27,6 +27,7 @@ def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str
                 "formatted": [r["formatted"] for r in samples],
                 "correct_boxed": [r["correct_boxed"] for r in samples],
                 "correct_anywhere": [r["correct_anywhere"] for r in samples],
+                "timed_out": [r.get("timed_out", False) for r in samples], "gold_ok": samples[0].get("gold_ok", True),
                 **{k: samples[0][k] for k in ("subject", "level") if k in samples[0]},
             }
     return out
@@ -37,8 +38,8 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
     scores: dict[str, Any] = {}
     curves: dict[str, list[dict[str, float]]] = defaultdict(list)
     for (bench, budget), by_id in sorted(grouped.items()):
-        problems = list(by_id.values())
-        summary = metrics.summarize(problems)
+        problems = [p for p in by_id.values() if p["gold_ok"]]
+        summary = metrics.summarize(list(by_id.values()))
         for key, name in (("correct_boxed", "boxed_pass@1"), ("correct_anywhere", "correct_anywhere")):
             mean, low, high = metrics.mean_ci([sum(p[key]) / len(p[key]) for p in problems])
             summary[name], summary[f"{name}_ci95"] = mean, [low, high]
@@ -72,6 +73,10 @@ def markdown_table(results: dict[str, Any]) -> str:
                      f"{_pct(s.get(f'maj@{k}', float('nan')))} | {_pct(s.get(f'pass@{k}', s['pass@1']))} | "
                      f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                      f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
+    for bench, s in results["scores"].items():
+        if s.get("excluded_unparseable_gold") or s.get("grading_timeouts"):
+            lines.append(f"\n{bench}: {s.get('excluded_unparseable_gold', 0)} problems excluded (gold answer not "
+                         f"parseable), {s.get('grading_timeouts', 0)} samples graded wrong after the grading timeout")
     for bench, curve in results.get("budget_curves", {}).items():
         lines += ["", f"Thinking budget ({bench}): " + ", ".join(
             f"{c['budget']} tok -> {_pct(c['pass@1'])}% ({c['mean_tokens']:.0f} spent)" for c in curve)]

@@ -8,8 +8,9 @@ recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget.
 code as the GRPO accuracy reward) -> samples.jsonl, appended as it goes -> metrics.py -> results.json, results.md,
 PNG plots (eval_report.py).
 
-Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index). A restart with
-the same output folder generates only the missing ones; a restart with different settings is refused.
+Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index), appended chunk
+by chunk. A restart with the same output folder generates only chunks with missing samples (seeded per chunk, so
+the result equals an uninterrupted run); a restart with different settings is refused.
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ class EvalRecipe:
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
             raise ConfigError(f"temperature: must be >= 0, got {self.temperature}")
+        from dataclasses import fields
+
+        from r1lite.benchmarks import Benchmark
+
+        allowed = [f.name for f in fields(Benchmark) if f.name != "name"]
+        for name, args in self.benchmark_args.items():
+            for key in args:
+                if key not in allowed:
+                    raise ConfigError(f"benchmark_args.{name}.{key}: unknown field; allowed values: {', '.join(allowed)}")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.output_dir:
+            raise ConfigError("output_dir: required with several processes (every rank writes its shard there)")
         if self.data_dir and not Path(self.data_dir).is_dir():
             raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
         if self.thinking_budgets and self.backend == "openai":
@@ -99,7 +111,15 @@ def read_records(output_dir: Path) -> list[dict[str, Any]]:
 
 
 def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"  # a kill mid-line: start on a fresh line, not glued to the fragment
+    else:
+        torn = False
     with open(path, "a") as fh:
+        if torn:
+            fh.write("\n")
         for r in records:
             fh.write(json.dumps(r) + "\n")
         fh.flush()
@@ -109,14 +129,14 @@ def _append(path: Path, records: list[dict[str, Any]]) -> None:
 def settings_fingerprint(recipe: EvalRecipe) -> str:
     """What makes a sample what it is; a resumed run must match it. (limit and benchmark list may grow.)"""
     keys = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
-            "benchmark_args")
+            "benchmark_args", "data_dir")
     return hashlib.sha256(json.dumps({k: getattr(recipe, k) for k in keys}, sort_keys=True,
                                      default=str).encode()).hexdigest()[:16]
 
 
-def _prepare_output_dir(recipe: EvalRecipe) -> Path:
+def _prepare_output_dir(recipe: EvalRecipe, write: bool = True) -> Path:
+    """The output folder; refuses one holding samples made with other settings (every rank checks, rank 0 writes)."""
     out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
     stamp = out / "eval_settings.json"
     fingerprint = settings_fingerprint(recipe)
     if stamp.is_file() and any(out.glob("samples*.jsonl")):
@@ -125,9 +145,12 @@ def _prepare_output_dir(recipe: EvalRecipe) -> Path:
             if not recipe.overwrite_output_dir:
                 raise ConfigError(f"output_dir: {out} holds samples made with other settings ({previous['settings']});"
                                   " use another output_dir or --overwrite_output_dir true")
-            for path in out.glob("samples*.jsonl"):
-                path.unlink()
-    stamp.write_text(json.dumps({"fingerprint": fingerprint, "settings": asdict(recipe)}, indent=2, default=str))
+            if write:
+                for path in out.glob("samples*.jsonl"):
+                    path.unlink()
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "settings": asdict(recipe)}, indent=2, default=str))
     return out
 
 
@@ -178,54 +201,71 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
     return make_backend(recipe.backend, model=recipe.model, **args)
 
 
+def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
+    from r1lite.benchmarks import get_benchmark, load_benchmark
+
+    rows = []
+    for name in recipe.benchmarks:
+        rows += load_benchmark(get_benchmark(name, **recipe.benchmark_args.get(name, {})), recipe.data_dir,
+                               recipe.limit)
+    return rows
+
+
+def chunk_seed(seed: int, budget: int | None, index: int) -> int:
+    """A seed per (budget, chunk) that does not depend on what a previous, killed run finished."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
+
+
 def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
-    """Evaluate as the recipe says; returns the output folder (results.json, results.md, samples.jsonl, plots)."""
+    """Evaluate as the recipe says; returns the output folder (results.json, results.md, samples.jsonl, plots).
+
+    Rows are cut into fixed chunks of the full benchmark list; a chunk with any missing sample is generated whole
+    with its own seed and only the missing records are appended, so a resumed run equals an uninterrupted one."""
     from tqdm.auto import tqdm
 
     from r1lite import eval_report
     from r1lite.backends import SamplingParams
-    from r1lite.benchmarks import get_benchmark, load_benchmark
     from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out = _prepare_output_dir(recipe) if rank == 0 else Path(recipe.output_dir or "")
+    out = _prepare_output_dir(recipe, write=rank == 0)
     if world > 1:
         _barrier()
-    rows = []
-    for name in recipe.benchmarks:
-        bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
-        rows += load_benchmark(bench, recipe.data_dir, recipe.limit)
-    rows = rows[rank::world]  # data parallel: each rank a shard, merged from the files on rank 0
-    done = {record_key(r) for r in read_records(out)}
+    rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
-    todo = [(row, b) for b in budgets for row in rows
-            if any((row["benchmark"], row["id"], b or 0, j) not in done for j in range(recipe.num_samples))]
-    total = len(rows) * len(budgets) * recipe.num_samples
+    wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
+              for j in range(recipe.num_samples)}
+    done = {record_key(r) for r in read_records(out)} & wanted
+    chunks = [(b, i, rows[start:start + CHUNK]) for b in budgets
+              for i, start in enumerate(range(0, len(rows), CHUNK))][rank::world]  # data parallel: a shard per rank
+    todo = [(b, i, chunk) for b, i, chunk in chunks
+            if any((r["benchmark"], str(r["id"]), b or 0, j) not in done for r in chunk
+                   for j in range(recipe.num_samples))]
+    total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
+    remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
     started = time.time()
-    bar = tqdm(total=total, initial=total - len(todo) * recipe.num_samples, desc=f"eval {recipe.model}",
-               unit="sample", disable=rank != 0)
+    bar = tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
+               disable=rank != 0)
     if todo:
         backend = backend or make_eval_backend(recipe)
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
-    for budget in budgets:
-        pending = [row for row, b in todo if b == budget]
-        for start in range(0, len(pending), CHUNK):
-            chunk = pending[start:start + CHUNK]
-            params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
-                                    max_new_tokens=recipe.max_new_tokens, seed=recipe.seed + start)
-            prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
-            completions = (backend.generate(prompts, params) if budget is None else
-                           generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
-            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
-                       if record_key(r) not in done]  # partial problems keep their finished samples
-            _append(path, records)
-            bar.update(len(chunk) * recipe.num_samples)
+    for budget, index, chunk in todo:
+        params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
+                                max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
+        prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
+        completions = (backend.generate(prompts, params) if budget is None else
+                       generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
+        records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
+                   if record_key(r) not in done]  # partial chunks keep their finished samples
+        _append(path, records)
+        bar.update(len(chunk) * recipe.num_samples)
     bar.close()
     if world > 1:
         _barrier()
         if rank != 0:
             return out
-    results = eval_report.build_results(recipe, read_records(out), wall_s=time.time() - started)
+    current = [r for r in read_records(out) if record_key(r) in wanted]  # not what other settings left behind
+    results = eval_report.build_results(recipe, current, wall_s=time.time() - started)
     eval_report.write(out, results)
     print(eval_report.markdown_table(results))
     print(f"results: {out / 'results.json'}")

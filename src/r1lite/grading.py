@@ -21,6 +21,7 @@ THINK_END = "</think>"
 BOXED_MARKERS = ("\\boxed", "\\fbox")
 MAX_ANSWER_CHARS = 400  # longer "answers" are prose, not answers
 MAX_BRACED_CHARS = 2000  # an unclosed \\boxed{ scans at most this far (keeps extraction linear)
+MAX_MARKERS = 16  # boxed values read from the end of a text: the answer is the last one
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*([^\n]{1,200})", re.IGNORECASE)
@@ -64,8 +65,11 @@ def completion_text(completion: Any) -> str:
 
 
 def final_segment(text: str) -> str:
-    """The text after the last </think>, or all of it when there is no think block."""
+    """The text after the last </think>; all of it when there is no think block; nothing when a <think> is still
+    open (a completion cut off mid-reasoning has not answered yet, whatever numbers its thoughts contain)."""
     cut = text.rfind(THINK_END)
+    if text.rfind("<think>") > cut:
+        return ""
     return text[cut + len(THINK_END):] if cut >= 0 else text
 
 
@@ -87,7 +91,7 @@ def boxed_values(text: str) -> list[str]:
     """Every \\boxed{...} / \\fbox{...} (and `\\boxed 5`) value in order of appearance."""
     values = []
     for marker in BOXED_MARKERS:
-        start = 0
+        start = max(0, _nth_last(text, marker, MAX_MARKERS))  # only the last few matter; keeps garbage linear
         while (at := text.find(marker, start)) >= 0:
             start = at + len(marker)
             rest = start
@@ -102,6 +106,15 @@ def boxed_values(text: str) -> list[str]:
                 if token:
                     values.append((at, token.group(0)))
     return [v for _, v in sorted(values)]
+
+
+def _nth_last(text: str, marker: str, n: int) -> int:
+    at = len(text)
+    for _ in range(n):
+        at = text.rfind(marker, 0, at)
+        if at < 0:
+            return 0
+    return at
 
 
 def _candidates(segment: str) -> list[tuple[str, str]]:
@@ -175,9 +188,16 @@ def fast_equivalent(answer: str, gold: str) -> bool | None:
     if a == g and a:
         return True
     na, ng = as_number(a), as_number(g)
-    if na is not None and ng is not None:  # exact arithmetic: float() overflows on a 5000-digit "answer"
-        return abs(na - ng) <= Fraction(1, 10**6) * max(1, abs(ng))
-    return None
+    if na is None or ng is None:
+        return None
+    # exact arithmetic (float() overflows on a 5000-digit "answer"); a decimal on one side only is compared at its
+    # own precision, so 0.33 matches 1/3 but 1000001 never matches 1000000
+    places = [len(x.split(".")[1]) if "." in x else None for x in (a, g)]
+    if (places[0] is None) == (places[1] is None):
+        return na == ng
+    digits = places[0] if places[0] is not None else places[1]
+    exact, decimal = (ng, na) if places[0] is not None else (na, ng)
+    return abs(exact - decimal) <= Fraction(1, 2 * 10**digits)
 
 
 # answers sympy would spend minutes on (a^{b^{c}}, 10^5-digit literals, 5000!): never the right answer to a

@@ -55,26 +55,39 @@ def wilson(successes: float, n: int) -> tuple[float, float, float]:
 
 
 def paired_diff_ci(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
-    """(mean difference after - before, low, high): a 95% interval on per-problem differences (same problems)."""
+    """(mean difference after - before, low, high): a 95% interval on per-problem differences (same problems).
+
+    Per-problem 0/1 scores use Agresti-Min's adjusted interval for paired proportions (half a count added to each
+    discordant cell), which stays honest when every problem moved the same way; fractional scores (k > 1 samples)
+    use the normal interval. NaN below two problems."""
     if len(before) != len(after):
         raise ValueError(f"paired comparison needs the same problems: {len(before)} vs {len(after)}")
-    diffs = [a - b for a, b in zip(after, before)]
-    n = len(diffs)
-    if n == 0:
+    n = len(before)
+    if n < 2:
         return float("nan"), float("nan"), float("nan")
+    diffs = [a - b for a, b in zip(after, before)]
     mean = sum(diffs) / n
-    var = sum((d - mean) ** 2 for d in diffs) / (n - 1) if n > 1 else 0.0
+    if all(v in (0.0, 1.0) for v in (*before, *after)):
+        gained, lost = sum(d > 0 for d in diffs) + 0.5, sum(d < 0 for d in diffs) + 0.5
+        p_gain, p_loss = gained / (n + 2), lost / (n + 2)
+        centre = p_gain - p_loss
+        half = Z95 * math.sqrt(max(0.0, p_gain + p_loss - centre ** 2) / (n + 2))
+        return mean, max(-1.0, centre - half), min(1.0, centre + half)
+    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
     half = Z95 * math.sqrt(var / n)
     return mean, mean - half, mean + half
 
 
 def summarize(problems: Sequence[dict]) -> dict[str, float | list[float] | int]:
     """Scores of one benchmark from per-problem records {"correct": [bool]*k, "answers": [str|None]*k,
-    "tokens": [int]*k, "truncated": [bool]*k, "formatted": [bool]*k, "correct_anywhere": [bool]*k, "gold_ok": bool}.
+    "tokens": [int]*k, "truncated": [bool]*k, "formatted": [bool]*k, "correct_anywhere": [bool]*k, "gold_ok": bool,
+    "timed_out": [bool]*k}. Problems whose gold cannot be parsed are excluded and counted.
 
     pass@1 is the mean over problems of the share of correct samples (R1's "pass@1 averaged over k samples");
     maj@k is correct when the majority answer was graded correct in at least one sample.
     """
+    excluded = sum(p.get("gold_ok") is False for p in problems)
+    problems = [p for p in problems if p.get("gold_ok") is not False]  # an unparseable gold says nothing of the model
     k = min(len(p["correct"]) for p in problems) if problems else 0
     per_problem = [sum(p["correct"]) / len(p["correct"]) for p in problems]
     p1, low, high = mean_ci(per_problem)
@@ -85,6 +98,8 @@ def summarize(problems: Sequence[dict]) -> dict[str, float | list[float] | int]:
         "format_rate": _share(problems, "formatted"),
         "truncation_rate": _share(problems, "truncated"),
         "mean_tokens": (sum(t for p in problems for t in p["tokens"]) / len(samples)) if samples else float("nan"),
+        "excluded_unparseable_gold": excluded,
+        "grading_timeouts": sum(sum(p.get("timed_out", [])) for p in problems),
     }
     for kk in sorted({1, 2, 4, 8, 16, 32, 64, k} - {0}):
         if kk <= k and kk > 1:

@@ -154,9 +154,16 @@ class Scorer:
             for w in self.workers:
                 if w.task is None and queue:
                     item = queue.popleft()
-                    w.send(item)
+                    try:
+                        w.send(item)
+                    except OSError:  # it died while idle: replace it, the item goes back in line
+                        queue.appendleft(item)
+                        self._replace(w)
+                        continue
                     w.task = (item[0], time.monotonic())
             busy = [w for w in self.workers if w.task]
+            if not busy:  # every idle worker had died and was replaced: hand out the work again
+                continue
             next_deadline = min(w.task[1] for w in busy) + self.timeout_s
             ready = wait([w.inbox for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
             for w in busy:

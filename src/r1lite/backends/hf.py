@@ -27,6 +27,7 @@ class HFBackend:
             model = models.load_inference_model(model, dtype, device, trust_remote_code)
         if tokenizer is None:
             raise ValueError("HFBackend: a loaded model needs its tokenizer")
+        model.eval()
         tokenizer.padding_side = "left"  # generation continues every row from its last real token
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -81,13 +82,16 @@ class HFBackend:
         for row, prompt in zip(generated[:, width:].tolist(), ids):
             ended = next((k for k, t in enumerate(row) if t in self.eos_ids), None)
             tokens = row[:ended] if ended is not None else row
+            count = len(tokens) + (ended is not None)  # EOS counts, as in TRL's completion lengths
+            while tokens and tokens[-1] == pad:  # a row that stopped on a stop string is padded, not ended
+                tokens = tokens[:-1]
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             stopped = ended is not None
             for s in params.stop:  # generate() stops at the end of the token holding the stop string: cut there
                 if s in text:
                     text, stopped = text[:text.index(s) + len(s)], True
-            completions.append(Completion(text=text, prompt_tokens=len(prompt),
-                                          completion_tokens=len(tokens) + (ended is not None),
+                    count = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            completions.append(Completion(text=text, prompt_tokens=len(prompt), completion_tokens=count,
                                           finish_reason="stop" if stopped else "length"))
         return completions
 
