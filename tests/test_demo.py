@@ -57,3 +57,18 @@ def test_minutes_scale_the_plan():
     short, long = demo.plan(6), demo.plan(15)
     assert short["grpo_steps"] < long["grpo_steps"] and demo.estimate_s(long) <= 15 * 60
     assert demo.estimate_s(demo.plan(10)) <= 10 * 60 + 60
+
+
+def test_stages_chain_their_adapters(demo_run):
+    """GRPO trains a LoRA on top of the merged SFT model: loading its output must bring both, not base + GRPO."""
+    import torch
+    from peft import PeftModel
+
+    from r1lite import models
+
+    grpo_adapter = json.loads((demo_run / "grpo" / "adapter_config.json").read_text())
+    assert Path(grpo_adapter["base_model_name_or_path"]) == (demo_run / "sft").resolve()
+    chained = models.from_pretrained(str(demo_run / "grpo")).state_dict()
+    base_only = PeftModel.from_pretrained(models.from_pretrained("tiny:qwen2"), str(demo_run / "grpo"))
+    base_only = base_only.merge_and_unload().state_dict()
+    assert any(not torch.equal(chained[k], base_only[k]) for k in chained)  # the SFT delta is in there

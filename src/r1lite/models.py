@@ -266,9 +266,11 @@ def from_pretrained(name: str, **kwargs: Any) -> Any:
     from peft import PeftModel
 
     base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
-    model = AutoModelForCausalLM.from_pretrained(materialize(base), **kwargs)
+    model = from_pretrained(base, **kwargs)  # the base may itself be an adapter folder (sft -> grpo -> eval)
     model = PeftModel.from_pretrained(model, name).merge_and_unload()
-    model.config._name_or_path = name  # TRL rebuilds the beta>0 reference from this: it must be the tuned model
+    # TRL rebuilds the beta>0 reference from config._name_or_path, and peft records name_or_path as the base of
+    # the next adapter trained on top: both must point at this tuned model, not at the original base
+    model.config._name_or_path = model.name_or_path = str(Path(name).resolve())
     return model
 
 
