@@ -115,7 +115,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
-          f"{2 * p['eval_n']} held-out problems; estimated {estimate_s(p) / 60:.0f} min on 2 CPU cores")
+          f"up to {p['eval_n']} held-out problems per task; estimated {estimate_s(p) / 60:.0f} min on 2 CPU cores")
     runners = {"eval": run_eval, "sft": run_sft, "grpo": run_grpo}
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):

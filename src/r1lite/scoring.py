@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -22,7 +23,9 @@ from typing import Any
 
 from r1lite.grading import Grade, completion_text, grade, grade_quick
 
+log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536
+STARTUP_S = 60.0  # a worker that has not imported its libraries by then is replaced
 
 
 def default_num_workers() -> int:
@@ -38,6 +41,9 @@ def _serve() -> None:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result pipe
     inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
+    import math_verify  # noqa: F401 - imported before saying ready, so start-up never eats an item's deadline
+
+    outbox.send("ready")
     while True:
         try:
             message = inbox.recv()
@@ -67,6 +73,7 @@ class _Worker:
         self.process.stdin.close()
         self.process.stdout.close()
         self.task: tuple[int, float] | None = None  # (item index, start time)
+        self.ready, self.started = False, time.monotonic()
 
     def send(self, message: Any) -> None:
         self.outbox.send(message)
@@ -149,10 +156,10 @@ class Scorer:
             return {}
         while len(self.workers) < min(self.num_workers, len(items)):
             self.workers.append(_Worker())
-        queue, done = collections.deque(items), {}
+        queue, done, failed_starts = collections.deque(items), {}, 0
         while queue or any(w.task for w in self.workers):
             for w in self.workers:
-                if w.task is None and queue:
+                if w.ready and w.task is None and queue:
                     item = queue.popleft()
                     try:
                         w.send(item)
@@ -161,25 +168,39 @@ class Scorer:
                         self._replace(w)
                         continue
                     w.task = (item[0], time.monotonic())
-            busy = [w for w in self.workers if w.task]
-            if not busy:  # every idle worker had died and was replaced: hand out the work again
+            waiting = [w for w in self.workers if w.task or not w.ready]
+            if not waiting:  # every idle worker had died and was replaced: hand out the work again
                 continue
-            next_deadline = min(w.task[1] for w in busy) + self.timeout_s
-            ready = wait([w.inbox for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
-            for w in busy:
+            deadlines = [w.task[1] + self.timeout_s if w.task else w.started + STARTUP_S for w in waiting]
+            ready = wait([w.inbox for w in waiting], timeout=max(0.0, min(deadlines) - time.monotonic()))
+            now = time.monotonic()
+            for w in waiting:
                 if w.inbox in ready:
                     try:
-                        index, graded = w.inbox.recv()
-                        self.stats["remote"] += 1
+                        message = w.inbox.recv()
                     except (EOFError, OSError):  # the worker died (e.g. out of memory): grade wrong, replace it
-                        index, graded = w.task[0], Grade(None, False, timed_out=True)
+                        if w.task:
+                            done[w.task[0]] = Grade(None, False, timed_out=True)
                         self._replace(w)
+                        continue
+                    if message == "ready":
+                        w.ready = True
+                        continue
+                    index, graded = message
+                    self.stats["remote"] += 1
                     done[index] = graded
                     w.task = None
-                elif time.monotonic() - w.task[1] > self.timeout_s:
+                elif w.task and now - w.task[1] > self.timeout_s:
                     done[w.task[0]] = Grade(None, False, timed_out=True)
                     self.stats["timed_out"] += 1
                     self._replace(w)
+                elif not w.ready and now - w.started > STARTUP_S:  # a worker that cannot start: try a new one
+                    self._replace(w)
+                    failed_starts += 1
+            if failed_starts > 2 * len(self.workers):  # workers cannot start here at all: never hang the trainer
+                log.error("scoring workers fail to start; %d completions graded wrong", len(queue))
+                while queue:
+                    done[queue.popleft()[0]] = Grade(None, False, timed_out=True)
         return done
 
     def _replace(self, worker: _Worker) -> None:
