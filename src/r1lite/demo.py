@@ -20,7 +20,7 @@ RECIPES = REPO / "recipes" / "smollm2-135m" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
 # seconds per unit on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
-COST = {"load": 40, "eval": 60, "sft_step": 6, "grpo_step": 13}
+COST = {"load": 40, "eval": 45, "sft_step": 7.5, "grpo_step": 19}
 
 
 def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
