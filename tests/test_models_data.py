@@ -97,8 +97,8 @@ def test_synthetic_tasks_are_seeded_and_splits_disjoint():
 
 
 def test_countdown_targets_are_reachable():
-    from fractions import Fraction
     import ast
+    from fractions import Fraction
 
     for row in tasks.countdown(20, num_count=4, seed=1):
         expr = row["answer"]

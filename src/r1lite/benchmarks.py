@@ -54,7 +54,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def _local_rows(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     with open(path) as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
@@ -92,7 +92,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
     if local is not None:
         if not local.is_file():
             raise FileNotFoundError(f"benchmark {bench.name}: {local} does not exist")
-        raw = _local_rows(local)
+        raw = read_jsonl(local)
         problem_field = bench.problem_field if bench.problem_field in (raw[0] if raw else {}) else "problem"
         id_field = bench.id_field if bench.id_field and raw and bench.id_field in raw[0] else "id"
     else:

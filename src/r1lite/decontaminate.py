@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from r1lite.benchmarks import BENCHMARKS, load_benchmark
+from r1lite.benchmarks import BENCHMARKS, load_benchmark, read_jsonl
 
 DEFAULT_NGRAM = 8
 _TOKEN = re.compile(r"\S+")
@@ -97,11 +97,6 @@ def report(kept: int, removed: list[dict[str, Any]], index: NgramIndex, id_colum
             "removed_rows": [{"id": row.get(id_column), "matches": row["contaminated_by"]} for row in removed]}
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="r1lite decontaminate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="JSONL file of training rows")
@@ -118,7 +113,7 @@ def cli(argv: list[str]) -> int:
     if args.ngram < 1:
         parser.error(f"--ngram must be a positive integer, got {args.ngram}")
     index = build_index(args.data_dir, names, args.ngram)
-    kept, removed = decontaminate(_read_jsonl(Path(args.input)), index, args.column)
+    kept, removed = decontaminate(read_jsonl(Path(args.input)), index, args.column)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w") as fh:

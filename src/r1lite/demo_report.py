@@ -12,24 +12,24 @@ from typing import Any
 import yaml
 
 from r1lite import metrics
+from r1lite.benchmarks import read_jsonl
 from r1lite.config import to_dict
+from r1lite.eval_report import problems_of, pyplot
 from r1lite.evaluate import read_records
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
 HELD_OUT = ("addition", "multiplication")
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+def _held_out(out: Path, stage: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Held-out problem -> its per-sample lists (correct_boxed, correct_anywhere, ...), without budget runs."""
+    return {(bench, pid): problem for (bench, budget), by_id in problems_of(read_records(out / stage)).items()
+            if bench in HELD_OUT and not budget for pid, problem in by_id.items()}
 
 
-def _per_problem(out: Path, stage: str, key: str) -> dict[tuple[str, str], float]:
-    """Held-out problem -> share of its samples correct (`key`: correct_boxed or correct_anywhere)."""
-    scores: dict[tuple[str, str], list[bool]] = {}
-    for r in read_records(out / stage):
-        if r["benchmark"] in HELD_OUT and not r.get("budget"):
-            scores.setdefault((r["benchmark"], r["id"]), []).append(r[key])
-    return {k: sum(v) / len(v) for k, v in scores.items()}
+def _share(problems: dict[tuple[str, str], dict[str, Any]], key: str) -> dict[tuple[str, str], float]:
+    """Problem -> share of its samples correct (`key`: correct_boxed or correct_anywhere)."""
+    return {k: sum(p[key]) / len(p[key]) for k, p in problems.items()}
 
 
 def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
@@ -39,11 +39,12 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
         path = out / stage / "results.json"
         if path.is_file():
             evals[stage] = json.loads(path.read_text())["scores"]
+    problems = {stage: _held_out(out, stage) for stage in evals}  # each stage's samples read once
     held_out = {}
     for stage in evals:
         held_out[stage] = {}
         for key in ("correct_boxed", "correct_anywhere"):
-            values = list(_per_problem(out, stage, key).values())
+            values = list(_share(problems[stage], key).values())
             mean, low, high = metrics.mean_ci(values)
             held_out[stage][key] = {"mean": mean, "ci95": [low, high], "n": len(values)}
     gains = {}
@@ -52,14 +53,14 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
         if a in evals and b in evals:
             gains[name] = {}
             for key in ("correct_boxed", "correct_anywhere"):
-                before, after = _per_problem(out, a, key), _per_problem(out, b, key)
+                before, after = _share(problems[a], key), _share(problems[b], key)
                 shared = sorted(set(before) & set(after))
                 diff, low, high = metrics.paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
                 gains[name][key] = {"diff": diff, "ci95": [low, high], "n": len(shared),
                                     "excludes_zero": bool(shared) and (low > 0 or high < 0)}
     # a resumed stage logs again the steps after its last checkpoint: the later row of a step wins
-    grpo_log = list({r["step"]: r for r in _jsonl(out / "grpo" / "metrics.jsonl") if "reward" in r}.values())
-    sft_log = list({r["step"]: r for r in _jsonl(out / "sft" / "metrics.jsonl") if "loss" in r}.values())
+    grpo_log = list({r["step"]: r for r in _log(out / "grpo" / "metrics.jsonl") if "reward" in r}.values())
+    sft_log = list({r["step"]: r for r in _log(out / "sft" / "metrics.jsonl") if "loss" in r}.values())
     reward_keys = sorted({k for r in grpo_log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
     curves = {"step": [r["step"] for r in grpo_log], "reward": [r["reward"] for r in grpo_log],
               **{k.split("/")[1]: [r.get(k) for r in grpo_log] for k in reward_keys},
@@ -69,6 +70,10 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
             "commands": state.get("commands", {}),
             "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out, "gains": gains,
             "grpo_curves": curves, "sft_curve": sft}
+
+
+def _log(path: Path) -> list[dict[str, Any]]:
+    return read_jsonl(path) if path.is_file() else []
 
 
 def _first_last(values: list[float], n: int = 5) -> tuple[float, float]:
@@ -83,17 +88,8 @@ def _first_last(values: list[float], n: int = 5) -> tuple[float, float]:
 # plots
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
-    plt = _pyplot()
+    plt = pyplot()
     paths = []
     curves = data["grpo_curves"]
     if curves["step"]:

@@ -11,6 +11,7 @@ from typing import Any
 from r1lite import metrics
 from r1lite.runtime import versions
 
+
 def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
     """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of metrics.summarize)."""
     grouped: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -91,7 +92,7 @@ def write(out: Path, results: dict[str, Any]) -> None:
         plot_budget(results, out / "budget.png")
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -101,7 +102,7 @@ def _pyplot() -> Any:
 
 
 def plot_scores(results: dict[str, Any], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     names = list(results["scores"])
     values = [100 * results["scores"][n]["pass@1"] for n in names]
     errors = [[100 * (results["scores"][n]["pass@1"] - results["scores"][n]["pass@1_ci95"][0]) for n in names],
@@ -117,7 +118,7 @@ def plot_scores(results: dict[str, Any], path: Path) -> None:
 
 
 def plot_budget(results: dict[str, Any], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for bench, curve in results["budget_curves"].items():
         curve = sorted(curve, key=lambda c: c["mean_tokens"])

@@ -120,8 +120,7 @@ def _append(path: Path, records: list[dict[str, Any]]) -> None:
     with open(path, "a") as fh:
         if torn:
             fh.write("\n")
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
+        fh.writelines(json.dumps(r) + "\n" for r in records)
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -128,7 +128,11 @@ def _candidates(segment: str) -> list[tuple[str, str]]:
 
 def extract_answer(text: str) -> str | None:
     """The final answer of a completion or a reference solution, or None when it states none."""
-    found = _candidates(final_segment(text))
+    return _answer_in(final_segment(text))
+
+
+def _answer_in(segment: str) -> str | None:
+    found = _candidates(segment)
     if not found:
         return None
     kind, value = found[0]
@@ -246,23 +250,28 @@ def _last_number(segment: str) -> str | None:
     return numbers[-1].rstrip(".") if numbers else None
 
 
+def _anywhere_candidates(text: str, segment: str) -> list[str]:
+    """Every answer-like span of the whole completion, and the last number of its final segment, deduplicated."""
+    found = [v for _, v in _candidates(text)]
+    if (number := _last_number(segment)) is not None:
+        found.append(number)
+    return list(dict.fromkeys(found))
+
+
 def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
     """Grade one completion against the gold answer (a bare answer such as `\\frac{14}{3}` or `72`).
     anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
     text = completion_text(completion)
-    answer = extract_answer(text)
-    boxed = bool(boxed_values(final_segment(text)))
+    segment = final_segment(text)
+    answer, boxed = _answer_in(segment), bool(boxed_values(segment))
     if gold is None or not gold_parses(str(gold)):
         return Grade(answer, None, boxed)
     gold = str(gold)
     correct = is_equivalent(answer, gold)
     if not anywhere:
         return Grade(answer, correct, boxed, correct and boxed, None)
-    candidates = [v for _, v in _candidates(text)]
-    if (number := _last_number(final_segment(text))) is not None:
-        candidates.append(number)
-    anywhere = correct or any(is_equivalent(c, gold) for c in dict.fromkeys(candidates))
-    return Grade(answer, correct, boxed, correct and boxed, anywhere)
+    found = correct or any(is_equivalent(c, gold) for c in _anywhere_candidates(text, segment))
+    return Grade(answer, correct, boxed, correct and boxed, found)
 
 
 def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Grade | None:
@@ -273,8 +282,8 @@ def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Gra
     gold = str(gold)
     if as_number(gold) is None:
         return None
-    answer = extract_answer(text)
-    boxed = bool(boxed_values(final_segment(text)))
+    segment = final_segment(text)
+    answer, boxed = _answer_in(segment), bool(boxed_values(segment))
     correct = fast_equivalent(answer, gold) if answer is not None else False
     if correct is None:
         return None
@@ -282,10 +291,7 @@ def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Gra
         return Grade(answer, correct, boxed, correct and boxed, None)
     found = correct
     if not correct:
-        candidates = [v for _, v in _candidates(text)]
-        if (number := _last_number(final_segment(text))) is not None:
-            candidates.append(number)
-        verdicts = [fast_equivalent(c, gold) for c in dict.fromkeys(candidates)]
+        verdicts = [fast_equivalent(c, gold) for c in _anywhere_candidates(text, segment)]
         if any(verdicts):
             found = True
         elif any(v is None for v in verdicts):

@@ -241,14 +241,13 @@ def model_init_kwargs(model_args: Any) -> dict[str, Any]:
 
 def load_model(model_args: Any, device: str | None = None) -> Any:
     """The model of a recipe's `model:` section (quantized when load_in_4bit/8bit; PEFT is applied by the trainer)."""
-    from transformers import AutoModelForCausalLM
     from trl import get_quantization_config
 
     kwargs = model_init_kwargs(model_args)
     quantization = get_quantization_config(model_args)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     model = from_pretrained(model_args.model_name_or_path, **kwargs)
     if device:
         model.to(device)

@@ -18,8 +18,9 @@ import math
 import operator
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from r1lite.grading import boxed_values, completion_text, final_segment
 from r1lite.scoring import grade_batch

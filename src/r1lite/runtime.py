@@ -9,13 +9,15 @@ import platform
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from r1lite.config import ConfigError, to_dict
+from r1lite.grading import completion_text
 
 log = logging.getLogger("r1lite")
 
@@ -149,22 +151,23 @@ def metrics_callback(output_dir: Path) -> Any:
     return MetricsJSONL()
 
 
-def _text(completion: Any) -> str:
-    return completion[-1]["content"] if isinstance(completion, list) else str(completion)
+def _last_turn(prompt: Any) -> str:
+    """A chat prompt's last (user) turn, or a plain-text prompt itself."""
+    return prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
 
 
 class SafeReward:
     """A reward function that never raises into the trainer (a failure scores the batch None, and is logged) and
     records every completion with its per-function scores to completions.jsonl."""
 
-    def __init__(self, func: Callable, recorder: "CompletionRecorder | None" = None):
+    def __init__(self, func: Callable, recorder: CompletionRecorder | None = None):
         self.func, self.recorder = func, recorder
         self.__name__ = getattr(func, "__name__", type(func).__name__)
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
         try:
             scores = list(self.func(completions=completions, **kwargs))
-        except Exception:  # noqa: BLE001 - a reward bug must not kill a long run; it is logged loudly instead
+        except Exception:
             log.exception("reward %s failed on a batch of %d; scoring it None", self.__name__, len(completions))
             scores = [None] * len(completions)
         if self.recorder is not None:
@@ -193,8 +196,8 @@ class CompletionRecorder:
         answers = columns.get("answer") or [None] * len(completions)
         with open(self.path, "a") as fh:
             for i, completion in enumerate(completions):
-                row = {"step": step, "prompt": _text(prompts[i]) if prompts[i] is not None else None,
-                       "completion": _text(completion), "answer": answers[i],
+                row = {"step": step, "prompt": _last_turn(prompts[i]) if prompts[i] is not None else None,
+                       "completion": completion_text(completion), "answer": answers[i],
                        "rewards": {n: pending[n][i] for n in self.names}}
                 fh.write(json.dumps(row) + "\n")
 

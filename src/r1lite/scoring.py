@@ -220,12 +220,6 @@ class Scorer:
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
-    def __getstate__(self) -> dict[str, Any]:  # picklable (TRL may deepcopy reward functions): workers are not
-        return {"timeout_s": self.timeout_s, "num_workers": self.num_workers, "cache_size": self.cache_size}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)
-
 
 _SHARED: dict[tuple[float, int | None], Scorer] = {}
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 TEST_FRACTION = 0.2  # share of the problem space reserved for the held-out split
 
