@@ -389,17 +389,32 @@ def _check_positive(where: str, value: Any) -> None:
         raise ConfigError(f"{where}: must be a positive number, got {value}")
 
 
-def check_data(data: DataArgs, where: str = "data", need_answer: bool = True) -> None:
+def check_data(data: DataArgs, where: str = "data", need_answer: bool = True, need_solution: bool = False) -> None:
     from r1lite import data as data_mod
 
     if not data.sources:
         raise ConfigError(f"{where}.sources: at least one source is needed (a file, a Hub id or synthetic:<task>)")
+    check_prompt_template(data.prompt_template, f"{where}.prompt_template")
     _check_positive(f"{where}.max_prompt_tokens", data.max_prompt_tokens)
     _check_positive(f"{where}.num_samples", data.num_samples)
     for i, source in enumerate(data.sources):
         _check_positive(f"{where}.sources[{i}].weight", source.weight)
         _check_positive(f"{where}.sources[{i}].num_samples", source.num_samples)
-        data_mod.check_source(source, f"{where}.sources[{i}]", need_answer=need_answer)
+        data_mod.check_source(source, f"{where}.sources[{i}]", need_answer=need_answer, need_solution=need_solution)
+
+
+def check_prompt_template(template: str, where: str) -> None:
+    """Without a {problem} slot every prompt would be the template itself (other braces, as in \\boxed{}, are
+    literal text)."""
+    from r1lite.prompts import USER_TEMPLATES
+
+    if template in USER_TEMPLATES or "{problem}" in template:
+        return
+    slots = re.findall(r"\{([^{}]*)\}", template)
+    typo = next((f" ({{{s}}} is not a placeholder; did you mean {{problem}}?)" for s in slots
+                 if difflib.get_close_matches(s.lower(), ["problem"], cutoff=0.6)), "")
+    raise ConfigError(f"{where}: no {{problem}} slot{typo}, so every prompt would be the template text alone; "
+                      f"write the problem's place as {{problem}}, or use one of: {', '.join(USER_TEMPLATES)}")
 
 
 def check_model(model: Any, where: str = "model") -> None:
@@ -477,7 +492,7 @@ def check_grpo(recipe: GRPORecipe) -> None:
 
 def check_sft(recipe: SFTRecipe) -> None:
     check_model(recipe.model)
-    check_data(recipe.data, need_answer=False)
+    check_data(recipe.data, need_answer=False, need_solution=True)
     for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
         _check_positive(f"trainer.{name}", trainer_value(recipe, name))
     _check_resume(recipe.trainer)
