@@ -109,11 +109,11 @@ def check_cli(argv: list[str]) -> int:
             raise ConfigError(f"--stage: needs a value; allowed values: {', '.join(RECIPE_CLASSES)}")
         stage, rest = rest[i + 1], rest[:i] + rest[i + 2:]
     if path is None:
-        raise SystemExit(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(RECIPE_CLASSES)}] "
-                         "[--field value ...]")
+        raise ConfigError(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(RECIPE_CLASSES)}] "
+                          "[--field value ...]")
     stage = stage or guess_stage(path)
     if stage not in RECIPE_CLASSES:
-        raise SystemExit(f"--stage {stage!r}: allowed values: {', '.join(RECIPE_CLASSES)}")
+        raise ConfigError(f"--stage {stage!r}: allowed values: {', '.join(RECIPE_CLASSES)}")
     load_recipe(_recipe_class(stage), path, parse_overrides(rest))
     print(f"{path}: valid {stage} recipe")
     return 0

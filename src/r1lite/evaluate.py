@@ -341,14 +341,14 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
     total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
     remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
     started = time.time()
-    bar = tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
-               disable=rank != 0)
     if todo:
         backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
     if rank == 0:
         write_output_dir(recipe, out, reusable)
     if world > 1:
         _barrier()
+    bar = tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
+               disable=rank != 0)
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
     watch = SamplingWatch(SamplingParams(n=recipe.num_samples, temperature=recipe.temperature),
                           min_prompts=min(3, max(2, len(rows))))
