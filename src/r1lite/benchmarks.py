@@ -113,6 +113,10 @@ def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_fi
         if problem_field not in r or bench.answer_field not in r:
             raise ValueError(f"benchmark {bench.name}: row {i} lacks {problem_field!r} or {bench.answer_field!r}; "
                              f"fields present: {', '.join(r)}")
+        if not isinstance(r[problem_field], str) or r[bench.answer_field] is None:
+            raise ValueError(f"benchmark {bench.name}: row {i}: {problem_field!r} must be text and "
+                             f"{bench.answer_field!r} not null, got {str(r[problem_field])[:40]!r} and "
+                             f"{str(r[bench.answer_field])[:40]!r}")
         row = {"id": str(r.get(id_field) if id_field and r.get(id_field) is not None else f"{bench.name}-{i}"),
                "benchmark": bench.name, "problem": r[problem_field], "answer": _gold(r[bench.answer_field], bench)}
         row["prompt"] = bench.template.replace("{problem}", row["problem"])

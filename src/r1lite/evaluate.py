@@ -92,6 +92,9 @@ class EvalRecipe:
             raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
         if self.thinking_budgets and self.backend == "openai":
             raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
+        dtypes = ("auto", "bfloat16", "float16", "float32")
+        if self.dtype not in dtypes:
+            raise ConfigError(f"dtype: {self.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
         check_backend_args(self.backend, self.backend_args)
         if self.backend in ("hf", "vllm"):
             check_model_name(self.model, "model")
