@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,8 +31,12 @@ def run_cli(*argv: str) -> tuple[int, str]:
     return rc, err.getvalue()
 
 
+PROGRESS = re.compile(r"\d+%\||[\d?.]+ ?\w+/s\]")  # tqdm bars of a run that got that far (stderr in a terminal)
+
+
 def one_line_error(rc: int, err: str, *expected: str, code: int = 2) -> None:
-    lines = [line for line in err.splitlines() if line.strip() and "WARNING" not in line]
+    lines = [line for line in re.split(r"[\r\n]+", err) if line.strip() and "WARNING" not in line]
+    lines = [line for line in lines if not PROGRESS.search(line)]
     assert rc == code and len(lines) == 1 and "Traceback" not in err, err
     for text in expected:
         assert text in lines[0], lines[0]
@@ -358,3 +363,27 @@ def test_model_folders_r1lite_writes_sample_by_default(tmp_path, monkeypatch):
     folder = Path(models.materialize("tiny:qwen2"))
     config = json.loads((folder / "generation_config.json").read_text())
     assert config["do_sample"] is True and config["temperature"] == 0.6 and config["top_p"] == 0.95
+
+
+def generate_yaml(tmp_path: Path, **teacher) -> str:
+    data = jsonl(tmp_path / "problems.jsonl", [GOOD])
+    raw = {"teacher": {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0,
+                       **teacher},
+           "data": {"sources": [{"path": str(data)}], "system_prompt": None}, "sampling": {"n": 2},
+           "decontamination": {"enabled": False}, "output_dir": str(tmp_path / "gen")}
+    return write_yaml(tmp_path / "gen.yaml", raw)
+
+
+def test_generate_failures_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("R1LITE_TEST_UNSET_KEY", raising=False)
+    one_line_error(*run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env="R1LITE_TEST_UNSET_KEY")),
+                   "teacher:", "R1LITE_TEST_UNSET_KEY")
+    assert not (tmp_path / "gen").exists()
+    one_line_error(*run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env=KEY)),
+                   "teacher.api_key_env")
+    server = ErrorServer(400, "temperature must be a float")
+    try:
+        rc, err = run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env=None, base_url=server.url))
+    finally:
+        server.close()
+    one_line_error(rc, err, "server error", "(400)", "temperature must be a float", code=1)

@@ -259,7 +259,12 @@ def read_source(source: DataSource) -> Any:
         builder, files = _local_files(Path(source.path).expanduser())
         ds = datasets.load_dataset(builder, data_files=files, split="train")
     else:
-        ds = datasets.load_dataset(source.path, source.name, split=source.split)
+        try:
+            ds = datasets.load_dataset(source.path, source.name, split=source.split)
+        except Exception as e:  # noqa: BLE001 - offline, no such repo, bad config/split: one line, not a chain
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise ConfigError(f"data: {source.path} (split {source.split}) could not be loaded from the Hub or "
+                              f"its cache: {type(e).__name__}: {first[:200]}") from None
     explicit = {k: v for k, v in source.columns.items() if k != v}
     ds = ds.remove_columns([v for v in explicit.values() if v in ds.column_names and v not in explicit])
     ds = ds.rename_columns(explicit)

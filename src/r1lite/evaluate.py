@@ -350,24 +350,23 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
         write_output_dir(recipe, out, reusable)
     if world > 1:
         _barrier()
-    bar = tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
-               disable=rank != 0)
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
     watch = SamplingWatch(SamplingParams(n=recipe.num_samples, temperature=recipe.temperature),
                           min_prompts=min(3, max(2, len(rows))))
-    for budget, index, chunk in todo:
-        params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
-                                max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
-        prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
-        completions = (backend.generate(prompts, params) if budget is None else
-                       generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
-        if budget is None and (warning := watch.add(completions)):
-            log.warning(warning)
-        records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
-                   if record_key(r) not in done]  # partial chunks keep their finished samples
-        _append(path, records)
-        bar.update(len(chunk) * recipe.num_samples)
-    bar.close()
+    with tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
+              disable=rank != 0) as bar:  # closed (its line ended) before an error is printed
+        for budget, index, chunk in todo:
+            params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
+                                    max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
+            prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
+            completions = (backend.generate(prompts, params) if budget is None else
+                           generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
+            if budget is None and (warning := watch.add(completions)):
+                log.warning(warning)
+            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
+                       if record_key(r) not in done]  # partial chunks keep their finished samples
+            _append(path, records)
+            bar.update(len(chunk) * recipe.num_samples)
     if world > 1:
         _barrier()
         if rank != 0:

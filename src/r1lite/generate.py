@@ -447,9 +447,11 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     from tqdm.auto import tqdm
 
     out = prepare_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
+    if backend is None and recipe.teacher.backend == "openai":
+        backend = make_teacher(recipe)  # connects to nothing yet; a missing key fails before the data loads
     rows, dropped = load_prompts(recipe)
     if backend is None and _has_work(out, rows, recipe):
-        backend = make_teacher(recipe)  # a failure here (no key, no model) leaves no output folder behind
+        backend = make_teacher(recipe)  # a failure here (no model) leaves no output folder behind
     prepare_output_dir(recipe)
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
