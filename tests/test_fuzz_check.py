@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from r1lite.cli import main
@@ -58,7 +57,7 @@ def base_recipes(tmp: Path) -> dict[str, dict]:
     }
 
 
-# -- mutations: each returns (raw recipe, command-line overrides), invalid by construction ------------------------------
+# -- mutations: each returns (raw recipe, command-line overrides), invalid by construction ----------------------------
 
 JUNK_BY_TYPE = {"bool": ["maybe", 3, [True], {"a": 1}], "int": ["thirty", 2.5, [1], {"a": 1}, True, "1e3x"],
                 "float": ["fast", [1.0], {"x": 1}, True, "one"], "str": [[1, 2], {"a": 1}, 3.5]}

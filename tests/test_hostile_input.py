@@ -63,7 +63,7 @@ def jsonl(path: Path, rows: list) -> Path:
     return path
 
 
-# -- 1. duplicate benchmark ids ----------------------------------------------------------------------------------------
+# -- 1. duplicate benchmark ids ---------------------------------------------------------------------------------------
 
 
 def test_custom_benchmark_with_repeated_ids_is_refused_before_anything_runs(tmp_path):
@@ -79,8 +79,8 @@ def test_custom_benchmark_with_repeated_ids_is_refused_before_anything_runs(tmp_
     assert not out.exists()
 
 
-# -- 2-4 are in test_kill_resume.py ------------------------------------------------------------------------------------
-# -- 5. recipes that would train on garbage ----------------------------------------------------------------------------
+# -- 2-4 are in test_kill_resume.py -----------------------------------------------------------------------------------
+# -- 5. recipes that would train on garbage ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("template, expected", [
@@ -103,7 +103,7 @@ def test_sft_source_without_solution_column(tmp_path):
     one_line_error(*check(tmp_path, raw, "sft"), f"{data}:2", "'solution' is null")
 
 
-# -- 6. secrets --------------------------------------------------------------------------------------------------------
+# -- 6. secrets -------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("backend_args, field", [
@@ -133,7 +133,7 @@ def test_settings_files_never_hold_a_key_like_value(tmp_path):
     assert "hf_abc" not in json.dumps(to_dict(load_recipe(GRPORecipe, raw=raw)))  # resolved_recipe.yaml
 
 
-# -- 7. trainer values: TRL's annotations and the ranges r1lite relies on ----------------------------------------------
+# -- 7. trainer values: TRL's annotations and the ranges r1lite relies on ---------------------------------------------
 
 
 @pytest.mark.parametrize("field, value, expected", [
@@ -154,7 +154,7 @@ def test_trainer_values_of_the_wrong_type_or_range(tmp_path, field, value, expec
     one_line_error(*check(tmp_path, grpo_raw(**{field: value})), f"trainer.{field}", expected)
 
 
-# -- 8. data files: every row, by file and line ------------------------------------------------------------------------
+# -- 8. data files: every row, by file and line -----------------------------------------------------------------------
 
 GOOD = {"problem": "1+1?", "answer": "2"}
 BAD_FILES = {  # name: (file content as bytes, what the error says besides the file name)
@@ -195,7 +195,7 @@ def test_every_row_of_a_large_file_is_checked_quickly(tmp_path):
     assert time.perf_counter() - start < 2.0
 
 
-# -- 9. models ---------------------------------------------------------------------------------------------------------
+# -- 9. models --------------------------------------------------------------------------------------------------------
 
 
 def test_model_names(tmp_path):
@@ -213,7 +213,7 @@ def test_model_names(tmp_path):
     one_line_error(*check(tmp_path, raw), "model.model_name_or_path", "no config.json")
 
 
-# -- 10. eval / generate failures and usage errors ---------------------------------------------------------------------
+# -- 10. eval / generate failures and usage errors --------------------------------------------------------------------
 
 
 def eval_yaml(tmp_path: Path, **fields) -> str:
@@ -302,7 +302,7 @@ def test_usage_errors(tmp_path):
     one_line_error(*run_cli("check"), "usage: r1lite check")
 
 
-# -- 11. resuming an eval with other settings --------------------------------------------------------------------------
+# -- 11. resuming an eval with other settings -------------------------------------------------------------------------
 
 
 class Echo:
@@ -335,7 +335,7 @@ def test_eval_resume_with_other_settings_names_them(tmp_path):
     run_eval(load_recipe(EvalRecipe, raw=polite), backend=Echo())
 
 
-# -- 12. servers that ignore sampling ----------------------------------------------------------------------------------
+# -- 12. servers that ignore sampling ---------------------------------------------------------------------------------
 
 
 def test_identical_samples_at_positive_temperature_are_reported(tmp_path, caplog):

@@ -95,8 +95,8 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
                           f"and the rewards need one; available columns: {', '.join(columns)}")
     if need_solution and not mapped & set(SOLUTION_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no solution column (looked for messages, "
-                          f"{', '.join(SOLUTION_COLUMNS)}), so SFT would train on empty <think></think> turns; map one "
-                          f"with columns: {{<column>: solution}}; available columns: {', '.join(columns)}")
+                          f"{', '.join(SOLUTION_COLUMNS)}), so SFT would train on empty <think></think> turns; "
+                          f"map one with columns: {{<column>: solution}}; available columns: {', '.join(columns)}")
     required = {_source_column(source, columns, PROBLEM_COLUMNS): _is_text}
     if need_solution:
         required[_source_column(source, columns, SOLUTION_COLUMNS)] = _is_text
