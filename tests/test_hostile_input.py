@@ -120,6 +120,15 @@ def test_eval_refuses_a_key_in_the_recipe_without_echoing_it(tmp_path, backend_a
     assert KEY not in err and "sk-" not in err and not out.exists()
 
 
+def test_a_key_pasted_anywhere_is_never_echoed(tmp_path):
+    raw = {"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA), "backend_args": KEY}
+    rc, err = run_cli("eval", "--config", write_yaml(tmp_path / "eval.yaml", raw))
+    one_line_error(rc, err, "backend_args: expected a mapping")
+    rc, err = run_cli("eval", KEY)
+    one_line_error(rc, err, "unexpected argument")
+    assert KEY not in err
+
+
 def test_settings_files_never_hold_a_key_like_value(tmp_path):
     recipe = load_recipe(EvalRecipe, raw={"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA),
                                           "system_prompt": f"my key is {KEY}", "output_dir": str(tmp_path / "e"),

@@ -148,4 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
+    """The message on one line, with anything that looks like a key blanked (it may have been pasted anywhere)."""
+    from r1lite.config import KEY_LIKE, REDACTED
+
+    return KEY_LIKE.sub(REDACTED, " ".join(str(error).split()))

@@ -14,6 +14,8 @@ path (`--data.seed 3`). Unknown keys are errors with a did-you-mean suggestion; 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
 import json
@@ -571,11 +573,26 @@ def check_model(model: Any, where: str = "model") -> None:
                                       f"all-linear, {', '.join(sorted(present))}")
 
 
+_PLANNED_OUTPUTS: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar("planned", default=frozenset())
+
+
+@contextlib.contextmanager
+def planned_outputs(paths: typing.Iterable[str | os.PathLike]) -> typing.Iterator[None]:
+    """Validate a pipeline's recipes up front: inside, a model path that an earlier stage will write is accepted."""
+    token = _PLANNED_OUTPUTS.set(frozenset(Path(p).expanduser().resolve() for p in paths))
+    try:
+        yield
+    finally:
+        _PLANNED_OUTPUTS.reset(token)
+
+
 def check_model_path(name: str, where: str) -> None:
     """A model name that can't load fails here, not after minutes of Hub retries: a missing path, a typo of a known
-    name, a .gguf that is not one, a folder without a model, a Hub id that is not cached while offline."""
+    name, a .gguf that is not one, a folder without a model."""
     from r1lite import models
 
+    if Path(name).expanduser().resolve() in _PLANNED_OUTPUTS.get():
+        return
     try:
         problem = models.check_model_source(name)
     except ValueError as e:

@@ -81,11 +81,14 @@ def command(stage: str, overrides: dict[str, Any]) -> str:
 
 def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The demo's recipes: recipes/smollm2-135m/demo/*.yaml with the overrides, validated as usual."""
-    from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
+    from r1lite.config import GRPORecipe, SFTRecipe, load_recipe, planned_outputs
     from r1lite.evaluate import EvalRecipe
 
     classes = {"eval": EvalRecipe, "sft": SFTRecipe, "grpo": GRPORecipe}
-    return {stage: load_recipe(classes[stage.split("_")[0]], recipe_file(stage), o) for stage, o in overrides.items()}
+    trained = [o["trainer.output_dir"] for o in overrides.values() if "trainer.output_dir" in o]
+    with planned_outputs(trained):  # later stages start from models earlier stages have not written yet
+        return {stage: load_recipe(classes[stage.split("_")[0]], recipe_file(stage), o)
+                for stage, o in overrides.items()}
 
 
 def _finished(stage: str, out: Path) -> bool:
