@@ -396,3 +396,17 @@ def test_generate_failures_are_one_line(tmp_path, monkeypatch):
     finally:
         server.close()
     one_line_error(rc, err, "server error", "(400)", "temperature must be a float", code=1)
+
+
+def test_offline_hub_benchmark_and_missing_decontamination_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("datasets.config.HF_HUB_OFFLINE", True, raising=False)
+    recipe = write_yaml(tmp_path / "e.yaml", {"model": "tiny:qwen2", "benchmarks": ["aime24"],
+                                              "output_dir": str(tmp_path / "eval")})
+    one_line_error(*run_cli("eval", "--config", recipe), "benchmarks: aime24")
+    assert not (tmp_path / "eval").exists()
+    (tmp_path / "bench").mkdir()
+    raw = yaml.safe_load(Path(generate_yaml(tmp_path, api_key_env=None)).read_text())
+    raw["decontamination"] = {"data_dir": str(tmp_path / "bench"), "benchmarks": ["gsm8k"]}
+    one_line_error(*run_cli("generate", "--config", write_yaml(tmp_path / "g.yaml", raw)),
+                   "decontamination.data_dir", "gsm8k_test.jsonl")

@@ -308,8 +308,10 @@ def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
         try:
             rows += load_benchmark(get_benchmark(name, **recipe.benchmark_args.get(name, {})), recipe.data_dir,
                                    recipe.limit)
-        except (ValueError, FileNotFoundError) as e:  # checked at load time for local files; this is the Hub
-            raise ConfigError(f"benchmarks: {e}") from None
+        except Exception as e:  # noqa: BLE001 - local files were checked at load time: this is the Hub (offline,
+            # no such dataset): one line, not a chain of tracebacks
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise ConfigError(f"benchmarks: {name}: {type(e).__name__}: {first[:200]}") from None
     return rows
 
 

@@ -151,6 +151,13 @@ class GenerateRecipe:
                                   f"{', '.join(BENCHMARKS)}")
         if d.enabled and d.data_dir and not Path(d.data_dir).is_dir():
             raise ConfigError(f"decontamination.data_dir: {d.data_dir} is not a folder")
+        if d.enabled and d.data_dir:
+            files = {name: BENCHMARKS[name].local_file for name in d.benchmarks or BENCHMARKS}
+            missing = [f"{name} ({file})" for name, file in files.items()
+                       if file and not (Path(d.data_dir) / file).is_file()]
+            if missing:
+                raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
+                                  "list the benchmarks it has in decontamination.benchmarks")
         if t.backend in ("hf", "vllm"):
             from r1lite.config import check_model_path
 
