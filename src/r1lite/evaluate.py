@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, load_recipe, parse_overrides, to_dict
+from r1lite.config import ConfigError, check_model_path, load_recipe, parse_overrides, redact, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class EvalRecipe:
             raise ConfigError(f"dtype: {self.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
         check_backend_args(self.backend, self.backend_args)
         if self.backend in ("hf", "vllm"):
-            check_model_name(self.model, "model")
+            check_model_path(self.model, "model")
         for name in self.benchmarks:
             check_local_benchmark(self, name)
 
@@ -124,12 +124,6 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
             if key not in allowed:
                 raise ConfigError(f"backend_args.{key}: not an option of the openai backend; allowed values: "
                                   f"{', '.join(allowed)}")
-
-
-def check_model_name(name: str, where: str) -> None:
-    from r1lite.config import check_model_path
-
-    check_model_path(name, where)
 
 
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
@@ -200,7 +194,7 @@ TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", 
 
 def compared_settings(recipe_or_settings: EvalRecipe | dict[str, Any]) -> dict[str, Any]:
     """What makes a sample what it is; a resumed run must match it. (limit and the benchmark list may grow.)"""
-    settings = (recipe_or_settings if isinstance(recipe_or_settings, dict) else to_dict(recipe_or_settings))
+    settings = (redact(recipe_or_settings) if isinstance(recipe_or_settings, dict) else to_dict(recipe_or_settings))
     out = {k: settings.get(k) for k in SETTINGS}
     out["backend_args"] = {k: v for k, v in (out["backend_args"] or {}).items() if k not in TRANSPORT_ARGS}
     return json.loads(json.dumps(out, sort_keys=True, default=str))
@@ -229,15 +223,15 @@ def _previous_settings(out: Path) -> dict[str, Any] | None:
 
 
 def check_output_dir(recipe: EvalRecipe) -> tuple[Path, bool]:
-    """(output folder, whether its samples are reusable). Refuses samples made with other settings, naming the fields
-    that changed, unless overwrite_output_dir. Creates nothing."""
+    """(output folder, whether the samples in it are this recipe's to reuse). Refuses samples made with other
+    settings, naming the fields that changed, unless overwrite_output_dir. Creates nothing."""
     out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     previous = _previous_settings(out)
     changed = changed_settings(previous, to_dict(recipe)) if previous is not None else []
     if changed and not recipe.overwrite_output_dir:
         raise ConfigError(f"output_dir: {out} holds samples made with other settings ({'; '.join(changed)}); "
                           "use another output_dir, the same settings, or --overwrite_output_dir true")
-    return out, previous is not None and not changed
+    return out, not changed
 
 
 def write_output_dir(recipe: EvalRecipe, out: Path, reusable: bool) -> None:

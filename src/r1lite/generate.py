@@ -31,7 +31,16 @@ from typing import Any, Literal
 
 from r1lite import filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
-from r1lite.config import ConfigError, DataArgs, ScoringArgs, _check_positive, check_data, load_recipe, to_dict
+from r1lite.config import (
+    ConfigError,
+    DataArgs,
+    ScoringArgs,
+    _check_positive,
+    check_data,
+    check_model_path,
+    load_recipe,
+    to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +168,6 @@ class GenerateRecipe:
                 raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
                                   "list the benchmarks it has in decontamination.benchmarks")
         if t.backend in ("hf", "vllm"):
-            from r1lite.config import check_model_path
-
             check_model_path(t.model, "teacher.model")
         check_data(self.data, need_answer=True)
 
