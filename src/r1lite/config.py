@@ -313,8 +313,7 @@ def _matches(value: Any, part: str) -> bool | None:
         return isinstance(value, dict)
     if base in ("list", "List"):
         inner = part[len(base) + 1:-1].strip() if "[" in part else ""
-        return isinstance(value, list) and all(_matches(v, inner) is not False for v in value) if inner else \
-            isinstance(value, list)
+        return isinstance(value, list) and (not inner or all(_matches(v, inner) is not False for v in value))
     return None  # an enum (accepted as its str alternative) or a config class
 
 
@@ -324,8 +323,7 @@ def _check_trainer_type(value: Any, annotation: str, where: str) -> None:
     results = [_matches(value, p) for p in parts]
     if any(r is not False for r in results):
         return
-    wanted = " or ".join(dict.fromkeys(_TYPE_WORDS.get(p.split("[")[0].strip(), p) if p != "Literal[False]"
-                                       else "false" for p in parts))
+    wanted = " or ".join(dict.fromkeys(_TYPE_WORDS.get(p, _TYPE_WORDS.get(p.split("[")[0].strip(), p)) for p in parts))
     raise ConfigError(f"{where}: expected {wanted}, got {_short(value)}")
 
 
@@ -358,7 +356,6 @@ TRAINER_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "steps_per_generation": (lambda v: v >= 1, "a positive integer"),
     "generation_batch_size": (lambda v: v >= 1, "a positive integer"),
     "warmup_steps": (lambda v: v >= 0, "a number >= 0 (a fraction of the run when below 1)"),
-    "warmup_ratio": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "max_grad_norm": (lambda v: v >= 0, "a number >= 0"),
     "beta": (lambda v: v >= 0, "a number >= 0"),
