@@ -189,9 +189,31 @@ def test_bad_data_files_name_the_file_and_line(tmp_path, name):
     one_line_error(*check(tmp_path, grpo_raw({"path": str(path)})), "data.sources[0].path", str(path), expected)
 
 
-def test_unknown_task_args_key(tmp_path):
-    raw = grpo_raw({"path": "synthetic:arithmetic", "task_args": {"difficulity": 2}})
-    one_line_error(*check(tmp_path, raw), "data.sources[0].task_args.difficulity", "allowed values:", "difficulty")
+@pytest.mark.parametrize("task_args, expected", [
+    ({"difficulity": 2}, "task_args.difficulity: not an argument of synthetic:arithmetic; allowed values: n,"),
+    ({"n": "abc"}, "task_args.n: expected an integer"),
+    ({"n": 0}, "task_args.n: must be a positive number"),
+    ({"seed": [1]}, "task_args.seed: expected an integer"),
+    ({"difficulty": 9}, "task_args: arithmetic difficulty 9; allowed values: 1, 2, 3, 4, 5"),
+])
+def test_synthetic_task_args(tmp_path, task_args, expected):
+    raw = grpo_raw({"path": "synthetic:arithmetic", "task_args": task_args})
+    one_line_error(*check(tmp_path, raw), f"data.sources[0].{expected}")
+
+
+def test_sft_chat_rows_must_end_with_the_assistant(tmp_path):
+    chat = jsonl(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"},
+                                                         {"role": "assistant", "content": "<think>x</think> 1"}]},
+                                           {"messages": [{"role": "user", "content": "hi"}]}])
+    raw = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": {"sources": [{"path": str(chat)}]}}
+    one_line_error(*check(tmp_path, raw, "sft"), f"{chat}:2", "ending with the assistant's")
+
+
+def test_output_folder_that_is_a_file(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    one_line_error(*check(tmp_path, grpo_raw(output_dir=str(tmp_path / "taken"))), "trainer.output_dir", "is a file")
+    recipe = eval_yaml(tmp_path, **custom(jsonl(tmp_path / "mine.jsonl", [GOOD])), output_dir=str(tmp_path / "taken"))
+    one_line_error(*run_cli("eval", "--config", recipe), "output_dir", "is a file")
 
 
 def test_every_row_of_a_large_file_is_checked_quickly(tmp_path):

@@ -70,9 +70,8 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
     try:
         columns = peek_columns(source)
     except (FileNotFoundError, ValueError) as e:
-        raise ConfigError(f"{where}.path: {e}") from None
-    except TypeError as e:  # a synthetic task called with a value of the wrong type
-        raise ConfigError(f"{where}.task_args: {e}") from None
+        field = "task_args" if source.path.startswith(SYNTHETIC) else "path"  # the task checks its own arguments
+        raise ConfigError(f"{where}.{field}: {e}") from None
     if columns is None:
         return
     mapped = set(columns) | {dst for src, dst in source.columns.items() if src in columns}
@@ -104,19 +103,24 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
 
 
 def check_task_args(source: DataSource, where: str) -> None:
-    """A synthetic task's arguments are the generator's keyword arguments; a typo would be a TypeError later."""
-    import inspect
+    """A synthetic task's arguments are the generator's keyword arguments, typed by its annotations; a typo or a
+    wrong type would be a TypeError later."""
+    import typing
 
+    from r1lite.config import _check_positive, _coerce
     from r1lite.tasks import TASKS
 
-    task = TASKS.get(source.path[len(SYNTHETIC):])
-    if task is None:
-        return  # peek_columns names the allowed tasks
-    allowed = [name for name in inspect.signature(task).parameters if name not in ("split", "n")] + ["n"]
-    for key in source.task_args:
-        if key not in allowed:
+    name = source.path[len(SYNTHETIC):]
+    if name not in TASKS:
+        raise ConfigError(f"{where}.path: synthetic task {name!r} is unknown; allowed values: "
+                          f"{', '.join(SYNTHETIC + t for t in TASKS)}")
+    hints = {k: v for k, v in typing.get_type_hints(TASKS[name]).items() if k not in ("split", "return")}
+    for key, value in source.task_args.items():
+        if key not in hints:
             raise ConfigError(f"{where}.task_args.{key}: not an argument of {source.path}; allowed values: "
-                              f"{', '.join(allowed)}")
+                              f"{', '.join(hints)}")
+        source.task_args[key] = _coerce(value, hints[key], f"{where}.task_args.{key}")  # "5" from a CLI -> 5
+    _check_positive(f"{where}.task_args.n", source.task_args.get("n"))
 
 
 def _source_column(source: DataSource, columns: list[str], wanted: tuple[str, ...]) -> str:
@@ -130,9 +134,10 @@ def _is_text(value: Any) -> bool:
 
 
 def _is_chat(value: Any) -> bool:
+    """A conversation SFT can train on: {role, content} turns, the last one the assistant's (the completion)."""
     return (isinstance(value, list) and bool(value)
             and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in value))
+                    for m in value) and value[-1]["role"] == "assistant")
 
 
 def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> None:
@@ -146,7 +151,8 @@ def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> Non
                 if column not in row:
                     raise ValueError(f"{place}: no {column!r} field; fields present: {', '.join(map(str, row))}")
                 if not ok(row[column]):
-                    expected = "a list of {role, content} messages" if ok is _is_chat else "non-empty text"
+                    expected = ("a list of {role, content} messages ending with the assistant's" if ok is _is_chat
+                                else "non-empty text")
                     raise ValueError(f"{place}: {column!r} is {_describe(row[column])}, expected {expected}")
     except ValueError as e:
         raise ConfigError(f"{where}.path: {e}") from None

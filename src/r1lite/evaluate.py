@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, check_model_path, load_recipe, parse_overrides, redact, to_dict
+from r1lite.config import (
+    ConfigError,
+    check_model_path,
+    check_output_path,
+    load_recipe,
+    parse_overrides,
+    redact,
+    to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +104,7 @@ class EvalRecipe:
         if self.dtype not in dtypes:
             raise ConfigError(f"dtype: {self.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
         check_backend_args(self.backend, self.backend_args)
+        check_output_path(self.output_dir, "output_dir")
         if self.backend in ("hf", "vllm"):
             check_model_path(self.model, "model")
         for name in self.benchmarks:

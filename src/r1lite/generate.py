@@ -38,6 +38,7 @@ from r1lite.config import (
     _check_positive,
     check_data,
     check_model_path,
+    check_output_path,
     load_recipe,
     to_dict,
 )
@@ -169,6 +170,7 @@ class GenerateRecipe:
                                   "list the benchmarks it has in decontamination.benchmarks")
         if t.backend in ("hf", "vllm"):
             check_model_path(t.model, "teacher.model")
+        check_output_path(self.output_dir, "output_dir")
         check_data(self.data, need_answer=True)
 
 
