@@ -138,6 +138,10 @@ def test_settings_files_never_hold_a_key_like_value(tmp_path):
     write_output_dir(recipe, tmp_path / "e", reusable=False)
     text = (tmp_path / "e" / "eval_settings.json").read_text()
     assert KEY not in text and "hf_abcdefghij" not in text and "<redacted>" in text
+    from r1lite.eval_report import build_results
+
+    results = json.dumps(build_results(recipe, [], wall_s=0.0))  # results.json
+    assert KEY not in results and "hf_abcdefghij" not in results
     raw = grpo_raw(hub_token="hf_abcdefghijklmnopqrstuv")
     assert "hf_abc" not in json.dumps(to_dict(load_recipe(GRPORecipe, raw=raw)))  # resolved_recipe.yaml
 

@@ -155,6 +155,16 @@ def test_fresh_run_is_not_blocked_by_a_half_written_checkpoint(tmp_path, digit_r
     assert not (out / "checkpoint-6").exists()
 
 
+def test_resuming_a_finished_run_keeps_one_summary_row(tmp_path):
+    out = tmp_path / "sft"
+    run_sft(load_recipe(SFTRecipe, raw=sft_raw(out, max_steps=2)))
+    run_sft(load_recipe(SFTRecipe, raw=sft_raw(out, max_steps=2, resume_from_checkpoint="latest")))
+    metrics = rows(out / "metrics.jsonl")
+    steps = loss_steps(out)
+    assert steps[:2] == [1, 2] and len(set(steps)) == len(steps)
+    assert sum("train_runtime" in r for r in metrics) == 1
+
+
 def test_overwrite_output_dir_starts_fresh_logs(tmp_path, digit_reward):
     out = tmp_path / "grpo"
     run_grpo(load_recipe(GRPORecipe, raw=grpo_raw(out, max_steps=2)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from r1lite import metrics
+from r1lite.config import to_dict
 from r1lite.runtime import versions
 
 
@@ -55,7 +55,7 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
                                          for v in values}
         scores[bench] = summary
     return {"model": recipe.model, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
-            "config": asdict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
+            "config": to_dict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
 
 
 def _pct(x: float) -> str:

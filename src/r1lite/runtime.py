@@ -95,11 +95,13 @@ def trim_logs(output_dir: Path, step: int) -> None:
             kept, dropped = [], 0
             for line in path.read_text(errors="replace").splitlines():
                 try:
-                    row_step = json.loads(line).get("step")
+                    row = json.loads(line)
+                    row_step = row.get("step")
                 except (ValueError, AttributeError):
-                    row_step = None  # a line cut by the kill
+                    row, row_step = {}, None  # a line cut by the kill
                 keep = isinstance(row_step, int) and (row_step <= step if path.name == "metrics.jsonl"
                                                       else row_step < step)
+                keep = keep and "train_runtime" not in row  # a finished run's summary: train() logs a new one
                 if keep:
                     kept.append(line + "\n")
                 else:
