@@ -29,10 +29,11 @@ _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf
 _UNIT_WORDS = re.compile(
     r"\s*(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
     r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
-    r"percentage|pct|people|students|apples|cookies|points?)\b\.?(?:\^\{?[23]\}?)?",
+    r"percentage|pct|people|students|apples|cookies|points?)(?:\^\{?[23]\}?|[²³])?(?![A-Za-z])\.?",
     re.IGNORECASE)
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
-_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+_DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
@@ -89,9 +90,11 @@ def clean(answer: str) -> str:
     inner = boxed_values(s)
     if len(inner) == 1 and s.startswith(BOXED_MARKERS) and s.rstrip(" .$").endswith("}"):
         s = inner[0]
+    s = re.sub(r"(?<=\d),\\!\s*(?=\d{3})", ",", s)  # 11,\! 111,\! 100 is one number
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
-                     ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ",")):
+                     ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
+                     ("£", ""), ("**", "^")):
         s = s.replace(old, new)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
@@ -127,9 +130,15 @@ def _choice(answer: str) -> str | None:
 
 def as_number(answer: str) -> Fraction | None:
     """The exact value of a plain number, decimal or simple fraction (`3`, `-2.5`, `\\frac{1}{2}`, `3/4`, `x = 5`)."""
-    s = _LEADING_VAR.sub("", re.sub(r"\s+", "", clean(answer)).replace("\\%", "").replace("%", ""))
+    s = clean(answer).replace("\\%", "").replace("%", "")
+    if re.search(r",\s", s):  # "32, 349" is a list, not 32349
+        return None
+    s = _LEADING_VAR.sub("", re.sub(r"(?<=\d) (?=\d{3}\b)", "", s).strip())  # "1 000"
+    s = re.sub(r"\s+", "", s)
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(s):
+        s = s.replace(",", ".")
     try:
         if re.fullmatch(r"-?\d+(\.\d+)?|-?\.\d+", s):
             return Fraction(s)
