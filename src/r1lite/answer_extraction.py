@@ -22,7 +22,7 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # what may stand between the boxes of one final answer: "\boxed{1}, \boxed{2} and \boxed{3}"
 _BOX_JOINER = re.compile(r"(?:\s|[,;&$.]|\\quad|\\qquad|\\[,;:!]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b|\\\\|"
                          r"\\\]|\\\[|\\\(|\\\))*", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[\d}$)\]])\s*[.;](?:\s|$)|\s+(?:because|since|which|so|I hope)\b")
+_SENTENCE_END = re.compile(r"(?<=\S)\s*[.;](?:\s|$)|\s+(?:because|since|which|so|I hope)\b")
 _PROSE_START = re.compile(r"^(?:\*\*)?[A-Za-z][a-z]+\s")  # "The largest $n$ is 34", not "x = 5" or "\frac..."
 
 
