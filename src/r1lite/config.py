@@ -4,7 +4,7 @@ A recipe has sections. r1lite's own sections are dataclasses here; `model:` is T
 holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged (checked against TRL's source, see trl_schema.py).
 
     model:   {model_name_or_path: smollm2-135m, use_peft: true, lora_r: 16}
-    data:    {sources: [{path: ../shared/data/gsm8k_train_2k.jsonl}], system_prompt: r1}
+    data:    {sources: [{path: bundled:gsm8k_train_256}], system_prompt: r1}
     rewards: [{name: accuracy, weight: 1.0}, {name: format, weight: 0.1}]
     trainer: {learning_rate: 1.0e-6, num_generations: 8, output_dir: runs/x}
 

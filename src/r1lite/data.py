@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -19,12 +20,27 @@ PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # f
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SYNTHETIC = "synthetic:"
+BUNDLED = "bundled:"  # a data set shipped in r1lite/benchmark_data/, e.g. bundled:gsm8k_train_256
+
+
+def local_path(path: str) -> Path:
+    """The file or folder a local source names: `bundled:<name>` is the packaged file, anything else is a path."""
+    if path.startswith(BUNDLED):
+        from r1lite.benchmarks import bundled_file
+
+        return bundled_file(path[len(BUNDLED):])
+    return Path(path).expanduser()
+
+
+def _suffix(path: Path) -> str:
+    """The data format suffix, looking through a trailing .gz (data.jsonl.gz -> .jsonl)."""
+    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
 
 
 def _local_files(path: Path) -> tuple[str, list[str]]:
     """(datasets builder name, files) of a local file or a folder of same-format files."""
-    files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
-    formats = {LOCAL_FORMATS.get(p.suffix) for p in files}
+    files = sorted(p for p in path.rglob("*") if _suffix(p) in LOCAL_FORMATS) if path.is_dir() else [path]
+    formats = {LOCAL_FORMATS.get(_suffix(p)) for p in files}
     if not files or None in formats or len(formats) > 1:
         raise ValueError(f"{path}: expected .jsonl/.json/.parquet/.csv files of one format, found "
                          f"{sorted(p.name for p in files)[:5] or 'none'}")
@@ -32,7 +48,8 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
 
 
 def _is_local(path: str) -> bool:
-    return Path(path).expanduser().exists() or path.startswith((".", "/", "~")) or Path(path).suffix in LOCAL_FORMATS
+    return (path.startswith(BUNDLED) or Path(path).expanduser().exists() or path.startswith((".", "/", "~"))
+            or _suffix(Path(path)) in LOCAL_FORMATS)
 
 
 def peek_columns(source: DataSource) -> list[str] | None:
@@ -42,13 +59,13 @@ def peek_columns(source: DataSource) -> list[str] | None:
         return list(rows[0]) if rows else []
     if not _is_local(source.path):
         return None
-    path = Path(source.path).expanduser()
+    path = local_path(source.path)
     if not path.exists():
         raise FileNotFoundError(f"{source.path} does not exist")
     builder, files = _local_files(path)
     first = files[0]
     if builder == "json":
-        with open(first) as fh:
+        with (gzip.open(first, "rt", encoding="utf-8") if first.endswith(".gz") else open(first)) as fh:
             head = fh.read(1)
             fh.seek(0)
             row = json.loads(fh.readline()) if head != "[" else json.load(fh)[0]
@@ -109,7 +126,7 @@ def read_source(source: DataSource) -> Any:
     if source.path.startswith(SYNTHETIC):
         ds = datasets.Dataset.from_list(_synthetic_rows(source))
     elif _is_local(source.path):
-        builder, files = _local_files(Path(source.path).expanduser())
+        builder, files = _local_files(local_path(source.path))
         ds = datasets.load_dataset(builder, data_files=files, split="train")
     else:
         ds = datasets.load_dataset(source.path, source.name, split=source.split)

@@ -96,7 +96,7 @@ class FilterArgs:
 class DecontaminationArgs:
     enabled: bool = True
     ngram: int = 8  # as open-r1
-    data_dir: str | None = None  # folder of benchmark JSONL files (e.g. ../shared/data); null: the Hub
+    data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
     benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
 
 
