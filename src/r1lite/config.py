@@ -61,13 +61,13 @@ class DataSource:
 
 @dataclass
 class DataArgs:
-    sources: list[DataSource] = field(default_factory=list)
+    sources: list[DataSource] = field(default_factory=list)  # the datasets mixed into one (see DataSource)
     system_prompt: str | None = "r1"  # a name in prompts.SYSTEM_PROMPTS, literal text, or null for none
     prompt_template: str = "{problem}"  # user turn; {problem} is the problem text
     num_samples: int | None = None  # rows in the final mixture (default: all rows of all sources)
     max_prompt_tokens: int | None = 512  # drop prompts longer than this (TRL never truncates prompts)
-    shuffle: bool = True
-    seed: int = 0
+    shuffle: bool = True  # shuffle each source and the mixture (seeded)
+    seed: int = 0  # seed of shuffling and of repeated rows in the mixture
 
 
 @dataclass

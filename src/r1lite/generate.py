@@ -511,9 +511,6 @@ def cli(argv: list[str]) -> int:
     from r1lite.config import parse_overrides
     from r1lite.runtime import setup_env
 
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     path, rest = _split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")

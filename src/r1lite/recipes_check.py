@@ -184,6 +184,9 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
 def cli(argv: list[str]) -> int:
     from r1lite.config import ConfigError
 
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
+        return 0
     if not argv or argv[0] != "check":
         raise ConfigError("usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]")
     args, data_dir, validate_only = argv[1:], DEFAULT_DATA_DIR, False
