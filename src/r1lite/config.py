@@ -66,15 +66,17 @@ class DataArgs:
     prompt_template: str = "{problem}"  # user turn; {problem} is the problem text
     num_samples: int | None = None  # rows in the final mixture (default: all rows of all sources)
     max_prompt_tokens: int | None = 512  # drop prompts longer than this (TRL never truncates prompts)
+    wrap_in_think: bool = False  # SFT from problem + solution: write a solution with no </think> in R1's format,
+    # <think>solution</think> then \boxed{answer}; off: the solution is the assistant turn as written
     shuffle: bool = True  # shuffle each source and the mixture (seeded)
     seed: int = 0  # seed of shuffling and of repeated rows in the mixture
 
 
 @dataclass
 class RewardSpec:
-    name: str
-    weight: float = 1.0
-    args: dict[str, Any] = field(default_factory=dict)
+    name: str  # a registry name (rewards.REWARDS), or your own function: module.path:function or file.py:function
+    weight: float = 1.0  # its share of the total reward (TRL's reward_weights)
+    args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the factory, or of your own function
 
 
 @dataclass
@@ -426,16 +428,25 @@ def check_model(model: Any, where: str = "model") -> None:
 
 
 def check_grpo(recipe: GRPORecipe) -> None:
-    from r1lite.rewards import COLUMNS, REWARDS, reward_args
+    from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
+
+    from r1lite.formats import check_formats
 
     check_model(recipe.model)
     check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))
+    check_formats(recipe.data, "grpo")
     if not recipe.rewards:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(recipe.rewards):
+        if is_import_path(spec.name):  # your own function: it must import and be callable
+            try:
+                check_user_reward(spec.name, spec.args)
+            except ValueError as e:
+                raise ConfigError(f"rewards[{i}].name: {e}") from None
+            continue
         if spec.name not in REWARDS:
             raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{_suggest(spec.name, REWARDS)}; "
-                              f"allowed values: {', '.join(sorted(REWARDS))}")
+                              f"allowed values: {', '.join(sorted(REWARDS))}, or module.path:function")
         allowed = reward_args(spec.name)
         for key in spec.args:
             if allowed and key not in allowed:
@@ -476,8 +487,11 @@ def check_grpo(recipe: GRPORecipe) -> None:
 
 
 def check_sft(recipe: SFTRecipe) -> None:
+    from r1lite.formats import check_formats
+
     check_model(recipe.model)
     check_data(recipe.data, need_answer=False)
+    check_formats(recipe.data, "sft")
     for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
         _check_positive(f"trainer.{name}", trainer_value(recipe, name))
     _check_resume(recipe.trainer)

@@ -2,7 +2,10 @@
 
     problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
     prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
-    chats = load_conversations(recipe.data)               # SFT: a `messages` column in R1 format
+    chats = load_conversations(recipe.data)               # SFT: messages, or standard prompt/completion, or text
+
+Rows may come in any of TRL's formats (formats.py lists what each stage accepts): a `prompt` column is used as
+given, a `problem` column is built into a chat.
 """
 
 from __future__ import annotations
@@ -78,6 +81,28 @@ def peek_columns(source: DataSource) -> list[str] | None:
     return pq.read_schema(first).names
 
 
+def peek_row(source: DataSource) -> dict[str, Any] | None:
+    """The first row of a local JSON/JSONL file or a synthetic task, with the source's column renames applied; None
+    when it can't be read cheaply (a Hub dataset, a CSV or Parquet file)."""
+    if source.path.startswith(SYNTHETIC):
+        rows = _synthetic_rows(source, n=1)
+        row = rows[0] if rows else None
+    elif not _is_local(source.path):
+        return None
+    else:
+        path = local_path(source.path)
+        if not path.exists():
+            return None  # check_source reports it
+        builder, files = _local_files(path)
+        if builder != "json":
+            return None
+        with (gzip.open(files[0], "rt", encoding="utf-8") if files[0].endswith(".gz") else open(files[0])) as fh:
+            head = fh.read(1)
+            fh.seek(0)
+            row = json.loads(fh.readline()) if head != "[" else json.load(fh)[0]
+    return None if row is None else {source.columns.get(k, k): v for k, v in row.items()}
+
+
 def check_source(source: DataSource, where: str, need_answer: bool = True) -> None:
     """Fail early (before any model loads) on a missing file or columns the recipe needs but the data lacks."""
     try:
@@ -95,8 +120,8 @@ def check_source(source: DataSource, where: str, need_answer: bool = True) -> No
         if column not in mapped:
             raise ConfigError(f"{where}.where: column {column!r} is not in {source.path}; allowed values: "
                               f"{', '.join(sorted(mapped))}")
-    if "messages" in mapped:
-        return  # a chat dataset (SFT) needs no problem/answer columns
+    if mapped & {"messages", "text"} or {"prompt", "completion"} <= mapped:
+        return  # SFT formats that need no problem/answer columns (formats.check_formats checks the rows)
     if not mapped & set(PROBLEM_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
                           f"map one with columns: {{<column>: problem}}; available columns: {', '.join(columns)}")
@@ -204,13 +229,19 @@ def load_problems(data: DataArgs) -> Any:
 
 
 def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
-    """Add the chat `prompt` column TRL's GRPOTrainer reads, and drop prompts over data.max_prompt_tokens."""
-    ds = problems.map(lambda row: {"prompt": build_messages(row["problem"], data.system_prompt, data.prompt_template)})
+    """The `prompt` column TRL's GRPOTrainer reads: the data's own (conversational or standard, used as given), else a
+    chat built from `problem`. Prompts over data.max_prompt_tokens are dropped."""
+    if "prompt" in problems.column_names:
+        ds = problems  # TRL's own column: a chat TRL templates, or text it feeds to the model as is
+    else:
+        ds = problems.map(lambda row: {"prompt": build_messages(row["problem"], data.system_prompt,
+                                                                data.prompt_template)})
     if tokenizer is not None and data.max_prompt_tokens:
         limit = data.max_prompt_tokens
 
         def short_enough(row: dict[str, Any]) -> bool:
-            text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+            text = row["prompt"] if isinstance(row["prompt"], str) else tokenizer.apply_chat_template(
+                row["prompt"], add_generation_prompt=True, tokenize=False)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit
 
         ds = ds.filter(short_enough)
@@ -219,10 +250,11 @@ def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
     return ds
 
 
-def format_solution(row: dict[str, Any]) -> str:
-    """The assistant turn for SFT: a given R1-format completion, or a reference solution wrapped into one."""
+def format_solution(row: dict[str, Any], wrap_in_think: bool = False) -> str:
+    """The assistant turn for SFT: the solution (or completion) as written; with wrap_in_think, a solution with no
+    </think> becomes R1's format, <think>solution</think> then the boxed answer."""
     solution = row.get("solution") or row.get("completion") or ""
-    if "</think>" in solution:
+    if "</think>" in solution or not wrap_in_think:
         return solution
     answer = row.get("answer")
     tail = f"\nThe answer is \\boxed{{{answer}}}." if answer and "\\boxed" not in solution else ""
@@ -230,19 +262,31 @@ def format_solution(row: dict[str, Any]) -> str:
 
 
 def load_conversations(data: DataArgs) -> Any:
-    """SFT data as a `messages` column: taken as is when present, else built from problem + solution."""
+    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
+    prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
+    from r1lite.formats import sft_format
+
     if not data.sources:
         raise ConfigError("data.sources: at least one source is needed")
     parts = []
-    for source in data.sources:
+    for i, source in enumerate(data.sources):
         ds = read_source(source)
-        if "messages" not in ds.column_names:
-            if "problem" not in ds.column_names:
-                raise ConfigError(f"data: {source.path} has neither a messages column nor a problem column")
+        fmt, why = sft_format(ds[0])
+        if fmt is None:
+            raise ConfigError(f"data.sources[{i}]: {source.path}: {why} (r1lite check lists the accepted formats)")
+        if fmt == "standard prompt-completion":
+            parts.append(ds.select_columns(["prompt", "completion", "id", "source"]))
+            continue
+        if fmt == "text":
+            parts.append(ds.select_columns(["text", "id", "source"]))
+            continue
+        if fmt == "conversational prompt-completion":
+            ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
+        elif fmt == "problem-solution":
             ds = ds.map(lambda row: {"messages": build_messages(row["problem"], data.system_prompt,
                                                                 data.prompt_template)
-                                     + [{"role": "assistant", "content": format_solution(row)}]})
-        elif system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+                                     + [{"role": "assistant", "content": format_solution(row, data.wrap_in_think)}]})
+        if system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
             text = system_prompt(data.system_prompt)
             ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
         parts.append(ds.select_columns(["messages", "id", "source"]))
