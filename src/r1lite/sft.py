@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +79,7 @@ def check_model_loading(recipe: SFTRecipe, on_gpu: bool) -> None:
 def load_student(recipe: SFTRecipe) -> Any:
     """The model to fine-tune: the recipe's model with trainer.model_init_kwargs (kernels, attention, dtype, ...)
     and 4/8-bit quantization applied."""
-    from trl import get_quantization_config
-
-    kwargs = models.model_init_kwargs(recipe.model)
-    init = init_kwargs(recipe)
-    if "dtype" in init:
-        init["dtype"] = models.resolve_dtype(init["dtype"])
-    kwargs.update(init)
-    quantization = get_quantization_config(recipe.model)
-    if quantization is not None:
-        kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}  # one whole copy per process
-    return models.from_pretrained(recipe.model.model_name_or_path, **kwargs)
+    return models.load_model(recipe.model, init_kwargs=init_kwargs(recipe))
 
 
 def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
