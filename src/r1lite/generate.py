@@ -96,7 +96,7 @@ class FilterArgs:
 class DecontaminationArgs:
     enabled: bool = True
     ngram: int = 8  # as open-r1
-    data_dir: str | None = None  # folder of benchmark JSONL files (e.g. ../shared/data); null: the Hub
+    data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
     benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
 
 
@@ -547,9 +547,6 @@ def cli(argv: list[str]) -> int:
     from r1lite.config import parse_overrides
     from r1lite.runtime import setup_env
 
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     path, rest = _split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")
