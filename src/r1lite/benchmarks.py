@@ -111,7 +111,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
 
         raw = TASKS[bench.path.removeprefix("synthetic:")](**{"split": "test", **bench.task_args})
         return _rows(bench, raw, "problem", "id", limit)
-    local = _local_path(bench, data_dir)
+    local = benchmark_file(bench, data_dir)
     if local is not None:
         if not local.is_file():
             raise FileNotFoundError(f"benchmark {bench.name}: {local} does not exist")
@@ -126,7 +126,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
     return _rows(bench, raw, problem_field, id_field, limit)
 
 
-def _local_path(bench: Benchmark, data_dir: str | Path | None) -> Path | None:
+def benchmark_file(bench: Benchmark, data_dir: str | Path | None) -> Path | None:
     """The file a benchmark reads: its own path, else data_dir's copy, else the bundled copy; None: the Hub."""
     if bench.path:
         return Path(bench.path)

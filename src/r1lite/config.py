@@ -591,8 +591,8 @@ def check_grpo(recipe: GRPORecipe) -> None:
     from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
 
     check_model(recipe.model)
+    check_formats(recipe.data, "grpo")  # first: a wrong format is named with the accepted ones
     check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))
-    check_formats(recipe.data, "grpo")
     if not recipe.rewards:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(recipe.rewards):
@@ -648,8 +648,8 @@ def check_sft(recipe: SFTRecipe) -> None:
     from r1lite.formats import check_formats
 
     check_model(recipe.model)
-    check_data(recipe.data, need_answer=False, need_solution=True)
     check_formats(recipe.data, "sft")
+    check_data(recipe.data, need_answer=False, need_solution=True)
     for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
         _check_positive(f"trainer.{name}", trainer_value(recipe, name))
     _check_resume(recipe.trainer)

@@ -190,11 +190,14 @@ def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> Non
                 if column not in row:
                     raise ValueError(f"{place}: no {column!r} field; fields present: {', '.join(map(str, row))}")
                 if not ok(row[column]):
-                    expected = {_is_chat: "a list of {role, content} messages",
-                                _is_prompt: "non-empty text or a list of {role, content} messages"}.get(ok, "non-empty text")
+                    expected = EXPECTED.get(ok, "non-empty text")
                     raise ValueError(f"{place}: {column!r} is {_describe(row[column])}, expected {expected}")
     except ValueError as e:
         raise ConfigError(f"{where}.path: {e}") from None
+
+
+EXPECTED = {_is_chat: "a list of {role, content} messages",
+            _is_prompt: "non-empty text or a list of {role, content} messages"}
 
 
 def _describe(value: Any) -> str:

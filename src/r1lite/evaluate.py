@@ -132,15 +132,14 @@ def check_model_name(name: str, where: str) -> None:
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
     """Read a benchmark that lives in a local file now (cheap), so a bad file fails before any model loads and
     before the output folder exists."""
-    from r1lite.benchmarks import get_benchmark, load_benchmark
+    from r1lite.benchmarks import benchmark_file, get_benchmark, load_benchmark
     from r1lite.data import iter_local_rows
 
     bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
     if bench.path and bench.path.startswith("synthetic:"):
         return
     where = f"benchmark_args.{name}.path" if bench.path else "data_dir"
-    local = Path(bench.path) if bench.path else (Path(recipe.data_dir) / bench.local_file
-                                                   if recipe.data_dir and bench.local_file else None)
+    local = benchmark_file(bench, recipe.data_dir)
     if local is None:
         return  # from the Hub
     if not local.is_file():
