@@ -33,6 +33,7 @@ _UNIT_WORDS = re.compile(
     re.IGNORECASE)
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+_MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
@@ -134,13 +135,18 @@ def as_number(answer: str) -> Fraction | None:
     if re.search(r",\s", s):  # "32, 349" is a list, not 32349
         return None
     s = _LEADING_VAR.sub("", re.sub(r"(?<=\d) (?=\d{3}\b)", "", s).strip())  # "1 000"
-    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"(?<=\d) +(?=\d+/\d)", "&", s)  # the space of a mixed number 4 4/9 means plus
+    s = re.sub(r"\s+", "", s).replace("&", " ")
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     elif _DECIMAL_COMMA.fullmatch(s):
         s = s.replace(",", ".")
     try:
-        if re.fullmatch(r"-?\d+(\.\d+)?|-?\.\d+", s):
+        if m := _MIXED.fullmatch(s):  # 4 4/9, 6\frac{1}{4}: a whole number and a proper fraction
+            whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
+            value = whole + Fraction(num, den) if 0 <= num < den else None
+            return -value if value is not None and m.group(1) == "-" else value
+        if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
             return Fraction(s)
         if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
             return Fraction(int(m.group(1)), int(m.group(2))) if int(m.group(2)) else None
@@ -176,8 +182,8 @@ def numbers_equal(answer: str, gold: str) -> bool | None:
         return None
     if na == ng:
         return True
-    if _has_percent(answer) != _has_percent(gold):  # 28% against 0.28: a unit question for math-verify
-        return None
+    if _has_percent(answer) != _has_percent(gold):  # 28% is 28 and 0.28, nothing else
+        return na / 100 == ng if _has_percent(answer) else na == ng / 100
     pa, pg = _places(answer), _places(gold)
     if pg is not None:
         return pa is None and abs(na - ng) <= Fraction(1, 2 * 10**pg)
