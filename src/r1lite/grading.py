@@ -34,6 +34,7 @@ _UNIT_WORDS = re.compile(
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
+_REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
@@ -146,6 +147,11 @@ def as_number(answer: str) -> Fraction | None:
             whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
             value = whole + Fraction(num, den) if 0 <= num < den else None
             return -value if value is not None and m.group(1) == "-" else value
+        if m := _REPEATING.fullmatch(s):  # 0.1\overline{6} = 1/6
+            start, period = m.group(2) or "", m.group(3)
+            value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
+                int(period), 10 ** len(start) * (10 ** len(period) - 1))
+            return -value if s.startswith("-") else value
         if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
             return Fraction(s)
         if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
