@@ -96,7 +96,7 @@ def clean(answer: str) -> str:
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
                      ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^")):
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset")):
         s = s.replace(old, new)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
@@ -131,7 +131,8 @@ def _choice(answer: str) -> str | None:
 
 
 def as_number(answer: str) -> Fraction | None:
-    """The exact value of a plain number, decimal or simple fraction (`3`, `-2.5`, `\\frac{1}{2}`, `3/4`, `x = 5`)."""
+    """The exact value of a plain number (`3`, `-2.5`, `1,000`, `\\frac{1}{2}`, `3/4`, `4 4/9`, `0.\\overline{3}`,
+    `x = 5`, `28\\%` as 28), else None."""
     s = clean(answer).replace("\\%", "").replace("%", "")
     if re.search(r",\s", s):  # "32, 349" is a list, not 32349
         return None
@@ -143,26 +144,29 @@ def as_number(answer: str) -> Fraction | None:
     elif _DECIMAL_COMMA.fullmatch(s):
         s = s.replace(",", ".")
     try:
-        if m := _MIXED.fullmatch(s):  # 4 4/9, 6\frac{1}{4}: a whole number and a proper fraction
-            whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
-            value = whole + Fraction(num, den) if 0 <= num < den else None
-            return -value if value is not None and m.group(1) == "-" else value
-        if m := _REPEATING.fullmatch(s):  # 0.1\overline{6} = 1/6
-            start, period = m.group(2) or "", m.group(3)
-            value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
-                int(period), 10 ** len(start) * (10 ** len(period) - 1))
-            return -value if s.startswith("-") else value
-        if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
-            return Fraction(s)
-        if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
-            return Fraction(int(m.group(1)), int(m.group(2))) if int(m.group(2)) else None
-        if m := _FRAC.fullmatch(s):
-            sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5),
-                                                                                       m.group(6))
-            value = Fraction(int(num), int(den)) if int(den) else None
-            return -value if value is not None and sign else value
+        return _numeral(s)
     except (ValueError, ZeroDivisionError):
         return None
+
+
+def _numeral(s: str) -> Fraction | None:
+    """The value of a numeral without spaces or separators; ZeroDivisionError for a zero denominator."""
+    if m := _MIXED.fullmatch(s):  # 4 4/9, 6\frac{1}{4}: a whole number and a proper fraction
+        whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
+        value = whole + Fraction(num, den) if 0 <= num < den else None
+        return -value if value is not None and m.group(1) == "-" else value
+    if m := _REPEATING.fullmatch(s):  # 0.1\overline{6} = 1/6
+        start, period = m.group(2), m.group(3)
+        value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
+            int(period), 10 ** len(start) * (10 ** len(period) - 1))
+        return -value if s.startswith("-") else value
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
+        return Fraction(s)
+    if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    if m := _FRAC.fullmatch(s):
+        sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5), m.group(6))
+        return Fraction(int(num), int(den)) * (-1 if sign else 1)
     return None
 
 
