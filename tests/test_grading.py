@@ -150,13 +150,17 @@ def test_quick_and_full_grading_agree():
         assert quick is None or quick == grade(boxed(answer), gold), (gold, answer)
 
 
-def test_agreement_with_other_projects_at_least_math_verify():
+def test_agreement_with_other_projects_at_least_math_verify_and_one_verdict():
     """tests/data/grading_cases.jsonl: other projects' labelled cases; `mv` is math-verify's verdict, stored by
     benchmarks/grading_agreement.py --write. r1lite must match the labels at least as often, per source."""
     per_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for line in (DATA / "grading_cases.jsonl").read_text().splitlines():
         case = json.loads(line)
-        ours = int(bool(grade(case["completion"], case["gold"]).correct))
+        graded = grade(case["completion"], case["gold"])
+        # eval (anywhere=True), the reward (anywhere=False) and the in-process fast path reach one verdict
+        assert grade(case["completion"], case["gold"], anywhere=False).correct == graded.correct
+        assert grade_quick(case["completion"], case["gold"]) in (None, graded)
+        ours = int(bool(graded.correct))
         tally = per_source[case["source"]]
         tally[0] += 1
         tally[1] += ours == case["label"]

@@ -39,7 +39,7 @@ _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
-_CHOICE_GOLD = re.compile(r"\(?([A-E])\)?|\(([A-E])\)\s+[A-Za-z][A-Za-z ]*")
+_CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
                "infty", "arcsin", "arccos", "arctan", "sqrt", "and", "or"}
@@ -246,7 +246,7 @@ def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
     several = as_number(s) is None and _several(s)
     bare = _TEXT_CMD.sub(lambda m: m.group(1), s).strip()
     if letter := _CHOICE_GOLD.fullmatch(bare):  # "C", "(C)", "\text{(C)}", "(D) Alina"
-        return Gold(letter.group(1) or letter.group(2), "choice")
+        return Gold(letter.group(1), "choice")
     if _TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare) or re.fullmatch(r"[A-Za-z]{3,}", s) and \
             s.lower() not in _MATH_WORDS:
         return Gold(s, "text")
