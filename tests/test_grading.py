@@ -168,3 +168,13 @@ def test_agreement_with_other_projects_at_least_math_verify_and_one_verdict():
     assert sum(t[0] for t in per_source.values()) >= 200
     for source, (_, ours, theirs) in per_source.items():
         assert ours >= theirs, (source, ours, theirs)
+
+
+def test_every_math500_gold_parses_and_matrices_grade_themselves():
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.jsonl"
+    if not path.exists():
+        pytest.skip("../shared/data/math500.jsonl not present")
+    golds = [json.loads(line)["answer"] for line in path.read_text().splitlines()]
+    assert [g for g in golds if read_gold(g) is None] == []
+    matrices = [g for g in golds if "matrix" in g]
+    assert len(matrices) == 7 and all(correct(boxed(g.replace(" ", "")), g) for g in matrices)

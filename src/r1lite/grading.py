@@ -226,8 +226,7 @@ def _words_only(s: str) -> bool:
     """Plain prose such as `forty two`: no digits or LaTeX, two or more words that are not math names."""
     if re.search(r"[\d\\^_=+*/<>]", s):
         return False
-    words = [w for w in _WORD.findall(s) if w.lower() not in _MATH_WORDS]
-    return len(words) >= 2 and len(" ".join(words)) >= len(re.sub(r"[^A-Za-z]", "", s)) * 0.8
+    return len([w for w in _WORD.findall(s) if w.lower() not in _MATH_WORDS]) >= 2
 
 
 @functools.lru_cache(maxsize=4096)
@@ -247,8 +246,8 @@ def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
     bare = _TEXT_CMD.sub(lambda m: m.group(1), s).strip()
     if letter := _CHOICE_GOLD.fullmatch(bare):  # "C", "(C)", "\text{(C)}", "(D) Alina"
         return Gold(letter.group(1), "choice")
-    if _TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare) or re.fullmatch(r"[A-Za-z]{3,}", s) and \
-            s.lower() not in _MATH_WORDS:
+    written_as_text = bool(_TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare))
+    if written_as_text or re.fullmatch(r"[A-Za-z]{3,}", s) and s.lower() not in _MATH_WORDS:  # \text{east}, Monday
         return Gold(s, "text")
     if _words_only(s):
         return None
@@ -257,10 +256,6 @@ def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
     if symbolic and not _mv_parse(s):
         return None
     return Gold(s, "math", several)
-
-
-def gold_parses(gold: str | None) -> bool:
-    return read_gold(gold) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
