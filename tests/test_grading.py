@@ -69,8 +69,8 @@ def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
     accuracy = make_reward("accuracy", timeout_s=5.0, num_workers=1)
     assert accuracy(completions=[boxed("42"), boxed("42")], answer=["forty two", "42"]) == [None, 1.0]
     from r1lite import metrics
-    from r1lite.eval_report import problems_of
     from r1lite.backends import Completion
+    from r1lite.eval_report import problems_of
 
     rows = [{"benchmark": "t", "id": str(i), "prompt": "q", "answer": g} for i, g in enumerate(["forty two", "42"])]
     records = grade_records(rows, [[Completion(text=boxed("42"), completion_tokens=5)]] * 2, None, timeout_s=5.0)

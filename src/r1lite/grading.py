@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from r1lite.answer_extraction import (BOXED_MARKERS, answer_in, boxed_values, candidates, completion_text,
-                                      extract_answer, final_boxes, final_segment, last_number)
+from r1lite.answer_extraction import (
+    BOXED_MARKERS,
+    answer_in,
+    boxed_values,
+    candidates,
+    completion_text,
+    extract_answer,
+    final_boxes,
+    final_segment,
+    last_number,
+)
 
 __all__ = ["Grade", "as_number", "boxed_values", "completion_text", "extract_answer", "final_segment", "grade",
            "grade_quick", "is_equivalent", "normalize", "read_gold"]
