@@ -131,12 +131,12 @@ def _text_key(answer: str) -> str:
 
 
 def _choice(answer: str) -> str | None:
-    """The letter of a multiple-choice answer: `C`, `(C)`, `\\text{(C)}`, `C. 12` -> "C"."""
+    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
     s = clean(answer)
     while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
         s = stripped
-    m = _CHOICE.match(s.strip())
-    return m.group(1) if m else None
+    m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
+    return m.group(1).upper() if m else None
 
 
 def as_number(answer: str) -> Fraction | None:
