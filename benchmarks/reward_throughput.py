@@ -184,7 +184,7 @@ def run_r1lite(items: list[tuple[str, str, str]], batch: int) -> tuple[list[floa
     return verdicts, latencies, batch_times
 
 
-# what each kind of completion deserves: right, wrong, or no signal (None)
+# the verdict each kind of completion deserves: credit (1.0) or none (0.0)
 EXPECTED = {"boxed_correct": 1.0, "boxed_equivalent": 1.0, "answer_is_unboxed": 1.0, "boxed_wrong": 0.0,
             "no_answer": 0.0, "garbage": 0.0, "pathological": 0.0}
 
