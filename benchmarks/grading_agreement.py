@@ -57,7 +57,7 @@ def main() -> None:
             right = "r1lite" if ours == case["label"] else "math-verify"
             print(f"disagree ({right} right): gold {case['gold'][:60]!r} -> r1lite {graded.correct} "
                   f"(answer {graded.answer!r:.60}), math-verify {case['mv']}, label {case['label']}")
-    print(f"\n| source | cases | r1lite agrees | math-verify agrees |\n|---|---|---|---|")
+    print("\n| source | cases | r1lite agrees | math-verify agrees |\n|---|---|---|---|")
     for source, results in sorted(by_source.items(), key=lambda kv: -len(kv[1])):
         print(f"| {source} | {len(results)} | {sum(r for r, _ in results)} | {sum(m for _, m in results)} |")
     ours_total = sum(r for results in by_source.values() for r, _ in results)

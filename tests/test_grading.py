@@ -69,8 +69,8 @@ def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
     accuracy = make_reward("accuracy", timeout_s=5.0, num_workers=1)
     assert accuracy(completions=[boxed("42"), boxed("42")], answer=["forty two", "42"]) == [None, 1.0]
     from r1lite import metrics
-    from r1lite.eval_report import problems_of
     from r1lite.backends import Completion
+    from r1lite.eval_report import problems_of
 
     rows = [{"benchmark": "t", "id": str(i), "prompt": "q", "answer": g} for i, g in enumerate(["forty two", "42"])]
     records = grade_records(rows, [[Completion(text=boxed("42"), completion_tokens=5)]] * 2, None, timeout_s=5.0)
@@ -150,13 +150,17 @@ def test_quick_and_full_grading_agree():
         assert quick is None or quick == grade(boxed(answer), gold), (gold, answer)
 
 
-def test_agreement_with_other_projects_at_least_math_verify():
+def test_agreement_with_other_projects_at_least_math_verify_and_one_verdict():
     """tests/data/grading_cases.jsonl: other projects' labelled cases; `mv` is math-verify's verdict, stored by
     benchmarks/grading_agreement.py --write. r1lite must match the labels at least as often, per source."""
     per_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for line in (DATA / "grading_cases.jsonl").read_text().splitlines():
         case = json.loads(line)
-        ours = int(bool(grade(case["completion"], case["gold"]).correct))
+        graded = grade(case["completion"], case["gold"])
+        # eval (anywhere=True), the reward (anywhere=False) and the in-process fast path reach one verdict
+        assert grade(case["completion"], case["gold"], anywhere=False).correct == graded.correct
+        assert grade_quick(case["completion"], case["gold"]) in (None, graded)
+        ours = int(bool(graded.correct))
         tally = per_source[case["source"]]
         tally[0] += 1
         tally[1] += ours == case["label"]
@@ -164,3 +168,13 @@ def test_agreement_with_other_projects_at_least_math_verify():
     assert sum(t[0] for t in per_source.values()) >= 200
     for source, (_, ours, theirs) in per_source.items():
         assert ours >= theirs, (source, ours, theirs)
+
+
+def test_every_math500_gold_parses_and_matrices_grade_themselves():
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.jsonl"
+    if not path.exists():
+        pytest.skip("../shared/data/math500.jsonl not present")
+    golds = [json.loads(line)["answer"] for line in path.read_text().splitlines()]
+    assert [g for g in golds if read_gold(g) is None] == []
+    matrices = [g for g in golds if "matrix" in g]
+    assert len(matrices) == 7 and all(correct(boxed(g.replace(" ", "")), g) for g in matrices)

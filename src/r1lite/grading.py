@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from r1lite.answer_extraction import (BOXED_MARKERS, answer_in, boxed_values, candidates, completion_text,
-                                      extract_answer, final_boxes, final_segment, last_number)
+from r1lite.answer_extraction import (
+    BOXED_MARKERS,
+    answer_in,
+    boxed_values,
+    candidates,
+    completion_text,
+    extract_answer,
+    final_boxes,
+    final_segment,
+    last_number,
+)
 
 __all__ = ["Grade", "as_number", "boxed_values", "completion_text", "extract_answer", "final_segment", "grade",
            "grade_quick", "is_equivalent", "normalize", "read_gold"]
@@ -33,11 +42,13 @@ _UNIT_WORDS = re.compile(
     re.IGNORECASE)
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+_MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
+_REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
-_CHOICE_GOLD = re.compile(r"\(?([A-E])\)?|\(([A-E])\)\s+[A-Za-z][A-Za-z ]*")
+_CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
                "infty", "arcsin", "arccos", "arctan", "sqrt", "and", "or"}
@@ -94,7 +105,7 @@ def clean(answer: str) -> str:
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
                      ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^")):
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset")):
         s = s.replace(old, new)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
@@ -120,37 +131,51 @@ def _text_key(answer: str) -> str:
 
 
 def _choice(answer: str) -> str | None:
-    """The letter of a multiple-choice answer: `C`, `(C)`, `\\text{(C)}`, `C. 12` -> "C"."""
+    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
     s = clean(answer)
     while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
         s = stripped
-    m = _CHOICE.match(s.strip())
-    return m.group(1) if m else None
+    m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
+    return m.group(1).upper() if m else None
 
 
 def as_number(answer: str) -> Fraction | None:
-    """The exact value of a plain number, decimal or simple fraction (`3`, `-2.5`, `\\frac{1}{2}`, `3/4`, `x = 5`)."""
+    """The exact value of a plain number (`3`, `-2.5`, `1,000`, `\\frac{1}{2}`, `3/4`, `4 4/9`, `0.\\overline{3}`,
+    `x = 5`, `28\\%` as 28), else None."""
     s = clean(answer).replace("\\%", "").replace("%", "")
     if re.search(r",\s", s):  # "32, 349" is a list, not 32349
         return None
     s = _LEADING_VAR.sub("", re.sub(r"(?<=\d) (?=\d{3}\b)", "", s).strip())  # "1 000"
-    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"(?<=\d) +(?=\d+/\d)", "&", s)  # the space of a mixed number 4 4/9 means plus
+    s = re.sub(r"\s+", "", s).replace("&", " ")
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     elif _DECIMAL_COMMA.fullmatch(s):
         s = s.replace(",", ".")
     try:
-        if re.fullmatch(r"-?\d+(\.\d+)?|-?\.\d+", s):
-            return Fraction(s)
-        if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
-            return Fraction(int(m.group(1)), int(m.group(2))) if int(m.group(2)) else None
-        if m := _FRAC.fullmatch(s):
-            sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5),
-                                                                                       m.group(6))
-            value = Fraction(int(num), int(den)) if int(den) else None
-            return -value if value is not None and sign else value
+        return _numeral(s)
     except (ValueError, ZeroDivisionError):
         return None
+
+
+def _numeral(s: str) -> Fraction | None:
+    """The value of a numeral without spaces or separators; ZeroDivisionError for a zero denominator."""
+    if m := _MIXED.fullmatch(s):  # 4 4/9, 6\frac{1}{4}: a whole number and a proper fraction
+        whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
+        value = whole + Fraction(num, den) if 0 <= num < den else None
+        return -value if value is not None and m.group(1) == "-" else value
+    if m := _REPEATING.fullmatch(s):  # 0.1\overline{6} = 1/6
+        start, period = m.group(2), m.group(3)
+        value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
+            int(period), 10 ** len(start) * (10 ** len(period) - 1))
+        return -value if s.startswith("-") else value
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
+        return Fraction(s)
+    if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    if m := _FRAC.fullmatch(s):
+        sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5), m.group(6))
+        return Fraction(int(num), int(den)) * (-1 if sign else 1)
     return None
 
 
@@ -176,8 +201,8 @@ def numbers_equal(answer: str, gold: str) -> bool | None:
         return None
     if na == ng:
         return True
-    if _has_percent(answer) != _has_percent(gold):  # 28% against 0.28: a unit question for math-verify
-        return None
+    if _has_percent(answer) != _has_percent(gold):  # 28% is 28 and 0.28, nothing else
+        return na / 100 == ng if _has_percent(answer) else na == ng / 100
     pa, pg = _places(answer), _places(gold)
     if pg is not None:
         return pa is None and abs(na - ng) <= Fraction(1, 2 * 10**pg)
@@ -210,8 +235,7 @@ def _words_only(s: str) -> bool:
     """Plain prose such as `forty two`: no digits or LaTeX, two or more words that are not math names."""
     if re.search(r"[\d\\^_=+*/<>]", s):
         return False
-    words = [w for w in _WORD.findall(s) if w.lower() not in _MATH_WORDS]
-    return len(words) >= 2 and len(" ".join(words)) >= len(re.sub(r"[^A-Za-z]", "", s)) * 0.8
+    return len([w for w in _WORD.findall(s) if w.lower() not in _MATH_WORDS]) >= 2
 
 
 @functools.lru_cache(maxsize=4096)
@@ -230,9 +254,9 @@ def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
     several = as_number(s) is None and _several(s)
     bare = _TEXT_CMD.sub(lambda m: m.group(1), s).strip()
     if letter := _CHOICE_GOLD.fullmatch(bare):  # "C", "(C)", "\text{(C)}", "(D) Alina"
-        return Gold(letter.group(1) or letter.group(2), "choice")
-    if _TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare) or re.fullmatch(r"[A-Za-z]{3,}", s) and \
-            s.lower() not in _MATH_WORDS:
+        return Gold(letter.group(1), "choice")
+    written_as_text = bool(_TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare))
+    if written_as_text or re.fullmatch(r"[A-Za-z]{3,}", s) and s.lower() not in _MATH_WORDS:  # \text{east}, Monday
         return Gold(s, "text")
     if _words_only(s):
         return None
@@ -241,10 +265,6 @@ def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
     if symbolic and not _mv_parse(s):
         return None
     return Gold(s, "math", several)
-
-
-def gold_parses(gold: str | None) -> bool:
-    return read_gold(gold) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
