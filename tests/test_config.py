@@ -10,14 +10,14 @@ import yaml
 
 from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe, parse_overrides
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 REPO = Path(__file__).resolve().parents[1]
 
 
 def grpo_raw(**trainer):
     return {
         "model": {"model_name_or_path": "tiny:qwen2"},
-        "data": {"sources": [{"path": str(DATA / "gsm8k_train_2k.jsonl")}]},
+        "data": {"sources": [{"path": str(DATA / "gsm8k_train_256.jsonl.gz")}]},
         "rewards": [{"name": "accuracy"}],
         "trainer": {"per_device_train_batch_size": 8, "num_generations": 4, **trainer},
     }
@@ -34,7 +34,7 @@ def test_valid_recipe_builds_with_trl_fields_passed_through():
     assert recipe.trainer == {"per_device_train_batch_size": 8, "num_generations": 4, "learning_rate": 1e-5,
                               "loss_type": "dr_grpo"}
     assert recipe.model.model_name_or_path == "tiny:qwen2"
-    assert recipe.data.sources[0].path.endswith("gsm8k_train_2k.jsonl")
+    assert recipe.data.sources[0].path.endswith("gsm8k_train_256.jsonl.gz")
 
 
 def test_command_line_overrides_win_and_are_typed():
@@ -64,7 +64,7 @@ def test_command_line_overrides_win_and_are_typed():
     ({"trainer": {"per_device_train_batch_size": 8, "num_generations": 1}}, None, "at least 2 generations"),
     # non-positive lengths
     ({"trainer": {"max_completion_length": 0}}, None, "trainer.max_completion_length: must be a positive"),
-    ({"data": {"sources": [{"path": str(DATA / "gsm8k_train_2k.jsonl")}], "max_prompt_tokens": -5}}, None,
+    ({"data": {"sources": [{"path": str(DATA / "gsm8k_train_256.jsonl.gz")}], "max_prompt_tokens": -5}}, None,
      "data.max_prompt_tokens"),
     # an unknown loss name, validated at load time (TRL only fails at the first loss computation)
     ({"trainer": {"loss_type": "drgrpo"}}, None, "allowed values: grpo, bnpo, dr_grpo"),
@@ -72,7 +72,7 @@ def test_command_line_overrides_win_and_are_typed():
     ({"trainer": {"num_generations": "four"}}, None, "num_generations"),
     ({"model": {"model_name_or_path": "tiny:qwen2", "lora_r": "big"}}, None, "model.lora_r: expected an integer"),
     # dataset columns that do not exist
-    ({"data": {"sources": [{"path": str(DATA / "gsm8k_train_2k.jsonl"), "columns": {"question": "problem"}}]}}, None,
+    ({"data": {"sources": [{"path": str(DATA / "gsm8k_train_256.jsonl.gz"), "columns": {"question": "problem"}}]}}, None,
      "column 'question' is not in"),
     ({"data": {"sources": [{"path": str(DATA / "missing.jsonl")}]}}, None, "does not exist"),
     # LoRA target modules absent from the model

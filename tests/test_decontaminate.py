@@ -1,24 +1,23 @@
-"""n-gram decontamination against the benchmarks in ../shared/data: planted problems go, near-misses stay."""
+"""n-gram decontamination against the bundled benchmarks: planted problems go, near-misses stay."""
 
 import json
-from pathlib import Path
 
 import pytest
 
+from r1lite.benchmarks import read_jsonl
 from r1lite.decontaminate import NgramIndex, build_index, cli, decontaminate, ngrams
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 PLANTED_ID = "test/prealgebra/977.json"  # "If $3x + 2(1 + x) = 17$, what is the value of $6x + 5$?"
 
 
 @pytest.fixture(scope="module")
 def index():
-    return build_index(DATA)
+    return build_index()  # no data_dir: the bundled copies
 
 
 def _benchmark_problem(file: str, row_id: str) -> str:
-    with open(DATA / file) as fh:
-        return next(r["problem"] for r in map(json.loads, fh) if r["id"] == row_id)
+    return next(r["problem"] for r in read_jsonl(DATA / f"{file}.gz") if r["id"] == row_id)
 
 
 def test_index_covers_every_benchmark(index):

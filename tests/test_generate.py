@@ -22,7 +22,7 @@ from r1lite.generate import GenerateRecipe, cost_usd, run_generate
 from r1lite.generate import cli as generate_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 KEY_ENV, KEY = "R1LITE_TEST_API_KEY", "sk-r1lite-test-7f3a9c2e5b1d4e6a"
 PROBLEMS = [(f"What is {a} + {b}?", a + b) for a, b in [(3, 4), (12, 30), (7, 8), (21, 5), (9, 9), (40, 2)]]
 PLANTED = "If $3x + 2(1 + x) = 17$, what is the value of $6x + 5$?"  # MATH-500 test/prealgebra/977
@@ -374,7 +374,7 @@ def test_other_recipe_in_output_dir_refused(tmp_path, key):
 
 
 def test_recipes_validate(monkeypatch):
-    monkeypatch.chdir(ROOT)  # recipes name ../shared/data relative to the repository root
+    monkeypatch.chdir(ROOT)  # recipes name paths relative to the repository root
     for path in ["recipes/smollm2-135m/generate/arithmetic_local.yaml", "recipes/deepseek-r1/generate/openr1_math.yaml"]:
         recipe = load_recipe(GenerateRecipe, path)
         assert recipe.decontamination.enabled and recipe.data.sources

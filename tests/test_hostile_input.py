@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from r1lite.backends import Completion, SamplingParams
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
 from r1lite.config import GRPORecipe, load_recipe, to_dict
 from r1lite.evaluate import EvalRecipe, run_eval
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KEY = "sk-live-0123456789abcdefABCDEF"
 
 
@@ -98,7 +98,7 @@ def test_prompt_template_without_problem_slot(tmp_path, template, expected):
 def test_sft_source_without_solution_column(tmp_path):
     data = jsonl(tmp_path / "qa.jsonl", [{"problem": "1+1?", "answer": "2"}])
     raw = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": {"sources": [{"path": str(data)}]}}
-    one_line_error(*check(tmp_path, raw, "sft"), "data.sources[0]", "no solution column", "empty <think></think>")
+    one_line_error(*check(tmp_path, raw, "sft"), "data.sources[0]", "no `solution` or `completion` column")
     jsonl(data, [{"problem": "1+1?", "answer": "2", "solution": "1+1=2"}, {"problem": "2+2?", "solution": None}])
     one_line_error(*check(tmp_path, raw, "sft"), f"{data}:2", "'solution' is null")
 
@@ -427,8 +427,9 @@ def test_generate_failures_are_one_line(tmp_path, monkeypatch):
 def test_offline_hub_benchmark_and_missing_decontamination_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("datasets.config.HF_HUB_OFFLINE", True, raising=False)
+    hub_only = {"aime24": {"hub_id": "nobody/no-such-benchmark", "local_file": None}}  # not the bundled copy
     recipe = write_yaml(tmp_path / "e.yaml", {"model": "tiny:qwen2", "benchmarks": ["aime24"],
-                                              "output_dir": str(tmp_path / "eval")})
+                                              "benchmark_args": hub_only, "output_dir": str(tmp_path / "eval")})
     one_line_error(*run_cli("eval", "--config", recipe), "benchmarks: aime24")
     assert not (tmp_path / "eval").exists()
     (tmp_path / "bench").mkdir()

@@ -8,7 +8,7 @@ import torch
 from r1lite import data, models, tasks
 from r1lite.config import ConfigError, DataArgs, DataSource
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 
 
 def test_resolve_every_kind_of_name(tmp_path):
@@ -66,7 +66,7 @@ def test_solution_column_used_as_gold_keeps_only_the_final_answer(tmp_path):
 
 
 def test_mixture_by_weight_is_seeded():
-    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_2k.jsonl"), weight=3),
+    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_256.jsonl.gz"), weight=3),
                              DataSource(path="synthetic:arithmetic", weight=1, task_args={"n": 50})],
                     num_samples=40, seed=7)
     first, again = data.load_problems(args), data.load_problems(args)
@@ -76,7 +76,7 @@ def test_mixture_by_weight_is_seeded():
 
 
 def test_prompts_are_chats_and_long_ones_are_filtered():
-    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_2k.jsonl"), num_samples=30)],
+    args = DataArgs(sources=[DataSource(path=str(DATA / "gsm8k_train_256.jsonl.gz"), num_samples=30)],
                     system_prompt="short", max_prompt_tokens=330)
     tok = models.load_tokenizer("tiny:qwen2")  # one token per character: 330 tokens is a short prompt
     ds = data.to_prompts(data.load_problems(args), args, tok)
@@ -111,8 +111,8 @@ def test_where_keeps_matching_rows_and_names_bad_columns():
     from r1lite.config import DataArgs, DataSource
     from r1lite.data import check_source, load_problems
 
-    source = DataSource(path=str(DATA / "math_train_4k.jsonl"), where={"level": [3, "4"]})
+    source = DataSource(path="bundled:math_train_256", where={"level": [3, "4"]})
     ds = load_problems(DataArgs(sources=[source], shuffle=False))
-    assert set(ds["level"]) == {3, 4} and len(ds) == 1132 + 1241  # the README's level counts
+    assert set(ds["level"]) == {3, 4} and len(ds) == 86 + 69  # levels 3 and 4 of the 256 rows
     with pytest.raises(ConfigError, match="where: column 'difficulty' is not in"):
-        check_source(DataSource(path=str(DATA / "math_train_4k.jsonl"), where={"difficulty": 3}), "data.sources[0]")
+        check_source(DataSource(path="bundled:math_train_256", where={"difficulty": 3}), "data.sources[0]")

@@ -40,11 +40,11 @@ def test_smoke_swaps_gpu_hub_and_length_settings_and_keeps_the_method():
     assert "steps_per_generation" not in t and t["gradient_checkpointing"] is False
     # the method is what is being checked: it stays
     assert (t["loss_type"], t["epsilon_high"], t["mask_truncated_completions"]) == ("dapo", 0.28, True)
-    assert smoke["data"]["sources"] == [{"path": "/data/math_train_4k.jsonl", "num_samples": recipes_check.ROWS}]
+    assert smoke["data"]["sources"] == [{"path": "/data/math_train_256.jsonl", "num_samples": recipes_check.ROWS}]
     assert smoke["rewards"][1] == {"name": "soft_overlong", "weight": 1.0, "args": {}}  # follows the tiny length
     gsm8k = recipes_check.smoke_raw(yaml.safe_load(Path("recipes/qwen2.5-0.5b-instruct/grpo/gsm8k_lora_24gb.yaml")
                                                    .read_text()), "grpo", "x", Path("/data"), Path("/tmp/out"))
-    assert gsm8k["data"]["sources"][0]["path"] == "/data/gsm8k_train_2k.jsonl"
+    assert gsm8k["data"]["sources"][0]["path"] == "/data/gsm8k_train_256.jsonl"
     assert gsm8k["model"]["use_peft"] is True  # LoRA is part of the recipe's method
 
 

@@ -1,7 +1,9 @@
 """Math benchmarks: a plain registry name -> Benchmark (where the data is, which fields, which prompt).
 
-Each benchmark loads from the Hugging Face Hub by default; with `data_dir` (or a per-benchmark `path`) it reads a
-local JSONL file instead, which is how tests and offline machines use `../shared/data`. Rows come back uniform:
+The five standard benchmarks (MATH-500, AIME 2024/2025, AMC 2023, GSM8K test) ship inside the package, gzipped, in
+`benchmark_data/` (sources and licenses in its README), so they load offline with no setup. `data_dir` (or a
+per-benchmark `path`) reads local JSONL files instead; a benchmark that is neither bundled nor local loads from the
+Hugging Face Hub. Rows come back uniform:
 `id`, `problem`, `answer` (the gold, graded by `r1lite.grading`, the same code as the GRPO accuracy reward), plus
 `subject`/`level` where the benchmark has them.
 
@@ -15,6 +17,7 @@ held-out synthetic set is `{path: "synthetic:arithmetic", task_args: {n: 64, ops
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,7 +33,7 @@ class Benchmark:
     hub_id: str | None = None  # Hub dataset id, loaded when no local file is given
     split: str = "test"
     hub_config: str | None = None
-    local_file: str | None = None  # file name looked up in data_dir
+    local_file: str | None = None  # file name looked up in data_dir (name.jsonl or name.jsonl.gz), then bundled
     path: str | None = None  # an explicit local file (wins over data_dir)
     problem_field: str = "problem"
     answer_field: str = "answer"
@@ -54,9 +57,30 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
+BUNDLED_DIR = Path(__file__).parent / "benchmark_data"  # gzipped JSONL shipped with the package
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path) as fh:
+    """Rows of a .jsonl file, or of a gzipped .jsonl.gz one."""
+    with (gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path)) as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def find_local(folder: str | Path, file_name: str) -> Path | None:
+    """`file_name` in `folder`, or its gzipped twin `file_name.gz`; None when neither exists."""
+    for candidate in (Path(folder) / file_name, Path(folder) / f"{file_name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def bundled_file(name: str) -> Path:
+    """A file shipped in benchmark_data/, by its name without `.jsonl.gz` (e.g. math500, gsm8k_train_256)."""
+    path = BUNDLED_DIR / f"{name}.jsonl.gz"
+    if not path.is_file():
+        shipped = sorted(p.name.removesuffix(".jsonl.gz") for p in BUNDLED_DIR.glob("*.jsonl.gz"))
+        raise FileNotFoundError(f"no bundled data set {name!r}; allowed values: {', '.join(shipped)}")
+    return path
 
 
 def _gold(value: Any, bench: Benchmark) -> str:
@@ -87,8 +111,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
 
         raw = TASKS[bench.path.removeprefix("synthetic:")](**{"split": "test", **bench.task_args})
         return _rows(bench, raw, "problem", "id", limit)
-    local = Path(bench.path) if bench.path else (Path(data_dir) / bench.local_file
-                                                   if data_dir and bench.local_file else None)
+    local = benchmark_file(bench, data_dir)
     if local is not None:
         if not local.is_file():
             raise FileNotFoundError(f"benchmark {bench.name}: {local} does not exist")
@@ -101,6 +124,17 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
         raw = list(datasets.load_dataset(bench.hub_id, bench.hub_config, split=bench.split))
         problem_field, id_field = bench.problem_field, bench.id_field
     return _rows(bench, raw, problem_field, id_field, limit)
+
+
+def benchmark_file(bench: Benchmark, data_dir: str | Path | None) -> Path | None:
+    """The file a benchmark reads: its own path, else data_dir's copy, else the bundled copy; None: the Hub."""
+    if bench.path:
+        return Path(bench.path)
+    if not bench.local_file:
+        return None
+    if data_dir:
+        return find_local(data_dir, bench.local_file) or Path(data_dir) / bench.local_file
+    return find_local(BUNDLED_DIR, bench.local_file)
 
 
 def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_field: str | None,

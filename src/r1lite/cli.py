@@ -119,12 +119,27 @@ def check_cli(argv: list[str]) -> int:
     return 0
 
 
+CHECK_USAGE = f"""usage: r1lite check --config RECIPE.yaml [--stage {'|'.join(RECIPE_CLASSES)}] [--field value ...]
+
+Validate a recipe as training would (fields, types, cross-field rules, data columns, reward functions), without
+loading a model. The stage comes from the recipe's folder (recipes/<model>/<stage>/) unless --stage says it.
+`r1lite <stage> --help` lists every field of a stage's recipe."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
+    if command in RECIPE_CLASSES and ("-h" in rest or "--help" in rest):
+        from r1lite.recipe_help import render
+
+        print(render(command), end="")
+        return 0
+    if command == "check" and ("-h" in rest or "--help" in rest):
+        print(CHECK_USAGE)
+        return 0
     if command not in COMMANDS:
         import difflib
 

@@ -4,7 +4,7 @@ A recipe has sections. r1lite's own sections are dataclasses here; `model:` is T
 holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged (checked against TRL's source, see trl_schema.py).
 
     model:   {model_name_or_path: smollm2-135m, use_peft: true, lora_r: 16}
-    data:    {sources: [{path: ../shared/data/gsm8k_train_2k.jsonl}], system_prompt: r1}
+    data:    {sources: [{path: bundled:gsm8k_train_256}], system_prompt: r1}
     rewards: [{name: accuracy, weight: 1.0}, {name: format, weight: 0.1}]
     trainer: {learning_rate: 1.0e-6, num_generations: 8, output_dir: runs/x}
 
@@ -63,20 +63,22 @@ class DataSource:
 
 @dataclass
 class DataArgs:
-    sources: list[DataSource] = field(default_factory=list)
+    sources: list[DataSource] = field(default_factory=list)  # the datasets mixed into one (see DataSource)
     system_prompt: str | None = "r1"  # a name in prompts.SYSTEM_PROMPTS, literal text, or null for none
     prompt_template: str = "{problem}"  # user turn; {problem} is the problem text
     num_samples: int | None = None  # rows in the final mixture (default: all rows of all sources)
     max_prompt_tokens: int | None = 512  # drop prompts longer than this (TRL never truncates prompts)
-    shuffle: bool = True
-    seed: int = 0
+    wrap_in_think: bool = False  # SFT from problem + solution: write a solution with no </think> in R1's format,
+    # <think>solution</think> then \boxed{answer}; off: the solution is the assistant turn as written
+    shuffle: bool = True  # shuffle each source and the mixture (seeded)
+    seed: int = 0  # seed of shuffling and of repeated rows in the mixture
 
 
 @dataclass
 class RewardSpec:
-    name: str
-    weight: float = 1.0
-    args: dict[str, Any] = field(default_factory=dict)
+    name: str  # a registry name (rewards.REWARDS), or your own function: module.path:function or file.py:function
+    weight: float = 1.0  # its share of the total reward (TRL's reward_weights)
+    args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the factory, or of your own function
 
 
 @dataclass
@@ -599,16 +601,24 @@ def check_model_path(name: str, where: str) -> None:
 
 
 def check_grpo(recipe: GRPORecipe) -> None:
-    from r1lite.rewards import COLUMNS, REWARDS, reward_args
+    from r1lite.formats import check_formats
+    from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
 
     check_model(recipe.model)
+    check_formats(recipe.data, "grpo")  # first: a wrong format is named with the accepted ones
     check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))
     if not recipe.rewards:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(recipe.rewards):
+        if is_import_path(spec.name):  # your own function: it must import and be callable
+            try:
+                check_user_reward(spec.name, spec.args)
+            except ValueError as e:
+                raise ConfigError(f"rewards[{i}].name: {e}") from None
+            continue
         if spec.name not in REWARDS:
             raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{_suggest(spec.name, REWARDS)}; "
-                              f"allowed values: {', '.join(sorted(REWARDS))}")
+                              f"allowed values: {', '.join(sorted(REWARDS))}, or module.path:function")
         allowed = reward_args(spec.name)
         for key in spec.args:
             if allowed and key not in allowed:
@@ -649,7 +659,10 @@ def check_grpo(recipe: GRPORecipe) -> None:
 
 
 def check_sft(recipe: SFTRecipe) -> None:
+    from r1lite.formats import check_formats
+
     check_model(recipe.model)
+    check_formats(recipe.data, "sft")
     check_data(recipe.data, need_answer=False, need_solution=True)
     for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
         _check_positive(f"trainer.{name}", trainer_value(recipe, name))

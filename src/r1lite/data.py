@@ -2,11 +2,15 @@
 
     problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
     prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
-    chats = load_conversations(recipe.data)               # SFT: a `messages` column in R1 format
+    chats = load_conversations(recipe.data)               # SFT: messages, or standard prompt/completion, or text
+
+Rows may come in any of TRL's formats (formats.py lists what each stage accepts): a `prompt` column is used as
+given, a `problem` column is built into a chat.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterator
@@ -20,12 +24,27 @@ PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # f
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SYNTHETIC = "synthetic:"
+BUNDLED = "bundled:"  # a data set shipped in r1lite/benchmark_data/, e.g. bundled:gsm8k_train_256
+
+
+def local_path(path: str) -> Path:
+    """The file or folder a local source names: `bundled:<name>` is the packaged file, anything else is a path."""
+    if path.startswith(BUNDLED):
+        from r1lite.benchmarks import bundled_file
+
+        return bundled_file(path[len(BUNDLED):])
+    return Path(path).expanduser()
+
+
+def _suffix(path: Path) -> str:
+    """The data format suffix, looking through a trailing .gz (data.jsonl.gz -> .jsonl)."""
+    return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
 
 
 def _local_files(path: Path) -> tuple[str, list[str]]:
     """(datasets builder name, files) of a local file or a folder of same-format files."""
-    files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
-    formats = {LOCAL_FORMATS.get(p.suffix) for p in files}
+    files = sorted(p for p in path.rglob("*") if _suffix(p) in LOCAL_FORMATS) if path.is_dir() else [path]
+    formats = {LOCAL_FORMATS.get(_suffix(p)) for p in files}
     if not files or None in formats or len(formats) > 1:
         raise ValueError(f"{path}: expected .jsonl/.json/.parquet/.csv files of one format, found "
                          f"{sorted(p.name for p in files)[:5] or 'none'}")
@@ -33,7 +52,8 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
 
 
 def _is_local(path: str) -> bool:
-    return Path(path).expanduser().exists() or path.startswith((".", "/", "~")) or Path(path).suffix in LOCAL_FORMATS
+    return (path.startswith(BUNDLED) or Path(path).expanduser().exists() or path.startswith((".", "/", "~"))
+            or _suffix(Path(path)) in LOCAL_FORMATS)
 
 
 def peek_columns(source: DataSource) -> list[str] | None:
@@ -43,7 +63,7 @@ def peek_columns(source: DataSource) -> list[str] | None:
         return list(rows[0]) if rows else []
     if not _is_local(source.path):
         return None
-    path = Path(source.path).expanduser()
+    path = local_path(source.path)
     if not path.exists():
         raise FileNotFoundError(f"{source.path} does not exist")
     builder, files = _local_files(path)
@@ -60,6 +80,25 @@ def peek_columns(source: DataSource) -> list[str] | None:
 
 
 SOLUTION_COLUMNS = ("solution", "completion")  # the assistant turn SFT builds from problem rows (format_solution)
+
+
+def peek_row(source: DataSource) -> dict[str, Any] | None:
+    """The first row of a local file or a synthetic task, with the source's column renames applied; None when it
+    can't be read cheaply (a Hub dataset) or the source is missing or unreadable (check_source reports that)."""
+    if source.path.startswith(SYNTHETIC):
+        try:
+            rows = _synthetic_rows(source, n=1)
+        except (TypeError, ValueError):  # bad task_args: check_source names them
+            return None
+        row = rows[0] if rows else None
+    elif not _is_local(source.path) or not local_path(source.path).exists():
+        return None
+    else:
+        try:
+            row = next((r for _, r in iter_local_rows(local_path(source.path))), None)
+        except ValueError:
+            return None
+    return None if row is None else {source.columns.get(k, k): v for k, v in row.items()}
 
 
 def check_source(source: DataSource, where: str, need_answer: bool = True, need_solution: bool = False) -> None:
@@ -84,8 +123,10 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
             raise ConfigError(f"{where}.where: column {column!r} is not in {source.path}; allowed values: "
                               f"{', '.join(sorted(mapped))}")
     if "messages" in mapped:
-        _check_rows(source, where, {_source_column(source, columns, ("messages",)): _is_chat})
+        _check_rows(source, where, {_source_column(source, columns, ("messages",)): _is_training_chat})
         return  # a chat dataset (SFT) needs no problem/answer columns
+    if "text" in mapped or {"prompt", "completion"} <= mapped:
+        return  # SFT formats that need no problem/answer columns (formats.check_formats checks the rows)
     if not mapped & set(PROBLEM_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
                           f"map one with columns: {{<column>: problem}}; available columns: {', '.join(columns)}")
@@ -96,7 +137,8 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
         raise ConfigError(f"{where}: {source.path} has no solution column (looked for messages, "
                           f"{', '.join(SOLUTION_COLUMNS)}), so SFT would train on empty <think></think> turns; "
                           f"map one with columns: {{<column>: solution}}; available columns: {', '.join(columns)}")
-    required = {_source_column(source, columns, PROBLEM_COLUMNS): _is_text}
+    problem = _source_column(source, columns, PROBLEM_COLUMNS)
+    required = {problem: _is_prompt if problem == "prompt" else _is_text}
     if need_solution:
         required[_source_column(source, columns, SOLUTION_COLUMNS)] = _is_text
     _check_rows(source, where, required)
@@ -133,11 +175,20 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
+def _is_prompt(value: Any) -> bool:
+    """TRL's `prompt` column: text (standard) or chat messages (conversational)."""
+    return _is_text(value) or _is_chat(value)
+
+
 def _is_chat(value: Any) -> bool:
-    """A conversation SFT can train on: {role, content} turns, the last one the assistant's (the completion)."""
     return (isinstance(value, list) and bool(value)
             and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in value) and value[-1]["role"] == "assistant")
+                    for m in value))
+
+
+def _is_training_chat(value: Any) -> bool:
+    """A conversation SFT can train on: its last turn is the assistant's (the completion)."""
+    return _is_chat(value) and value[-1]["role"] == "assistant"
 
 
 def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> None:
@@ -146,16 +197,19 @@ def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> Non
     if source.path.startswith(SYNTHETIC) or not _is_local(source.path):
         return
     try:
-        for place, row in iter_local_rows(Path(source.path).expanduser()):
+        for place, row in iter_local_rows(local_path(source.path)):
             for column, ok in required.items():
                 if column not in row:
                     raise ValueError(f"{place}: no {column!r} field; fields present: {', '.join(map(str, row))}")
                 if not ok(row[column]):
-                    expected = ("a list of {role, content} messages ending with the assistant's" if ok is _is_chat
-                                else "non-empty text")
+                    expected = EXPECTED.get(ok, "non-empty text")
                     raise ValueError(f"{place}: {column!r} is {_describe(row[column])}, expected {expected}")
     except ValueError as e:
         raise ConfigError(f"{where}.path: {e}") from None
+
+
+EXPECTED = {_is_training_chat: "a list of {role, content} messages ending with the assistant's",
+            _is_prompt: "non-empty text or a list of {role, content} messages"}
 
 
 def _describe(value: Any) -> str:
@@ -177,18 +231,24 @@ def iter_local_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             raise ValueError(f"{file}: no rows (empty file)")
 
 
+def _open_bytes(file: Path) -> Any:
+    """A binary reader of a data file, looking through gzip (the bundled data sets are .jsonl.gz)."""
+    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+
+
 def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with open(file, "rb") as fh:
+    with _open_bytes(file) as fh:
         head = fh.read(64).lstrip()
     if head.startswith(b"["):  # one JSON array of objects
         try:
-            rows = json.loads(_decode(file.read_bytes(), f"{file}"))
+            with _open_bytes(file) as fh:
+                rows = json.loads(_decode(fh.read(), f"{file}"))
         except json.JSONDecodeError as e:
             raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
         for i, row in enumerate(rows):
             yield _object(row, f"{file}: item {i}")
         return
-    with open(file, "rb") as fh:
+    with _open_bytes(file) as fh:
         for number, raw in enumerate(fh, 1):
             text = _decode(raw, f"{file}:{number}")
             if not text.strip():
@@ -262,7 +322,7 @@ def read_source(source: DataSource) -> Any:
     if source.path.startswith(SYNTHETIC):
         ds = datasets.Dataset.from_list(_synthetic_rows(source))
     elif _is_local(source.path):
-        builder, files = _local_files(Path(source.path).expanduser())
+        builder, files = _local_files(local_path(source.path))
         ds = datasets.load_dataset(builder, data_files=files, split="train")
     else:
         try:
@@ -345,13 +405,19 @@ def load_problems(data: DataArgs) -> Any:
 
 
 def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
-    """Add the chat `prompt` column TRL's GRPOTrainer reads, and drop prompts over data.max_prompt_tokens."""
-    ds = problems.map(lambda row: {"prompt": build_messages(row["problem"], data.system_prompt, data.prompt_template)})
+    """The `prompt` column TRL's GRPOTrainer reads: the data's own (conversational or standard, used as given), else a
+    chat built from `problem`. Prompts over data.max_prompt_tokens are dropped."""
+    if "prompt" in problems.column_names:
+        ds = problems  # TRL's own column: a chat TRL templates, or text it feeds to the model as is
+    else:
+        ds = problems.map(lambda row: {"prompt": build_messages(row["problem"], data.system_prompt,
+                                                                data.prompt_template)})
     if tokenizer is not None and data.max_prompt_tokens:
         limit = data.max_prompt_tokens
 
         def short_enough(row: dict[str, Any]) -> bool:
-            text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+            text = row["prompt"] if isinstance(row["prompt"], str) else tokenizer.apply_chat_template(
+                row["prompt"], add_generation_prompt=True, tokenize=False)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit
 
         ds = ds.filter(short_enough)
@@ -360,10 +426,11 @@ def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
     return ds
 
 
-def format_solution(row: dict[str, Any]) -> str:
-    """The assistant turn for SFT: a given R1-format completion, or a reference solution wrapped into one."""
+def format_solution(row: dict[str, Any], wrap_in_think: bool = False) -> str:
+    """The assistant turn for SFT: the solution (or completion) as written; with wrap_in_think, a solution with no
+    </think> becomes R1's format, <think>solution</think> then the boxed answer."""
     solution = row.get("solution") or row.get("completion") or ""
-    if "</think>" in solution:
+    if "</think>" in solution or not wrap_in_think:
         return solution
     answer = row.get("answer")
     tail = f"\nThe answer is \\boxed{{{answer}}}." if answer and "\\boxed" not in solution else ""
@@ -371,19 +438,31 @@ def format_solution(row: dict[str, Any]) -> str:
 
 
 def load_conversations(data: DataArgs) -> Any:
-    """SFT data as a `messages` column: taken as is when present, else built from problem + solution."""
+    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
+    prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
+    from r1lite.formats import sft_format
+
     if not data.sources:
         raise ConfigError("data.sources: at least one source is needed")
     parts = []
-    for source in data.sources:
+    for i, source in enumerate(data.sources):
         ds = read_source(source)
-        if "messages" not in ds.column_names:
-            if "problem" not in ds.column_names:
-                raise ConfigError(f"data: {source.path} has neither a messages column nor a problem column")
+        fmt, why = sft_format(ds[0])
+        if fmt is None:
+            raise ConfigError(f"data.sources[{i}]: {source.path}: {why} (r1lite check lists the accepted formats)")
+        if fmt == "standard prompt-completion":
+            parts.append(ds.select_columns(["prompt", "completion", "id", "source"]))
+            continue
+        if fmt == "text":
+            parts.append(ds.select_columns(["text", "id", "source"]))
+            continue
+        if fmt == "conversational prompt-completion":
+            ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
+        elif fmt == "problem-solution":
             ds = ds.map(lambda row: {"messages": build_messages(row["problem"], data.system_prompt,
                                                                 data.prompt_template)
-                                     + [{"role": "assistant", "content": format_solution(row)}]})
-        elif system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+                                     + [{"role": "assistant", "content": format_solution(row, data.wrap_in_think)}]})
+        if system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
             text = system_prompt(data.system_prompt)
             ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
         parts.append(ds.select_columns(["messages", "id", "source"]))

@@ -6,7 +6,7 @@ aggressive on purpose: shared boilerplate ("where $m$ and $n$ are relatively pri
 about a tenth of the MATH train split matches something. Every benchmark in
 `r1lite.benchmarks.BENCHMARKS` is checked unless a subset is named.
 
-    r1lite decontaminate --input train.jsonl --data_dir ../shared/data --output clean.jsonl [--ngram 8] [--column problem]
+    r1lite decontaminate --input train.jsonl --output clean.jsonl [--data_dir DIR] [--ngram 8] [--column problem]
 
 writes the kept rows to --output and a report (counts per benchmark, every removed row with what it matched) next
 to it as <output>.report.json.
@@ -66,7 +66,8 @@ class NgramIndex:
 
 def build_index(data_dir: str | Path | None = None, benchmarks: Sequence[str] | None = None,
                 n: int = DEFAULT_NGRAM) -> NgramIndex:
-    """Index the problems of `benchmarks` (default: all registered), read from data_dir (or the Hub without one)."""
+    """Index the problems of `benchmarks` (default: all registered), read from data_dir or
+    the bundled copies."""
     index = NgramIndex(n)
     for name in benchmarks or list(BENCHMARKS):
         for row in load_benchmark(name, data_dir):
@@ -101,7 +102,7 @@ def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="r1lite decontaminate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="JSONL file of training rows")
     parser.add_argument("--output", required=True, help="JSONL file for the kept rows")
-    parser.add_argument("--data_dir", default=None, help="folder of benchmark JSONL files (default: the Hub)")
+    parser.add_argument("--data_dir", default=None, help="folder of benchmark JSONL files (default: the bundled copies)")
     parser.add_argument("--ngram", type=int, default=DEFAULT_NGRAM)
     parser.add_argument("--column", default="problem", help="the column holding the prompt text")
     parser.add_argument("--benchmarks", default=None, help=f"comma-separated subset of {', '.join(BENCHMARKS)}")

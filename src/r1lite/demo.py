@@ -4,7 +4,7 @@ Every stage is the product's own command run on a recipe under recipes/smollm2-1
 `r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts overridden.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
 
-    r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir ../shared/data] [--model smollm2-135m]
+    r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = data_dir or str(REPO.parent / "shared" / "data")
+    data_dir = data_dir or str(Path(__file__).parent / "benchmark_data")  # the benchmarks shipped in the package
     p = plan(minutes, tiny=model.startswith("tiny:"))
     overrides = stage_overrides(out, model, seed, data_dir, p)
     recipes = stage_recipes(overrides)
@@ -142,7 +142,7 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--minutes", type=float, default=10, help="time budget; GRPO steps scale to fit")
     parser.add_argument("--output_dir", default="runs/demo")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: ../shared/data)")
+    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: the bundled copies)")
     parser.add_argument("--model", default="smollm2-135m", help="tiny:qwen2 for a seconds-long smoke run")
     args = parser.parse_args(argv)
     run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model)

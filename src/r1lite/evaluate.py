@@ -1,6 +1,6 @@
 """`r1lite eval`: math benchmarks with DeepSeek-R1's protocol, resumable, with budget curves and reports.
 
-    r1lite eval --model smollm2-135m --benchmarks gsm8k,math500 --data_dir ../shared/data --limit 20 --num_samples 2
+    r1lite eval --model smollm2-135m --benchmarks gsm8k,math500 --limit 20 --num_samples 2
     r1lite eval --config recipes/.../eval/x.yaml [--field value ...]
     r1lite eval compare runs/evalA runs/evalB
 
@@ -47,7 +47,7 @@ class EvalRecipe:
     model: str = "smollm2-135m"  # Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training output folder
     benchmarks: list[str] = field(default_factory=lambda: ["math500"])
     benchmark_args: dict[str, Any] = field(default_factory=dict)  # name -> Benchmark fields (path, problem_field...)
-    data_dir: str | None = None  # local JSONL files instead of the Hub (../shared/data here)
+    data_dir: str | None = None  # a folder of local JSONL files; null: the bundled copies, else the Hub
     limit: int | None = None  # first N problems of each benchmark
     num_samples: int = 1  # k samples per problem; pass@1 is averaged over them (R1: k=64 on AIME)
     temperature: float = 0.6  # R1's evaluation sampling
@@ -138,15 +138,14 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
     """Read a benchmark that lives in a local file now (cheap), so a bad file fails before any model loads and
     before the output folder exists."""
-    from r1lite.benchmarks import get_benchmark, load_benchmark
+    from r1lite.benchmarks import benchmark_file, get_benchmark, load_benchmark
     from r1lite.data import iter_local_rows
 
     bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
     if bench.path and bench.path.startswith("synthetic:"):
         return
     where = f"benchmark_args.{name}.path" if bench.path else "data_dir"
-    local = Path(bench.path) if bench.path else (Path(recipe.data_dir) / bench.local_file
-                                                   if recipe.data_dir and bench.local_file else None)
+    local = benchmark_file(bench, recipe.data_dir)
     if local is None:
         return  # from the Hub
     if not local.is_file():

@@ -106,7 +106,7 @@ class FilterArgs:
 class DecontaminationArgs:
     enabled: bool = True
     ngram: int = 8  # as open-r1
-    data_dir: str | None = None  # folder of benchmark JSONL files (e.g. ../shared/data); null: the Hub
+    data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
     benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
 
 
@@ -153,7 +153,7 @@ class GenerateRecipe:
                              ("filters.near_dup_threshold", f.near_dup_threshold)]:
             if not 0 <= value <= 1:
                 raise ConfigError(f"{where}: must be between 0 and 1, got {value}")
-        from r1lite.benchmarks import BENCHMARKS
+        from r1lite.benchmarks import BENCHMARKS, benchmark_file
 
         for i, name in enumerate(d.benchmarks):
             if name not in BENCHMARKS:
@@ -162,9 +162,8 @@ class GenerateRecipe:
         if d.enabled and d.data_dir and not Path(d.data_dir).is_dir():
             raise ConfigError(f"decontamination.data_dir: {d.data_dir} is not a folder")
         if d.enabled and d.data_dir:
-            files = {name: BENCHMARKS[name].local_file for name in d.benchmarks or BENCHMARKS}
-            missing = [f"{name} ({file})" for name, file in files.items()
-                       if file and not (Path(d.data_dir) / file).is_file()]
+            files = {name: benchmark_file(BENCHMARKS[name], d.data_dir) for name in d.benchmarks or BENCHMARKS}
+            missing = [f"{name} ({file.name})" for name, file in files.items() if file and not file.is_file()]
             if missing:
                 raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
                                   "list the benchmarks it has in decontamination.benchmarks")
@@ -565,9 +564,6 @@ def cli(argv: list[str]) -> int:
     from r1lite.config import parse_overrides
     from r1lite.runtime import setup_env
 
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     path, rest = _split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")

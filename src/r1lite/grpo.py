@@ -36,7 +36,7 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
         raise ConfigError(f"trainer: {e}") from e
 
     return GRPOTrainer(
-        model=models.load_model(recipe.model),
+        model=models.load_model(recipe.model, init_kwargs=recipe.trainer.get("model_init_kwargs")),
         reward_funcs=runtime.wrap_rewards(funcs, output_dir),
         args=args,
         train_dataset=prompts,

@@ -40,6 +40,7 @@ ARCH_BY_PREFIX = {"qwen/qwen2": "qwen2", "qwen/qwq": "qwen2", "deepseek-ai/deeps
                   "qwen/qwen3": "qwen3", "huggingfacetb/smollm": "llama", "meta-llama/": "llama",
                   "deepseek-ai/deepseek-r1-distill-llama": "llama", "smollm2-135m": "llama"}
 
+CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on assistant tokens only
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
     "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}\n"
@@ -267,11 +268,35 @@ def load_tokenizer(name: str, revision: str = "main", trust_remote_code: bool = 
     cls = PreTrainedTokenizerFast if _is_word_level(Path(folder)) else AutoTokenizer
     tok = cls.from_pretrained(folder, revision=revision, trust_remote_code=trust_remote_code)
     tok.padding_side = padding_side
+    if tok.chat_template is None:
+        add_chat_template(tok)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    if tok.chat_template is None:
-        tok.chat_template = CHAT_TEMPLATE
     return tok
+
+
+def add_chat_template(tokenizer: Any) -> None:
+    """ChatML for a tokenizer that has no chat template, set up as TRL's clone_chat_template does: the markers are
+    added as special tokens (one id each, never split into text pieces) and <|im_end|> becomes eos, so generation
+    stops at the end of the assistant turn. The model must grow to match: fit_to_tokenizer."""
+    from tokenizers import AddedToken
+
+    vocab = tokenizer.get_vocab()
+    tokenizer.add_tokens([AddedToken(m, special=True, normalized=False) for m in CHATML_MARKERS if m not in vocab])
+    tokenizer.eos_token = CHATML_MARKERS[1]
+    tokenizer.chat_template = CHAT_TEMPLATE
+
+
+def fit_to_tokenizer(model: Any, tokenizer: Any) -> None:
+    """The model half of clone_chat_template, for a tokenizer given r1lite's ChatML: embeddings resized to cover the
+    added markers, and eos synced so generation (GRPO, eval) stops at <|im_end|>."""
+    if tokenizer.chat_template != CHAT_TEMPLATE:
+        return  # the model's own template: nothing was added
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.eos_token_id = tokenizer.eos_token_id
+    if model.generation_config is not None:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
 
 
 def _is_word_level(folder: Path) -> bool:
@@ -288,16 +313,24 @@ def model_init_kwargs(model_args: Any) -> dict[str, Any]:
     return kwargs
 
 
-def load_model(model_args: Any, device: str | None = None) -> Any:
-    """The model of a recipe's `model:` section (quantized when load_in_4bit/8bit; PEFT is applied by the trainer)."""
+def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str, Any] | str | None = None) -> Any:
+    """The model of a recipe's `model:` section to train (quantized when load_in_4bit/8bit; PEFT is applied by the
+    trainer). `init_kwargs` is the recipe's trainer.model_init_kwargs (a dict, or JSON text from the command line):
+    TRL applies it only to models it loads itself, and r1lite loads them (GGUF, tiny:<arch>, adapter folders)."""
     from trl import get_quantization_config
 
     kwargs = model_init_kwargs(model_args)
+    init = dict(json.loads(init_kwargs) if isinstance(init_kwargs, str) else init_kwargs or {})
+    if "dtype" in init:
+        init["dtype"] = resolve_dtype(init["dtype"])
+    kwargs.update(init)
     quantization = get_quantization_config(model_args)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}  # one whole copy per process
     model = from_pretrained(model_args.model_name_or_path, **kwargs)
+    fit_to_tokenizer(model, load_tokenizer(model_args.model_name_or_path, model_args.model_revision,
+                                           model_args.trust_remote_code))
     if device:
         model.to(device)
     return model

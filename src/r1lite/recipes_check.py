@@ -4,8 +4,8 @@ Each training recipe (recipes/<model>/{grpo,sft}/*.yaml, or demo/{grpo,sft}.yaml
 run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
 
     model     -> tiny:<arch>, a random 2-layer model of the same architecture (models.arch_of, or plan's table)
-    data      -> a few rows: Hub datasets become a local file from --data_dir (GSM8K -> gsm8k_train_2k.jsonl, anything
-                 else -> math_train_4k.jsonl), local files and synthetic tasks keep their source
+    data      -> a few rows: Hub datasets become a bundled training slice (GSM8K -> gsm8k_train_256, anything else ->
+                 math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches
     rewards   -> kept; length arguments tied to the real max_completion_length dropped so they follow the tiny one
 
@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1lite.benchmarks import BUNDLED_DIR, find_local
+
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data"
+DEFAULT_DATA_DIR = BUNDLED_DIR
 ROWS = 4  # rows of data per recipe: enough for one GRPO step of 2 prompts x 2 generations
 
 # stage -> (module, recipe class); the stage is the recipe's folder, or its file name (demo/grpo.yaml)
@@ -34,8 +36,8 @@ STAGES = {"grpo": ("r1lite.config", "GRPORecipe"), "sft": ("r1lite.config", "SFT
 TRAINING = ("grpo", "sft")
 
 # Hub dataset (lowercased) -> local stand-in file; others get DEFAULT_STAND_IN
-STAND_INS = {"openai/gsm8k": "gsm8k_train_2k.jsonl"}
-DEFAULT_STAND_IN = "math_train_4k.jsonl"
+STAND_INS = {"openai/gsm8k": "gsm8k_train_256.jsonl"}
+DEFAULT_STAND_IN = "math_train_256.jsonl"
 
 # trainer fields forced for a CPU smoke step (None: removed, so TRL's default applies)
 COMMON_OVERRIDES: dict[str, Any] = {
@@ -106,7 +108,8 @@ def _smoke_source(source: dict[str, Any], data_dir: Path) -> dict[str, Any]:
         return {**source, "num_samples": None, "task_args": {**source.get("task_args", {}), "n": ROWS}}
     if _is_local(path):
         return {**source, "num_samples": ROWS}
-    local = data_dir / STAND_INS.get(path.lower(), DEFAULT_STAND_IN)
+    name = STAND_INS.get(path.lower(), DEFAULT_STAND_IN)
+    local = find_local(data_dir, name) or data_dir / name  # plain or gzipped (.jsonl.gz, as bundled)
     return {"path": str(local), "num_samples": ROWS}
 
 
@@ -196,6 +199,9 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
 def cli(argv: list[str]) -> int:
     from r1lite.config import ConfigError
 
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
+        return 0
     if not argv or argv[0] != "check":
         raise ConfigError("usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]")
     args, data_dir, validate_only = argv[1:], DEFAULT_DATA_DIR, False

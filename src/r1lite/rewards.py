@@ -8,11 +8,21 @@ TRL skips it. Nothing here needs a model, and nothing raises on garbage: answer 
 
 Factories take the recipe's `args` for that reward plus, when they declare them, the run context: timeout_s,
 num_workers (scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>).
+
+A recipe can also name your own function, `my_pkg.rewards:length_penalty` or `path/to/file.py:length_penalty`
+(relative to the working directory): a TRL reward function `f(completions, **kwargs) -> list[float | None]`, whose
+recipe `args` are passed as keyword arguments on every call. Your own GRPOTrainer script can use these rewards too:
+
+    from r1lite.rewards import accuracy, format_
+    GRPOTrainer(model, reward_funcs=[accuracy(), format_()], args=GRPOConfig(...), train_dataset=ds)
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
+import importlib.util
 import inspect
 import math
 import operator
@@ -20,6 +30,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from r1lite.grading import boxed_values, completion_text, final_segment
@@ -306,6 +317,67 @@ CONTEXT = ("timeout_s", "num_workers", "max_completion_length", "think_prefilled
 COLUMNS = {"accuracy": ("answer",), "cosine": ("answer",), "length": ("answer",), "countdown": ("nums", "target")}
 
 
+def is_import_path(name: str) -> bool:
+    """`module.path:function` or `path/to/file.py:function`, as opposed to a registry name."""
+    return ":" in name
+
+
+def import_reward(name: str) -> Callable:
+    """The object an import path names. Raises ValueError saying what is wrong (no module, no attribute, ...)."""
+    target, _, attr = name.rpartition(":")
+    if not target or not attr:
+        raise ValueError(f"{name!r}: expected module.path:function or path/to/file.py:function")
+    if target.endswith(".py"):
+        path = Path(target).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"{name!r}: file {target} does not exist (paths are relative to the working directory)")
+        spec = importlib.util.spec_from_file_location(f"r1lite_user_rewards.{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+    try:
+        if target.endswith(".py"):
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except Exception as e:  # noqa: BLE001 - whatever the user's module raises, report it as the reason
+        raise ValueError(f"{name!r}: {target} cannot be imported ({type(e).__name__}: {e})") from e
+    if not hasattr(module, attr):
+        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise ValueError(f"{name!r}: {target} has no attribute {attr!r}; its callables: {', '.join(public) or 'none'}")
+    func = getattr(module, attr)
+    if not callable(func):
+        raise ValueError(f"{name!r}: {attr} is a {type(func).__name__}, not a function")
+    return func
+
+
+def check_user_reward(name: str, args: dict[str, Any]) -> None:
+    """What `r1lite check` verifies of your own reward: it imports, is callable, takes **kwargs (TRL passes every
+    dataset column and more) and each recipe arg is a parameter it declares."""
+    func = import_reward(name)
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: nothing to inspect
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise ValueError(f"{name!r}: must accept **kwargs (TRL calls it with prompts, completions, completion_ids and "
+                         "every dataset column)")
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in args:
+        if key not in named:
+            raise ValueError(f"{name!r}: args.{key} is not a parameter of the function; allowed values: "
+                             f"{', '.join(n for n in named if n not in ('completions', 'prompts')) or 'none'}")
+
+
+def user_reward(name: str, args: dict[str, Any] | None = None) -> Reward:
+    """Your own reward function, with the recipe's args bound; logged as rewards/<function name>."""
+    func = import_reward(name)
+    bound = functools.partial(func, **(args or {}))
+
+    def reward(*call_args: Any, **kwargs: Any) -> list:
+        return bound(*call_args, **kwargs)
+
+    return _named(reward, getattr(func, "__name__", name.rpartition(":")[2]))
+
+
 def reward_args(name: str) -> list[str]:
     """The recipe-settable arguments of a reward (its factory's parameters minus the run context)."""
     try:
@@ -315,7 +387,10 @@ def reward_args(name: str) -> list[str]:
 
 
 def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -> Reward:
-    """Build one reward from the registry; `context` values are passed only to factories that declare them."""
+    """Build one reward from the registry, or import your own (`module:function`); `context` values are passed only to
+    registry factories that declare them."""
+    if is_import_path(name):
+        return user_reward(name, args)
     factory = REWARDS[name]
     try:
         params = inspect.signature(factory).parameters

@@ -1,8 +1,8 @@
 """`r1lite sft`: distillation / cold-start SFT on reasoning traces, on TRL's SFTTrainer.
 
-recipe -> conversations (data.py: a `messages` column, or problem + solution turned into R1 format) -> prompt /
-completion pairs (the last assistant turn is the completion, so the loss is on assistant tokens only with any chat
-template) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model, peft) -> train (resuming when asked) -> save.
+recipe -> conversations (data.py: messages, conversational prompt/completion, or problem + solution; formats.py) ->
+prompt / completion pairs (the last assistant turn is the completion, so the loss is on assistant tokens only with
+any chat template; standard prompt/completion text and `text` rows go to TRL as they are) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model, peft) -> train (resuming when asked) -> save.
 
 Packing (`packing: true`, TRL's bfd, padding-free), padding_free, max_length, gradient checkpointing and report_to
 are TRL fields passed through unchanged. r1lite loads the model itself (GGUF, tiny:<arch>, adapter folders), so
@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +79,7 @@ def check_model_loading(recipe: SFTRecipe, on_gpu: bool) -> None:
 def load_student(recipe: SFTRecipe) -> Any:
     """The model to fine-tune: the recipe's model with trainer.model_init_kwargs (kernels, attention, dtype, ...)
     and 4/8-bit quantization applied."""
-    from trl import get_quantization_config
-
-    kwargs = models.model_init_kwargs(recipe.model)
-    init = init_kwargs(recipe)
-    if "dtype" in init:
-        init["dtype"] = models.resolve_dtype(init["dtype"])
-    kwargs.update(init)
-    quantization = get_quantization_config(recipe.model)
-    if quantization is not None:
-        kwargs["quantization_config"] = quantization
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}  # one whole copy per process
-    return models.from_pretrained(recipe.model.model_name_or_path, **kwargs)
+    return models.load_model(recipe.model, init_kwargs=init_kwargs(recipe))
 
 
 def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
@@ -102,9 +90,11 @@ def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
     check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code, padding_side="right")
-    dataset = to_prompt_completion(data.load_conversations(recipe.data))
-    if not recipe.trainer.get("chat_template_path"):
-        check_think_survives(dataset, tokenizer)
+    dataset = data.load_conversations(recipe.data)
+    if "messages" in dataset.column_names:  # standard prompt/completion and text go to TRL as they are
+        dataset = to_prompt_completion(dataset)
+        if not recipe.trainer.get("chat_template_path"):
+            check_think_survives(dataset, tokenizer)
     kwargs = runtime.trainer_kwargs(recipe, output_dir)
     kwargs.pop("model_init_kwargs", None)  # applied by load_student; TRL would only warn that it ignores them
     try:

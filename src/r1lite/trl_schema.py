@@ -31,6 +31,7 @@ class FieldSpec:
     name: str
     annotation: str  # source text, e.g. "int | None"
     default: Any  # NO_DEFAULT when the default is not a literal (a factory, a computed value)
+    help: str = ""  # the field's metadata["help"], as `--help` shows it
 
 
 def _package_dir(package: str) -> Path:
@@ -50,7 +51,8 @@ def _class_fields(path: Path, class_name: str) -> dict[str, FieldSpec]:
         annotation = ast.unparse(node.annotation)
         if annotation.startswith("ClassVar"):
             continue
-        fields[node.target.id] = FieldSpec(node.target.id, annotation, _literal_default(node.value))
+        fields[node.target.id] = FieldSpec(node.target.id, annotation, _literal_default(node.value),
+                                           _literal_help(node.value))
     return fields
 
 
@@ -67,6 +69,22 @@ def _literal_default(value: ast.expr | None) -> Any:
         return NO_DEFAULT
 
 
+def _literal_help(value: ast.expr | None) -> str:
+    """The "help" entry of `field(..., metadata={"help": ...})`, when it is a plain string."""
+    if not (isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field"):
+        return ""
+    metadata = next((kw.value for kw in value.keywords if kw.arg == "metadata"), None)
+    if not isinstance(metadata, ast.Dict):
+        return ""
+    for key, item in zip(metadata.keys, metadata.values):
+        if isinstance(key, ast.Constant) and key.value == "help":
+            try:
+                return str(ast.literal_eval(item))
+            except (ValueError, SyntaxError, TypeError):
+                return ""
+    return ""
+
+
 def _imported_fields(kind: str) -> dict[str, FieldSpec]:
     import trl
 
@@ -74,7 +92,7 @@ def _imported_fields(kind: str) -> dict[str, FieldSpec]:
     out = {}
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else NO_DEFAULT
-        out[f.name] = FieldSpec(f.name, str(f.type), default)
+        out[f.name] = FieldSpec(f.name, str(f.type), default, f.metadata.get("help", ""))
     return out
 
 
