@@ -173,3 +173,17 @@ def test_overwrite_output_dir_starts_fresh_logs(tmp_path, digit_reward):
     run_grpo(load_recipe(GRPORecipe, raw=again))
     assert loss_steps(out) == [1, 2]
     assert sorted({r["step"] for r in rows(out / "completions.jsonl")}) == [0, 1]
+
+
+def test_checkpoints_in_other_layouts_count_as_complete(tmp_path):
+    """DeepSpeed and FSDP checkpoints keep their weights in shard folders; trainer_state.json (written last) is what
+    tells a finished save, so they are resumed from, never removed as incomplete."""
+    from r1lite.runtime import prepare_output_dir
+
+    deepspeed = tmp_path / "checkpoint-2"
+    (deepspeed / "global_step2").mkdir(parents=True)
+    (deepspeed / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
+    (tmp_path / "checkpoint-4").mkdir()
+    (tmp_path / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4, "log_hi')  # cut by a kill
+    assert prepare_output_dir(tmp_path, "latest", overwrite=False) == str(deepspeed)
+    assert deepspeed.is_dir() and not (tmp_path / "checkpoint-4").exists()

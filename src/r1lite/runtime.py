@@ -56,20 +56,15 @@ def checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
-                "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
-
-
 def checkpoint_step(checkpoint: Path) -> int | None:
-    """The step a checkpoint holds, or None when it is incomplete. The Trainer writes trainer_state.json last, so a
-    save killed midway leaves it missing or cut short."""
+    """The step a checkpoint holds, or None when it is incomplete. The Trainer writes trainer_state.json last (after
+    the weights, in whatever layout: safetensors, DeepSpeed or FSDP shards), so a save killed midway leaves it
+    missing or cut short."""
     try:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
     except (OSError, ValueError):
         return None
-    if not any((checkpoint / name).is_file() for name in WEIGHT_FILES) or not isinstance(state, dict):
-        return None
-    step = state.get("global_step")
+    step = state.get("global_step") if isinstance(state, dict) else None
     return step if isinstance(step, int) else None
 
 
