@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from r1lite import hub, models, runtime
-from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe
+from r1lite.config import ConfigError, GRPORecipe, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -138,8 +138,9 @@ def test_generate_pushes_a_dataset_card(tmp_path, monkeypatch):
     generate.push(out, recipe)
     assert pushed == [("me/traces", True, 1)] and fake.calls == [("upload_file", "me/traces", "dataset")]
     card = fake.uploaded["README.md"].decode()
-    for fact in ("deepseek-reasoner", '"keep": "shortest"', "25 of 40 samples (62.5%)", "8-gram overlap against "
-                 "math500, gsm8k benchmarks: 3 problems removed", "$1.23", "synthetic:arithmetic", "n=4"):
+    decontamination = "8-gram overlap against math500, gsm8k benchmarks: 3 problems removed"
+    for fact in ("deepseek-reasoner", '"keep": "shortest"', "25 of 40 samples (62.5%)", decontamination, "$1.23",
+                 "synthetic:arithmetic", "n=4"):
         assert fact in card, fact
 
 
@@ -188,7 +189,7 @@ def test_two_processes_log_once(tmp_path):
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
            str(REPO / "configs" / "accelerate" / "cpu_ddp.yaml"), "--main_process_port", "29527", "-m", "r1lite", "sft",
            "--config", str(recipe)]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     both = proc.stdout + proc.stderr
     assert both.count("holds no checkpoint: starting from step 0") == 1  # r1lite's info line, rank 0 only

@@ -428,9 +428,8 @@ def check_model(model: Any, where: str = "model") -> None:
 
 
 def check_grpo(recipe: GRPORecipe) -> None:
-    from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
-
     from r1lite.formats import check_formats
+    from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
 
     check_model(recipe.model)
     check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))

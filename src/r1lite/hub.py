@@ -108,28 +108,30 @@ def dataset_card(stats: dict[str, Any], recipe: Any) -> str:
     t, s, d = recipe.teacher, recipe.sampling, recipe.decontamination
     decontam = stats.get("decontamination") or {}
     rate = stats.get("accepted_rate")
+    benchmarks = ", ".join(decontam.get("benchmarks", {})) or "all"
+    decontamination = (f"{d.ngram}-gram overlap against {benchmarks} benchmarks: {decontam.get('removed', 0)} problems "
+                       "removed") if d.enabled else "off"
     header = {"tags": ["r1lite", "reasoning", "synthetic", "distillation"],
               "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]}
     lines = [
         "---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "",
         f"# Reasoning traces from {t.model}", "",
-        f"Generated with r1lite's `generate`: {stats['accepted']} verified traces for "
-        f"{stats.get('prompts_with_accepted', '?')} of {stats['prompts']} problems.", "",
+        (f"Generated with r1lite's `generate`: {stats['accepted']} verified traces for "
+         f"{stats.get('prompts_with_accepted', '?')} of {stats['prompts']} problems."), "",
         "| | |", "|---|---|",
         f"| teacher | `{t.model}` ({t.backend}) |",
         f"| source data | {', '.join(f'`{src.path}`' for src in recipe.data.sources)} |",
         f"| sampling | n={s.n}, temperature={s.temperature}, top_p={s.top_p}, max_new_tokens={s.max_new_tokens} |",
         f"| filters | {json.dumps(dataclasses.asdict(recipe.filters))} |",
-        f"| accept rate | {stats['accepted']} of {stats['requests']} samples"
-        f" ({'-' if rate is None else f'{100 * rate:.1f}%'}) |",
-        "| decontamination | " + (f"{d.ngram}-gram overlap against {', '.join(decontam.get('benchmarks', {})) or 'all'}"
-                                  f" benchmarks: {decontam.get('removed', 0)} problems removed"
-                                  if d.enabled else "off") + " |",
-        f"| cost | ${stats['cost_usd']:.2f} ({stats['prompt_tokens']} prompt + {stats['completion_tokens']} "
-        f"completion tokens at ${stats['prices_per_million']['input']} / ${stats['prices_per_million']['output']}"
-        " per million) |",
-        "", "Each row: `messages` (the user turn as the teacher saw it, the verified assistant turn), `problem`, "
-        "`answer`, `teacher`, `finish_reason`, token counts. Traces from a commercial API may carry its terms of use.",
+        (f"| accept rate | {stats['accepted']} of {stats['requests']} samples"
+         f" ({'-' if rate is None else f'{100 * rate:.1f}%'}) |"),
+        f"| decontamination | {decontamination} |",
+        (f"| cost | ${stats['cost_usd']:.2f} ({stats['prompt_tokens']} prompt + {stats['completion_tokens']} "
+         f"completion tokens at ${stats['prices_per_million']['input']} / ${stats['prices_per_million']['output']}"
+         " per million) |"),
+        "",
+        ("Each row: `messages` (the user turn as the teacher saw it, the verified assistant turn), `problem`, "
+         "`answer`, `teacher`, `finish_reason`, token counts. Traces from a commercial API may carry its terms of use."),
     ]
     return "\n".join(lines) + "\n"
 
