@@ -188,3 +188,12 @@ def test_r1lite_check_cli_names_the_bad_reward(tmp_path, capsys):
     recipe.write_text(f"data: {{sources: [{{path: {problems}}}]}}\nrewards: [{{name: 'nope.mod:f'}}]\n")
     assert main(["check", "--config", str(recipe), "--stage", "grpo"]) == 2
     assert "rewards[0].name: 'nope.mod:f': nope.mod cannot be imported" in capsys.readouterr().err
+
+
+def test_readme_shows_the_examples_the_tests_run():
+    readme = (REPO / "README.md").read_text()
+    for example in ("examples/my_rewards.py", "examples/trl_with_r1lite_rewards.py"):
+        assert (REPO / example).read_text().strip() in readme, example
+    recipe = (REPO / "examples/grpo_custom_reward.yaml").read_text()
+    assert '- {name: "examples/my_rewards.py:length_penalty", weight: 0.5, args: {max_words: 60}}' in recipe
+    assert '- {name: "examples/my_rewards.py:length_penalty", weight: 0.5, args: {max_words: 60}}' in readme
