@@ -184,6 +184,31 @@ def run_r1lite(items: list[tuple[str, str, str]], batch: int) -> tuple[list[floa
     return verdicts, latencies, batch_times
 
 
+# the verdict each kind of completion deserves: credit (1.0) or none (0.0)
+EXPECTED = {"boxed_correct": 1.0, "boxed_equivalent": 1.0, "answer_is_unboxed": 1.0, "boxed_wrong": 0.0,
+            "no_answer": 0.0, "garbage": 0.0, "pathological": 0.0}
+
+
+def report_agreement(items: list[tuple[str, str, str]], base: list[float | None], ours: list[float | None]
+                     ) -> list[bool]:
+    """Agreement with math-verify by answer kind, and every disagreement with who is right (the verdict the kind
+    deserves; a None on an unparseable gold counts as no credit; a "wrong" answer drawn from another gold can
+    happen to equal this one). Returns agreement on the well-formed kinds."""
+    agree: dict[str, list[bool]] = defaultdict(list)
+    right: Counter = Counter()
+    for (kind, completion, gold), a, b in zip(items, base, ours):
+        agree[kind].append(a == b)
+        if a != b:
+            truth = EXPECTED[kind]
+            who = "r1lite" if (b or 0.0) == truth else "math-verify" if (a or 0.0) == truth else "neither"
+            right[who] += 1
+            print(f"disagreement ({kind}, {who} right): gold {gold!r:.50}, math-verify {a}, r1lite {b}: "
+                  f"...{completion[-70:]!r}")
+    print("agreement with math-verify by kind: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in agree.items()))
+    print(f"disagreements, who is right: {dict(right)}")
+    return [x for k in WELL_FORMED for x in agree[k]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="completions")
@@ -208,13 +233,7 @@ def main() -> None:
                          "rate": len(items) / (time.perf_counter() - t)}
 
     base, ours = results["baseline"], results["r1lite"]
-    agree: dict[str, list[bool]] = defaultdict(list)
-    for (kind, _, _), a, b in zip(items, base["verdicts"], ours["verdicts"]):
-        agree[kind].append(a == b)
-    well_formed = [x for k in WELL_FORMED for x in agree[k]]
-    for (kind, completion, gold), a, b in zip(items, base["verdicts"], ours["verdicts"]):
-        if kind in WELL_FORMED and a != b:
-            print(f"disagreement ({kind}): gold {gold!r}, baseline {a}, r1lite {b}: ...{completion[-80:]!r}")
+    well_formed = report_agreement(items, base["verdicts"], ours["verdicts"])
     seconds_by_kind: Counter = Counter()
     for (kind, _, _), latency in zip(items, base["latencies"]):
         seconds_by_kind[kind] += latency
@@ -226,7 +245,6 @@ def main() -> None:
               f"{statistics.median(r['latencies']) * 1e3:7.1f} ms, p99 {percentile(r['latencies'], 0.99) * 1e3:7.1f} "
               f"ms, max {max(r['latencies']):.2f} s; per batch p99 {percentile(r['batch_times'], 0.99):.2f} s")
     print("  (r1lite scores a batch in parallel: each of its completions waits for its whole batch)")
-    print("verdict agreement by kind: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in agree.items()))
     for name in results:
         correct = Counter(kind for (kind, _, _), v in zip(items, results[name]["verdicts"]) if v == 1.0)
         print(f"  judged correct by {name}: {dict(correct)}")

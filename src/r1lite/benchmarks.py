@@ -111,7 +111,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
 
         raw = TASKS[bench.path.removeprefix("synthetic:")](**{"split": "test", **bench.task_args})
         return _rows(bench, raw, "problem", "id", limit)
-    local = _local_path(bench, data_dir)
+    local = benchmark_file(bench, data_dir)
     if local is not None:
         if not local.is_file():
             raise FileNotFoundError(f"benchmark {bench.name}: {local} does not exist")
@@ -126,7 +126,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
     return _rows(bench, raw, problem_field, id_field, limit)
 
 
-def _local_path(bench: Benchmark, data_dir: str | Path | None) -> Path | None:
+def benchmark_file(bench: Benchmark, data_dir: str | Path | None) -> Path | None:
     """The file a benchmark reads: its own path, else data_dir's copy, else the bundled copy; None: the Hub."""
     if bench.path:
         return Path(bench.path)
@@ -154,4 +154,19 @@ def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_fi
             if key in r:
                 row[key] = r[key]
         rows.append(row)
+    _check_unique_ids(bench, rows)
     return rows
+
+
+def _check_unique_ids(bench: Benchmark, rows: list[dict[str, Any]]) -> None:
+    """Samples are keyed by (benchmark, id, ...): rows sharing an id would overwrite each other's results."""
+    seen: dict[str, int] = {}
+    repeated = []
+    for i, row in enumerate(rows):
+        if row["id"] in seen:
+            repeated.append(f"{row['id']!r} (rows {seen[row['id']]} and {i})")
+        seen.setdefault(row["id"], i)
+    if repeated:
+        raise ValueError(f"benchmark {bench.name}: {len(repeated)} rows repeat an id: {', '.join(repeated[:3])}"
+                         f"{' ...' if len(repeated) > 3 else ''}; give every row a distinct "
+                         f"{bench.id_field or 'id'}")

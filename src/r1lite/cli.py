@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 # subcommand -> "module:function"; the function takes the remaining argv and returns an exit code
 COMMANDS = {
@@ -58,15 +59,23 @@ def guess_stage(path: str) -> str:
 
 def _split_config(argv: list[str]) -> tuple[str | None, list[str]]:
     """Pull `--config PATH` out of argv; the rest are field overrides."""
+    from r1lite.config import ConfigError
+
     rest, path, i = [], None, 0
     while i < len(argv):
-        if argv[i] == "--config" and i + 1 < len(argv):
+        if argv[i] == "--config":
+            if i + 1 == len(argv) or argv[i + 1].startswith("--"):
+                raise ConfigError("--config: needs a value: --config path/to/recipe.yaml")
             path, i = argv[i + 1], i + 2
         elif argv[i].startswith("--config="):
             path, i = argv[i].split("=", 1)[1], i + 1
         else:
             rest.append(argv[i])
             i += 1
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"--config: {path} is a folder; give a recipe file (.yaml) in it")
+    if path == "":
+        raise ConfigError("--config: needs a value: --config path/to/recipe.yaml")
     return path, rest
 
 
@@ -91,12 +100,14 @@ def train_cli(argv: list[str], stage: str) -> int:
 
 def check_cli(argv: list[str]) -> int:
     """`r1lite check --config recipe.yaml [--stage grpo|sft|eval|generate]`: validate only, no model is loaded."""
-    from r1lite.config import load_recipe, parse_overrides
+    from r1lite.config import ConfigError, load_recipe, parse_overrides
 
     path, rest = _split_config(argv)
     stage = None
     if "--stage" in rest:
         i = rest.index("--stage")
+        if i + 1 == len(rest) or rest[i + 1].startswith("--"):
+            raise ConfigError(f"--stage: needs a value; allowed values: {', '.join(RECIPE_CLASSES)}")
         stage, rest = rest[i + 1], rest[:i] + rest[i + 2:]
     if path is None:
         raise SystemExit(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(RECIPE_CLASSES)}] "
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         print(f"r1lite: unknown command {command!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from r1lite.backends.openai import APIError
     from r1lite.config import ConfigError
 
     module, function = COMMANDS[command].split(":")
@@ -144,5 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(importlib.import_module(module), function)
         return handler(rest, command) if function == "train_cli" else handler(rest)
     except ConfigError as e:
-        print(f"r1lite {command}: configuration error: {e}", file=sys.stderr)
+        print(f"r1lite {command}: configuration error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except APIError as e:  # the server refused or could not be reached; nothing a traceback would explain
+        print(f"r1lite {command}: server error: {_one_line(e)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -271,7 +271,115 @@ def build_trainer(kind: str, raw: Any, where: str) -> dict[str, Any]:
         if key not in schema:
             raise ConfigError(f"{where}.{key}: not a field of trl.{kind.upper()}Config{_suggest(key, schema)}")
         out[key] = _coerce_trainer_value(value, schema[key].annotation, f"{where}.{key}")
+        _check_trainer_type(out[key], schema[key].annotation, f"{where}.{key}")
+        _check_trainer_range(key, out[key], f"{where}.{key}")
     return out
+
+
+def _annotation_parts(annotation: str) -> list[str]:
+    """Top-level alternatives of an annotation's text: "dict[str, Any] | str | None" -> [dict[str, Any], str, None]."""
+    parts, depth, current = [], 0, ""
+    for ch in annotation:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()]
+
+
+_TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
+               "None": "null", "dict": "a mapping", "list": "a list", "Literal[False]": "false"}
+
+
+def _matches(value: Any, part: str) -> bool | None:
+    """Whether `value` fits one annotation alternative; None when the alternative is a class we can't check."""
+    base = part.split("[")[0].strip()
+    if part == "Literal[False]":
+        return value is False
+    if base == "None":
+        return value is None
+    if base == "bool":
+        return isinstance(value, bool)
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base == "str":
+        return isinstance(value, str)
+    if base in ("dict", "Dict"):
+        return isinstance(value, dict)
+    if base in ("list", "List"):
+        inner = part[len(base) + 1:-1].strip() if "[" in part else ""
+        return isinstance(value, list) and all(_matches(v, inner) is not False for v in value) if inner else \
+            isinstance(value, list)
+    return None  # an enum (accepted as its str alternative) or a config class
+
+
+def _check_trainer_type(value: Any, annotation: str, where: str) -> None:
+    """TRL fields are typed by their annotation text: a value of another type would crash minutes into training."""
+    parts = _annotation_parts(annotation)
+    results = [_matches(value, p) for p in parts]
+    if any(r is not False for r in results):
+        return
+    wanted = " or ".join(dict.fromkeys(_TYPE_WORDS.get(p.split("[")[0].strip(), p) if p != "Literal[False]"
+                                       else "false" for p in parts))
+    raise ConfigError(f"{where}: expected {wanted}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+MAX_TOKENS = 1 << 20  # longer than any model's context: a larger length is a typo (1e9), not a setting
+
+# Ranges of the TRL fields r1lite relies on: (test, what is allowed). None values are TRL's "unset" and pass.
+TRAINER_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    "learning_rate": (lambda v: v > 0, "a number > 0"),
+    "max_steps": (lambda v: v >= 1 or v == -1, "a positive integer, or -1 to train for num_train_epochs"),
+    "num_train_epochs": (lambda v: v > 0, "a number > 0"),
+    "save_steps": (lambda v: v > 0, "a number > 0 (steps between checkpoints, or a fraction of the run below 1)"),
+    "logging_steps": (lambda v: v > 0, "a number > 0 (steps between log rows, or a fraction of the run below 1)"),
+    "eval_steps": (lambda v: v > 0, "a number > 0"),
+    "save_total_limit": (lambda v: v >= 1, "a positive integer, or null to keep every checkpoint"),
+    "temperature": (lambda v: v > 0, "a number > 0 (GRPO samples; it also scales the training log-probs)"),
+    "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "top_k": (lambda v: v >= 0, "an integer >= 0 (0 disables it)"),
+    "min_p": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "repetition_penalty": (lambda v: v > 0, "a number > 0"),
+    "max_completion_length": (lambda v: 1 <= v <= MAX_TOKENS, f"a positive integer of at most {MAX_TOKENS}"),
+    "max_length": (lambda v: 1 <= v <= MAX_TOKENS, f"a positive integer of at most {MAX_TOKENS}"),
+    "per_device_train_batch_size": (lambda v: v >= 1, "a positive integer"),
+    "gradient_accumulation_steps": (lambda v: v >= 1, "a positive integer"),
+    "num_iterations": (lambda v: v >= 1, "a positive integer"),
+    "steps_per_generation": (lambda v: v >= 1, "a positive integer"),
+    "generation_batch_size": (lambda v: v >= 1, "a positive integer"),
+    "warmup_steps": (lambda v: v >= 0, "a number >= 0 (a fraction of the run when below 1)"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "max_grad_norm": (lambda v: v >= 0, "a number >= 0"),
+    "beta": (lambda v: v >= 0, "a number >= 0"),
+    "epsilon": (lambda v: v > 0, "a number > 0"),
+    "epsilon_high": (lambda v: v > 0, "a number > 0"),
+    "save_strategy": (lambda v: v in ("no", "steps", "epoch", "best"), "one of no, steps, epoch, best"),
+    "eval_strategy": (lambda v: v in ("no", "steps", "epoch"), "one of no, steps, epoch"),
+    "logging_strategy": (lambda v: v in ("no", "steps", "epoch"), "one of no, steps, epoch"),
+}
+
+
+def _check_trainer_range(name: str, value: Any, where: str) -> None:
+    if name not in TRAINER_RANGES or value is None:
+        return
+    test, allowed = TRAINER_RANGES[name]
+    try:
+        ok = test(value)
+    except TypeError:  # a type the annotation admits but the range can't compare (e.g. an enum given as text)
+        ok = False
+    if not ok:
+        raise ConfigError(f"{where}: must be {allowed}, got {_short(value)}")
 
 
 def trainer_value(recipe: Any, name: str) -> Any:
@@ -376,8 +484,30 @@ def load_recipe(cls: type, path: str | os.PathLike | None = None, overrides: dic
 
 
 def to_dict(recipe: Any) -> dict[str, Any]:
-    """The resolved recipe as plain data (for resolved_recipe.yaml and reports)."""
-    return json.loads(json.dumps(dataclasses.asdict(recipe), default=str))
+    """The resolved recipe as plain data (for resolved_recipe.yaml, settings files and reports), with anything that
+    looks like a secret replaced: these files are shared and committed."""
+    return redact(json.loads(json.dumps(dataclasses.asdict(recipe), default=str)))
+
+
+SECRET_FIELD = re.compile(r"(^|_)(api_?key|token|secret|password|passwd)$", re.IGNORECASE)
+KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|sk_[A-Za-z0-9]{8,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}|"
+                      r"github_pat_[A-Za-z0-9_]{16,}|xox[abpr]-[A-Za-z0-9-]{8,}|AKIA[A-Z0-9]{12,}|AIza[A-Za-z0-9_-]{20,}|"
+                      r"Bearer\s+\S{8,})")
+REDACTED = "<redacted>"
+
+
+def looks_like_key(value: Any) -> bool:
+    return isinstance(value, str) and bool(KEY_LIKE.search(value))
+
+
+def redact(tree: Any) -> Any:
+    """`tree` with secret-named fields' values and key-looking strings replaced by <redacted>."""
+    if isinstance(tree, dict):
+        return {k: REDACTED if (SECRET_FIELD.search(str(k)) and v not in (None, "")) else redact(v)
+                for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [redact(v) for v in tree]
+    return REDACTED if looks_like_key(tree) else tree
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -391,17 +521,32 @@ def _check_positive(where: str, value: Any) -> None:
         raise ConfigError(f"{where}: must be a positive number, got {value}")
 
 
-def check_data(data: DataArgs, where: str = "data", need_answer: bool = True) -> None:
+def check_data(data: DataArgs, where: str = "data", need_answer: bool = True, need_solution: bool = False) -> None:
     from r1lite import data as data_mod
 
     if not data.sources:
         raise ConfigError(f"{where}.sources: at least one source is needed (a file, a Hub id or synthetic:<task>)")
+    check_prompt_template(data.prompt_template, f"{where}.prompt_template")
     _check_positive(f"{where}.max_prompt_tokens", data.max_prompt_tokens)
     _check_positive(f"{where}.num_samples", data.num_samples)
     for i, source in enumerate(data.sources):
         _check_positive(f"{where}.sources[{i}].weight", source.weight)
         _check_positive(f"{where}.sources[{i}].num_samples", source.num_samples)
-        data_mod.check_source(source, f"{where}.sources[{i}]", need_answer=need_answer)
+        data_mod.check_source(source, f"{where}.sources[{i}]", need_answer=need_answer, need_solution=need_solution)
+
+
+def check_prompt_template(template: str, where: str) -> None:
+    """Without a {problem} slot every prompt would be the template itself (other braces, as in \\boxed{}, are
+    literal text)."""
+    from r1lite.prompts import USER_TEMPLATES
+
+    if template in USER_TEMPLATES or "{problem}" in template:
+        return
+    slots = re.findall(r"\{([^{}]*)\}", template)
+    typo = next((f" ({{{s}}} is not a placeholder; did you mean {{problem}}?)" for s in slots
+                 if difflib.get_close_matches(s.lower(), ["problem"], cutoff=0.6)), "")
+    raise ConfigError(f"{where}: no {{problem}} slot{typo}, so every prompt would be the template text alone; "
+                      f"write the problem's place as {{problem}}, or use one of: {', '.join(USER_TEMPLATES)}")
 
 
 def check_model(model: Any, where: str = "model") -> None:
@@ -410,6 +555,7 @@ def check_model(model: Any, where: str = "model") -> None:
     if not model.model_name_or_path:
         raise ConfigError(f"{where}.model_name_or_path: required (a Hub id, a local folder, a .gguf file, "
                           f"{', '.join(models.EMBEDDED)} or tiny:<{'|'.join(models.TINY_ARCHS)}>)")
+    check_model_path(model.model_name_or_path, f"{where}.model_name_or_path")
     dtypes = ("auto", "bfloat16", "float16", "float32")
     if model.dtype not in dtypes:
         raise ConfigError(f"{where}.dtype: {model.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
@@ -427,13 +573,26 @@ def check_model(model: Any, where: str = "model") -> None:
                                       f"all-linear, {', '.join(sorted(present))}")
 
 
+def check_model_path(name: str, where: str) -> None:
+    """A model name that can't load fails here, not after minutes of Hub retries: a missing path, a typo of a known
+    name, a .gguf that is not one, a folder without a model, a Hub id that is not cached while offline."""
+    from r1lite import models
+
+    try:
+        problem = models.check_model_source(name)
+    except ValueError as e:
+        problem = str(e)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+
+
 def check_grpo(recipe: GRPORecipe) -> None:
     from r1lite.formats import check_formats
     from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
 
     check_model(recipe.model)
+    check_formats(recipe.data, "grpo")  # first: a wrong format is named with the accepted ones
     check_data(recipe.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in recipe.rewards))
-    check_formats(recipe.data, "grpo")
     if not recipe.rewards:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(recipe.rewards):
@@ -489,8 +648,8 @@ def check_sft(recipe: SFTRecipe) -> None:
     from r1lite.formats import check_formats
 
     check_model(recipe.model)
-    check_data(recipe.data, need_answer=False)
     check_formats(recipe.data, "sft")
+    check_data(recipe.data, need_answer=False, need_solution=True)
     for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
         _check_positive(f"trainer.{name}", trainer_value(recipe, name))
     _check_resume(recipe.trainer)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,49 +67,48 @@ def peek_columns(source: DataSource) -> list[str] | None:
     if not path.exists():
         raise FileNotFoundError(f"{source.path} does not exist")
     builder, files = _local_files(path)
-    first = files[0]
-    if builder == "json":
-        with (gzip.open(first, "rt", encoding="utf-8") if first.endswith(".gz") else open(first)) as fh:
-            head = fh.read(1)
-            fh.seek(0)
-            row = json.loads(fh.readline()) if head != "[" else json.load(fh)[0]
-        return list(row)
-    if builder == "csv":
-        with open(first) as fh:
-            return fh.readline().strip().split(",")
-    import pyarrow.parquet as pq
+    if builder == "parquet":
+        import pyarrow.parquet as pq
 
-    return pq.read_schema(first).names
+        try:
+            return pq.read_schema(files[0]).names
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{files[0]}: not a readable parquet file ({e})") from None
+    for _, row in iter_local_rows(path):
+        return list(row)
+    return []
+
+
+SOLUTION_COLUMNS = ("solution", "completion")  # the assistant turn SFT builds from problem rows (format_solution)
 
 
 def peek_row(source: DataSource) -> dict[str, Any] | None:
-    """The first row of a local JSON/JSONL file or a synthetic task, with the source's column renames applied; None
-    when it can't be read cheaply (a Hub dataset, a CSV or Parquet file)."""
+    """The first row of a local file or a synthetic task, with the source's column renames applied; None when it
+    can't be read cheaply (a Hub dataset) or the source is missing or unreadable (check_source reports that)."""
     if source.path.startswith(SYNTHETIC):
         rows = _synthetic_rows(source, n=1)
         row = rows[0] if rows else None
-    elif not _is_local(source.path):
+    elif not _is_local(source.path) or not local_path(source.path).exists():
         return None
     else:
-        path = local_path(source.path)
-        if not path.exists():
-            return None  # check_source reports it
-        builder, files = _local_files(path)
-        if builder != "json":
+        try:
+            row = next((r for _, r in iter_local_rows(local_path(source.path))), None)
+        except ValueError:
             return None
-        with (gzip.open(files[0], "rt", encoding="utf-8") if files[0].endswith(".gz") else open(files[0])) as fh:
-            head = fh.read(1)
-            fh.seek(0)
-            row = json.loads(fh.readline()) if head != "[" else json.load(fh)[0]
     return None if row is None else {source.columns.get(k, k): v for k, v in row.items()}
 
 
-def check_source(source: DataSource, where: str, need_answer: bool = True) -> None:
-    """Fail early (before any model loads) on a missing file or columns the recipe needs but the data lacks."""
+def check_source(source: DataSource, where: str, need_answer: bool = True, need_solution: bool = False) -> None:
+    """Fail early (before any model loads) on a missing file, columns the recipe needs but the data lacks, or any
+    row of a local file that training would crash on or silently train on garbage with."""
+    if source.path.startswith(SYNTHETIC):
+        check_task_args(source, where)
     try:
         columns = peek_columns(source)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(f"{where}.path: {e}") from None
+    except TypeError as e:  # a synthetic task called with a value of the wrong type
+        raise ConfigError(f"{where}.task_args: {e}") from None
     if columns is None:
         return
     mapped = set(columns) | {dst for src, dst in source.columns.items() if src in columns}
@@ -120,7 +120,10 @@ def check_source(source: DataSource, where: str, need_answer: bool = True) -> No
         if column not in mapped:
             raise ConfigError(f"{where}.where: column {column!r} is not in {source.path}; allowed values: "
                               f"{', '.join(sorted(mapped))}")
-    if mapped & {"messages", "text"} or {"prompt", "completion"} <= mapped:
+    if "messages" in mapped:
+        _check_rows(source, where, {_source_column(source, columns, ("messages",)): _is_chat})
+        return  # a chat dataset (SFT) needs no problem/answer columns
+    if "text" in mapped or {"prompt", "completion"} <= mapped:
         return  # SFT formats that need no problem/answer columns (formats.check_formats checks the rows)
     if not mapped & set(PROBLEM_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
@@ -128,6 +131,162 @@ def check_source(source: DataSource, where: str, need_answer: bool = True) -> No
     if need_answer and not mapped & set(ANSWER_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no answer column (looked for {', '.join(ANSWER_COLUMNS)}) "
                           f"and the rewards need one; available columns: {', '.join(columns)}")
+    if need_solution and not mapped & set(SOLUTION_COLUMNS):
+        raise ConfigError(f"{where}: {source.path} has no solution column (looked for messages, "
+                          f"{', '.join(SOLUTION_COLUMNS)}), so SFT would train on empty <think></think> turns; map one "
+                          f"with columns: {{<column>: solution}}; available columns: {', '.join(columns)}")
+    problem = _source_column(source, columns, PROBLEM_COLUMNS)
+    required = {problem: _is_prompt if problem == "prompt" else _is_text}
+    if need_solution:
+        required[_source_column(source, columns, SOLUTION_COLUMNS)] = _is_text
+    _check_rows(source, where, required)
+
+
+def check_task_args(source: DataSource, where: str) -> None:
+    """A synthetic task's arguments are the generator's keyword arguments; a typo would be a TypeError later."""
+    import inspect
+
+    from r1lite.tasks import TASKS
+
+    task = TASKS.get(source.path[len(SYNTHETIC):])
+    if task is None:
+        return  # peek_columns names the allowed tasks
+    allowed = [name for name in inspect.signature(task).parameters if name not in ("split", "n")] + ["n"]
+    for key in source.task_args:
+        if key not in allowed:
+            raise ConfigError(f"{where}.task_args.{key}: not an argument of {source.path}; allowed values: "
+                              f"{', '.join(allowed)}")
+
+
+def _source_column(source: DataSource, columns: list[str], wanted: tuple[str, ...]) -> str:
+    """The file column that becomes the first of `wanted` present (explicit `columns:` mappings first)."""
+    renamed = {dst: src for src, dst in source.columns.items() if src in columns}
+    return next(renamed.get(c, c) for c in wanted if c in renamed or c in columns)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_prompt(value: Any) -> bool:
+    """TRL's `prompt` column: text (standard) or chat messages (conversational)."""
+    return _is_text(value) or _is_chat(value)
+
+
+def _is_chat(value: Any) -> bool:
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                    for m in value))
+
+
+def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> None:
+    """Every row of a local source (streamed: a large file costs time, not memory) has each required column with a
+    usable value. Hub datasets are checked when they load."""
+    if source.path.startswith(SYNTHETIC) or not _is_local(source.path):
+        return
+    try:
+        for place, row in iter_local_rows(local_path(source.path)):
+            for column, ok in required.items():
+                if column not in row:
+                    raise ValueError(f"{place}: no {column!r} field; fields present: {', '.join(map(str, row))}")
+                if not ok(row[column]):
+                    expected = EXPECTED.get(ok, "non-empty text")
+                    raise ValueError(f"{place}: {column!r} is {_describe(row[column])}, expected {expected}")
+    except ValueError as e:
+        raise ConfigError(f"{where}.path: {e}") from None
+
+
+EXPECTED = {_is_chat: "a list of {role, content} messages",
+            _is_prompt: "non-empty text or a list of {role, content} messages"}
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def iter_local_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(\"file:line\", row) for every row of a local file or folder, streamed. Raises ValueError naming the file and
+    line of the first thing `datasets` would choke on: undecodable bytes, bad JSON, a row that is not an object."""
+    builder, files = _local_files(path)
+    for file in map(Path, files):
+        reader = {"json": _json_rows, "csv": _csv_rows, "parquet": _parquet_rows}[builder]
+        count = 0
+        for place, row in reader(file):
+            count += 1
+            yield place, row
+        if not count:
+            raise ValueError(f"{file}: no rows (empty file)")
+
+
+def _open_bytes(file: Path) -> Any:
+    """A binary reader of a data file, looking through gzip (the bundled data sets are .jsonl.gz)."""
+    return gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb")
+
+
+def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    with _open_bytes(file) as fh:
+        head = fh.read(64).lstrip()
+    if head.startswith(b"["):  # one JSON array of objects
+        try:
+            with _open_bytes(file) as fh:
+                rows = json.loads(_decode(fh.read(), f"{file}"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
+        for i, row in enumerate(rows):
+            yield _object(row, f"{file}: item {i}")
+        return
+    with _open_bytes(file) as fh:
+        for number, raw in enumerate(fh, 1):
+            text = _decode(raw, f"{file}:{number}")
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{file}:{number}: not valid JSON ({e.msg}): {_describe(text.strip())}") from None
+            yield _object(row, f"{file}:{number}")
+
+
+def _decode(raw: bytes, place: str) -> str:
+    try:
+        if b"\x00" in raw:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{place}: not UTF-8 text (a binary, compressed or UTF-16 file?)") from None
+
+
+def _object(row: Any, place: str) -> tuple[str, dict[str, Any]]:
+    if not isinstance(row, dict):
+        raise ValueError(f"{place}: expected a JSON object with fields such as problem and answer, got "
+                         f"{type(row).__name__} {_describe(row)}")
+    return place, row
+
+
+def _csv_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    import csv
+
+    _decode(file.read_bytes()[:1 << 16], f"{file}")
+    with open(file, newline="", encoding="utf-8", errors="replace") as fh:
+        for number, row in enumerate(csv.DictReader(fh), 2):
+            yield f"{file}:{number}", {k: v for k, v in row.items() if k is not None}
+
+
+def _parquet_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    try:
+        batches = pq.ParquetFile(file).iter_batches()
+        number = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                yield f"{file}: row {number}", row
+                number += 1
+    except (OSError, ValueError) as e:
+        if isinstance(e, ValueError) and str(e).startswith(str(file)):
+            raise
+        raise ValueError(f"{file}: not a readable parquet file ({e})") from None
 
 
 def _synthetic_rows(source: DataSource, n: int | None = None) -> list[dict[str, Any]]:

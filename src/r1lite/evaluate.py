@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, load_recipe, parse_overrides
+from r1lite.config import ConfigError, load_recipe, parse_overrides, to_dict
+
+log = logging.getLogger(__name__)
 
 SAMPLES = "samples.jsonl"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CHUNK = 64  # problems generated, graded and appended per step: the most a kill can lose
 
 
@@ -87,6 +92,64 @@ class EvalRecipe:
             raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
         if self.thinking_budgets and self.backend == "openai":
             raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
+        check_backend_args(self.backend, self.backend_args)
+        if self.backend in ("hf", "vllm"):
+            check_model_name(self.model, "model")
+        for name in self.benchmarks:
+            check_local_benchmark(self, name)
+
+
+def check_backend_args(backend: str, args: dict[str, Any]) -> None:
+    """A key never belongs in a recipe (it would be echoed and written to eval_settings.json): only the name of the
+    environment variable that holds it. The message never repeats the value, which may be the key itself."""
+    if "api_key" in args:
+        raise ConfigError("backend_args.api_key: a key never goes into a recipe or command line; export it in an "
+                          "environment variable and set backend_args.api_key_env to that variable's name")
+    env = args.get("api_key_env")
+    if env is not None and not (isinstance(env, str) and ENV_NAME.fullmatch(env)):
+        raise ConfigError("backend_args.api_key_env: must be the name of an environment variable (e.g. "
+                          "DEEPSEEK_API_KEY), not the key itself")
+    if backend == "openai" and not args.get("base_url"):
+        raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
+    if backend == "openai":
+        import inspect
+
+        from r1lite.backends.openai import OpenAIBackend
+
+        allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model"]
+        for key in args:
+            if key not in allowed:
+                raise ConfigError(f"backend_args.{key}: not an option of the openai backend; allowed values: "
+                                  f"{', '.join(allowed)}")
+
+
+def check_model_name(name: str, where: str) -> None:
+    from r1lite.config import check_model_path
+
+    check_model_path(name, where)
+
+
+def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
+    """Read a benchmark that lives in a local file now (cheap), so a bad file fails before any model loads and
+    before the output folder exists."""
+    from r1lite.benchmarks import benchmark_file, get_benchmark, load_benchmark
+    from r1lite.data import iter_local_rows
+
+    bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
+    if bench.path and bench.path.startswith("synthetic:"):
+        return
+    where = f"benchmark_args.{name}.path" if bench.path else "data_dir"
+    local = benchmark_file(bench, recipe.data_dir)
+    if local is None:
+        return  # from the Hub
+    if not local.is_file():
+        raise ConfigError(f"{where}: benchmark {name}: {local} does not exist")
+    try:
+        for _ in iter_local_rows(local):
+            pass
+        load_benchmark(bench, recipe.data_dir)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -125,32 +188,62 @@ def _append(path: Path, records: list[dict[str, Any]]) -> None:
         os.fsync(fh.fileno())
 
 
+SETTINGS = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
+            "backend_args", "benchmark_args", "data_dir", "dtype", "batch_size")
+# backend_args that change how requests are sent, not what comes back
+TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
+
+
+def compared_settings(recipe_or_settings: EvalRecipe | dict[str, Any]) -> dict[str, Any]:
+    """What makes a sample what it is; a resumed run must match it. (limit and the benchmark list may grow.)"""
+    settings = (recipe_or_settings if isinstance(recipe_or_settings, dict) else to_dict(recipe_or_settings))
+    out = {k: settings.get(k) for k in SETTINGS}
+    out["backend_args"] = {k: v for k, v in (out["backend_args"] or {}).items() if k not in TRANSPORT_ARGS}
+    return json.loads(json.dumps(out, sort_keys=True, default=str))
+
+
 def settings_fingerprint(recipe: EvalRecipe) -> str:
-    """What makes a sample what it is; a resumed run must match it. (limit and benchmark list may grow.)"""
-    keys = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
-            "benchmark_args", "data_dir")
-    return hashlib.sha256(json.dumps({k: getattr(recipe, k) for k in keys}, sort_keys=True,
-                                     default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(compared_settings(recipe), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _prepare_output_dir(recipe: EvalRecipe, write: bool = True) -> Path:
-    """The output folder; refuses one holding samples made with other settings (every rank checks, rank 0 writes)."""
-    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """'field: old -> new' for each compared setting that differs."""
+    before, now = compared_settings(before), compared_settings(now)
+    return [f"{k}: {json.dumps(before[k])} -> {json.dumps(now[k])}" for k in SETTINGS if before[k] != now[k]]
+
+
+def _previous_settings(out: Path) -> dict[str, Any] | None:
+    """The settings of the samples already in `out`, or None when it holds none."""
     stamp = out / "eval_settings.json"
-    fingerprint = settings_fingerprint(recipe)
-    if stamp.is_file() and any(out.glob("samples*.jsonl")):
-        previous = json.loads(stamp.read_text())
-        if previous["fingerprint"] != fingerprint:
-            if not recipe.overwrite_output_dir:
-                raise ConfigError(f"output_dir: {out} holds samples made with other settings ({previous['settings']});"
-                                  " use another output_dir or --overwrite_output_dir true")
-            if write:
-                for path in out.glob("samples*.jsonl"):
-                    path.unlink()
-    if write:
-        out.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"fingerprint": fingerprint, "settings": asdict(recipe)}, indent=2, default=str))
-    return out
+    if not (stamp.is_file() and any(out.glob("samples*.jsonl"))):
+        return None
+    try:
+        return json.loads(stamp.read_text())["settings"]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"output_dir: {stamp} is unreadable; use another output_dir or "
+                          "--overwrite_output_dir true") from None
+
+
+def check_output_dir(recipe: EvalRecipe) -> tuple[Path, bool]:
+    """(output folder, whether its samples are reusable). Refuses samples made with other settings, naming the fields
+    that changed, unless overwrite_output_dir. Creates nothing."""
+    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    previous = _previous_settings(out)
+    changed = changed_settings(previous, to_dict(recipe)) if previous is not None else []
+    if changed and not recipe.overwrite_output_dir:
+        raise ConfigError(f"output_dir: {out} holds samples made with other settings ({'; '.join(changed)}); "
+                          "use another output_dir, the same settings, or --overwrite_output_dir true")
+    return out, previous is not None and not changed
+
+
+def write_output_dir(recipe: EvalRecipe, out: Path, reusable: bool) -> None:
+    """Create the folder and stamp it with the settings (to_dict redacts anything that looks like a key)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not reusable:
+        for path in out.glob("samples*.jsonl"):
+            path.unlink()
+    stamp = {"fingerprint": settings_fingerprint(recipe), "settings": to_dict(recipe)}
+    (out / "eval_settings.json").write_text(json.dumps(stamp, indent=2))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -197,7 +290,10 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
         args.setdefault("dtype", recipe.dtype)
     if recipe.backend == "hf":
         args.setdefault("batch_size", recipe.batch_size)
-    return make_backend(recipe.backend, model=recipe.model, **args)
+    try:
+        return make_backend(recipe.backend, model=recipe.model, **args)
+    except ValueError as e:  # e.g. the key variable is not set
+        raise ConfigError(f"backend_args: {e}") from None
 
 
 def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
@@ -205,8 +301,11 @@ def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
 
     rows = []
     for name in recipe.benchmarks:
-        rows += load_benchmark(get_benchmark(name, **recipe.benchmark_args.get(name, {})), recipe.data_dir,
-                               recipe.limit)
+        try:
+            rows += load_benchmark(get_benchmark(name, **recipe.benchmark_args.get(name, {})), recipe.data_dir,
+                                   recipe.limit)
+        except (ValueError, FileNotFoundError) as e:  # checked at load time for local files; this is the Hub
+            raise ConfigError(f"benchmarks: {e}") from None
     return rows
 
 
@@ -223,18 +322,16 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
     from tqdm.auto import tqdm
 
     from r1lite import eval_report
-    from r1lite.backends import SamplingParams
+    from r1lite.backends import SamplingParams, SamplingWatch
     from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out = _prepare_output_dir(recipe, write=rank == 0)
-    if world > 1:
-        _barrier()
+    out, reusable = check_output_dir(recipe)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
     wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
               for j in range(recipe.num_samples)}
-    done = {record_key(r) for r in read_records(out)} & wanted
+    done = {record_key(r) for r in read_records(out)} & wanted if reusable else set()
     chunks = [(b, i, rows[start:start + CHUNK]) for b in budgets
               for i, start in enumerate(range(0, len(rows), CHUNK))][rank::world]  # data parallel: a shard per rank
     todo = [(b, i, chunk) for b, i, chunk in chunks
@@ -246,14 +343,22 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
     bar = tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
                disable=rank != 0)
     if todo:
-        backend = backend or make_eval_backend(recipe)
+        backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
+    if rank == 0:
+        write_output_dir(recipe, out, reusable)
+    if world > 1:
+        _barrier()
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
+    watch = SamplingWatch(SamplingParams(n=recipe.num_samples, temperature=recipe.temperature),
+                          min_prompts=min(3, max(2, len(rows))))
     for budget, index, chunk in todo:
         params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
                                 max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
         prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
         completions = (backend.generate(prompts, params) if budget is None else
                        generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
+        if budget is None and (warning := watch.add(completions)):
+            log.warning(warning)
         records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
                    if record_key(r) not in done]  # partial chunks keep their finished samples
         _append(path, records)
@@ -286,7 +391,11 @@ def cli(argv: list[str]) -> int:
         from r1lite import eval_report
 
         if len(argv) != 3:
-            raise SystemExit("usage: r1lite eval compare RUN_A RUN_B")
+            raise ConfigError("usage: r1lite eval compare RUN_A RUN_B")
+        for run in argv[1:]:
+            if not (Path(run) / "results.json").is_file():
+                raise ConfigError(f"eval compare: {run} is not a finished eval folder (no results.json); "
+                                  "usage: r1lite eval compare RUN_A RUN_B")
         print(eval_report.compare(Path(argv[1]), Path(argv[2])))
         return 0
     from r1lite.cli import _split_config

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from r1lite import filters
-from r1lite.backends import Completion, SamplingParams, make_backend
+from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
 from r1lite.config import ConfigError, DataArgs, ScoringArgs, _check_positive, check_data, load_recipe, to_dict
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,10 @@ class GenerateRecipe:
                                   f"{', '.join(BENCHMARKS)}")
         if d.enabled and d.data_dir and not Path(d.data_dir).is_dir():
             raise ConfigError(f"decontamination.data_dir: {d.data_dir} is not a folder")
+        if t.backend in ("hf", "vllm"):
+            from r1lite.config import check_model_path
+
+            check_model_path(t.model, "teacher.model")
         check_data(self.data, need_answer=True)
 
 
@@ -312,24 +316,30 @@ def _rewrite(path: Path, lines: list[str]) -> None:
         os.replace(tmp, path)
 
 
-def prepare_output_dir(recipe: GenerateRecipe) -> Path:
+def prepare_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
     """Resume the run in output_dir when it was made by the same recipe (FINGERPRINT fields); refuse otherwise,
-    unless overwrite_output_dir."""
+    unless overwrite_output_dir. With write=False only the refusal is checked and nothing is created."""
     out = Path(recipe.output_dir)
     saved = out / RECIPE
-    current = to_dict(recipe)
+    current = to_dict(recipe)  # key-like values redacted: recipe.json is shared with the data
     if saved.exists():
-        before = json.loads(saved.read_text())
+        try:
+            before = json.loads(saved.read_text())
+        except ValueError:
+            before = {}  # cut by a kill while written: no fingerprint to keep
         differ = [k for k in FINGERPRINT if _lookup(before, k) != _lookup(current, k)]
         if differ and not recipe.overwrite_output_dir:
             raise ConfigError(f"output_dir: {out} holds a run of a different recipe ({', '.join(differ)} differ); "
                               "use another output_dir, or --overwrite_output_dir true to start over")
+        if not write:
+            return out
         if differ or recipe.overwrite_output_dir:
             for name in (LEDGER, STATS, RECIPE):
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(out / DATA, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(current, indent=2) + "\n")
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(current, indent=2) + "\n")
     return out
 
 
@@ -343,7 +353,27 @@ def _lookup(tree: dict[str, Any], dotted: str) -> Any:
 # the run
 
 
+def _has_work(out: Path, rows: list[dict[str, Any]], recipe: GenerateRecipe) -> bool:
+    """Whether some prompt is not in the ledger yet (a finished run reloads no model and opens no connection)."""
+    if recipe.overwrite_output_dir:
+        return bool(rows)
+    done = set()
+    for line in _complete_lines(out / LEDGER):
+        try:
+            done.add(json.loads(line)["key"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return any(row_key(r) not in done for r in rows)
+
+
 def make_teacher(recipe: GenerateRecipe) -> Any:
+    try:
+        return _make_teacher(recipe)
+    except ValueError as e:  # e.g. the key variable is not set
+        raise ConfigError(f"teacher: {e}") from None
+
+
+def _make_teacher(recipe: GenerateRecipe) -> Any:
     t = recipe.teacher
     if t.backend == "openai":
         return make_backend("openai", base_url=t.base_url, model=t.model, api_key_env=t.api_key_env,
@@ -416,8 +446,11 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     """Run (or resume) the pipeline; returns the output folder."""
     from tqdm.auto import tqdm
 
-    out = prepare_output_dir(recipe)
+    out = prepare_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
     rows, dropped = load_prompts(recipe)
+    if backend is None and _has_work(out, rows, recipe):
+        backend = make_teacher(recipe)  # a failure here (no key, no model) leaves no output folder behind
+    prepare_output_dir(recipe)
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
     log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
@@ -447,10 +480,13 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
         _write_json(out / STATS, stats)
 
     last_stats = time.monotonic()
+    watch = SamplingWatch(params)
     try:
         if todo:  # a finished run reloads no model and opens no connection
             backend = backend or make_teacher(recipe)
         for i, completions in stream(backend, feed(), params, t.batch_size) if todo else ():
+            if warning := watch.add([completions]):
+                log.warning(warning)
             rows_out, entry = record(todo[i], completions, recipe)
             store.commit(rows_out, entry)
             tokens[0] += entry["prompt_tokens"]

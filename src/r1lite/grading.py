@@ -1,41 +1,60 @@
-"""Answer extraction and equivalence: is this completion's final answer the gold answer?
+"""Is this completion's final answer the gold answer? One grader for the GRPO accuracy reward and for `r1lite eval`.
 
 Pure Python (no torch). `grade` may call math-verify, which can take unbounded time on pathological input; call it
 through `r1lite.scoring` (process pool, hard deadline) from training and eval code. math-verify's own timeouts use
 SIGALRM, which only works on the main thread, so they are switched off here and the deadline is enforced by the
 scorer instead.
 
-Extraction cascade, on the text after the last `</think>` when there is one:
-last `\\boxed{}`/`\\fbox{}` > last `<answer>...</answer>` > last "the (final) answer is X" > last `#### X`.
+Where the answer is: see `r1lite.answer_extraction`. How it is compared: see `grade`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-THINK_END = "</think>"
-BOXED_MARKERS = ("\\boxed", "\\fbox")
-MAX_ANSWER_CHARS = 400  # longer "answers" are prose, not answers
-MAX_BRACED_CHARS = 2000  # an unclosed \\boxed{ scans at most this far (keeps extraction linear)
-MAX_MARKERS = 16  # boxed values read from the end of a text: the answer is the last one
+from r1lite.answer_extraction import (
+    BOXED_MARKERS,
+    answer_in,
+    boxed_values,
+    candidates,
+    completion_text,
+    extract_answer,
+    final_boxes,
+    final_segment,
+    last_number,
+)
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*([^\n]{1,200})", re.IGNORECASE)
-_HASHES = re.compile(r"####\s*([^\n]{1,200})")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox|textrm)\s*\{([^{}]*)\}")
+__all__ = ["Grade", "as_number", "boxed_values", "completion_text", "extract_answer", "final_segment", "grade",
+           "grade_quick", "is_equivalent", "normalize", "read_gold"]
+
+EXACT_PLACES = 6  # a decimal answer to an exact gold needs this many places (math-verify's float_rounding)
+
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _UNIT_WORDS = re.compile(
     r"\s*(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
     r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
-    r"people|students|apples|cookies|points?)\b\.?",
+    r"percentage|pct|people|students|apples|cookies|points?)(?:\^\{?[23]\}?|[²³])?(?![A-Za-z])\.?",
     re.IGNORECASE)
-_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
-_FRAC = re.compile(r"^(-?)\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\[dt]?frac(\d)(\d)$")
-_LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=])")
+_PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
+_THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+_MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
+_REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
+_DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
+_FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
+_LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
+_CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
+_CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
+               "infty", "arcsin", "arccos", "arctan", "sqrt", "and", "or"}
+# answers sympy would spend minutes on (a^{b^{c}}, 10^5-digit literals, 5000!): never the right answer to a
+# benchmark problem, so they are graded wrong at once instead of burning a worker's deadline
+_EXPLOSIVE = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\d+\s*\^|\d{80,}|\d{4,}\s*!")
 
 
 @dataclass(frozen=True)
@@ -55,245 +74,315 @@ class Grade:
     timed_out: bool = False
 
 
-def completion_text(completion: Any) -> str:
-    """A TRL completion (plain string or chat messages) as text."""
-    if isinstance(completion, list):
-        return "".join(str(m.get("content") or "") for m in completion if isinstance(m, dict))
-    if isinstance(completion, dict):
-        return str(completion.get("content") or "")
-    return "" if completion is None else str(completion)
+@dataclass(frozen=True)
+class Gold:
+    """A gold answer read once: what kind of answer it is and how to compare with it.
+
+    kind: "choice" (a letter A-E), "text" (words: \\text{Evelyn}, Monday), "number" (integer, decimal, fraction)
+    or "math" (anything math-verify parses). several: a list or set of values (`1, -2`, `\\{1,2,3\\}`), so the boxes
+    of the final answer together are the answer.
+    """
+
+    text: str
+    kind: str
+    several: bool = False
 
 
-def final_segment(text: str) -> str:
-    """The text after the last </think>; all of it when there is no think block; nothing when a <think> is still
-    open (a completion cut off mid-reasoning has not answered yet, whatever numbers its thoughts contain)."""
-    cut = text.rfind(THINK_END)
-    if text.rfind("<think>") > cut:
-        return ""
-    return text[cut + len(THINK_END):] if cut >= 0 else text
+# ---------------------------------------------------------------------------------------------------------------------
+# normal forms
 
 
-def _braced(text: str, open_at: int) -> str | None:
-    """Contents of the brace group starting at text[open_at] == '{' (brace-matched), else None."""
-    depth = 0
-    for i in range(open_at, min(len(text), open_at + MAX_BRACED_CHARS)):
-        ch = text[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1:i]
-    return None
-
-
-def boxed_values(text: str) -> list[str]:
-    """Every \\boxed{...} / \\fbox{...} (and `\\boxed 5`) value in order of appearance."""
-    values = []
-    for marker in BOXED_MARKERS:
-        start = max(0, _nth_last(text, marker, MAX_MARKERS))  # only the last few matter; keeps garbage linear
-        while (at := text.find(marker, start)) >= 0:
-            start = at + len(marker)
-            rest = start
-            while rest < len(text) and text[rest] == " ":
-                rest += 1
-            if rest < len(text) and text[rest] == "{":
-                inner = _braced(text, rest)
-                if inner is not None:
-                    values.append((at, inner))
-            elif rest > start and rest < len(text):  # "\boxed 5"
-                token = re.match(r"[^\s$]+", text[rest:])
-                if token:
-                    values.append((at, token.group(0)))
-    return [v for _, v in sorted(values)]
-
-
-def _nth_last(text: str, marker: str, n: int) -> int:
-    at = len(text)
-    for _ in range(n):
-        at = text.rfind(marker, 0, at)
-        if at < 0:
-            return 0
-    return at
-
-
-def _candidates(segment: str) -> list[tuple[str, str]]:
-    """(kind, answer) for every answer-like span, in cascade order (most trusted first, last occurrence first)."""
-    found = [("boxed", v) for v in reversed(boxed_values(segment))]
-    found += [("tag", m.group(1)) for m in reversed(list(_ANSWER_TAG.finditer(segment)))]
-    found += [("answer_is", m.group(1)) for m in reversed(list(_ANSWER_IS.finditer(segment)))]
-    found += [("hashes", m.group(1)) for m in reversed(list(_HASHES.finditer(segment)))]
-    return [(k, v.strip()) for k, v in found if v.strip() and len(v.strip()) <= MAX_ANSWER_CHARS]
-
-
-def extract_answer(text: str) -> str | None:
-    """The final answer of a completion or a reference solution, or None when it states none."""
-    return _answer_in(final_segment(text))
-
-
-def _answer_in(segment: str) -> str | None:
-    found = _candidates(segment)
-    if not found:
-        return None
-    kind, value = found[0]
-    if kind in ("answer_is", "hashes"):  # free text: keep the math, drop the trailing prose
-        value = re.split(r"(?<=[\d}$])\s*[.;](?:\s|$)|\s+(?:because|since|which|so)\b", value)[0]
-        value = value.rstrip(". ")
-        inner = boxed_values(value)
-        value = inner[-1] if inner else value
-    return value.strip() or None
-
-
-def normalize(answer: str) -> str:
-    """A canonical string: no $ delimiters, \\left/\\right, spacing commands, units, %, degrees or thousands commas."""
-    s = answer.strip()
-    s = s.strip("$").strip()
+def clean(answer: str) -> str:
+    """The answer without what never changes its value: $ delimiters, one enclosing \\boxed, \\left/\\right, thin
+    spaces, units, degree signs, trailing periods, thousands commas. Spacing and \\\\ row breaks are kept."""
+    s = answer.strip().strip("$").strip()
     if s.startswith("\\(") and s.endswith("\\)") or s.startswith("\\[") and s.endswith("\\]"):
         s = s[2:-2].strip()
     inner = boxed_values(s)
-    if len(inner) == 1 and s.startswith(BOXED_MARKERS):
+    if len(inner) == 1 and s.startswith(BOXED_MARKERS) and s.rstrip(" .$").endswith("}"):
         s = inner[0]
+    s = re.sub(r"(?<=\d),\\!\s*(?=\d{3})", ",", s)  # 11,\! 111,\! 100 is one number
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
-                     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("^\\circ", ""), ("^{\\circ}", ""), ("°", ""),
-                     ("\\%", ""), ("%", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("\\ ", " ")):
+                     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
+                     ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset")):
         s = s.replace(old, new)
-    s = _TEXT_CMD.sub(lambda m: "" if _UNIT_WORDS.fullmatch(m.group(1).strip()) else m.group(1), s)
-    s = _LEADING_VAR.sub("", s.strip())
-    number = re.match(r"^(-?[\d,.]+)\s*(.*)$", s)
+    s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
+    s = _PERCENT_WORD.sub(r"\1\\%", s)
+    s = _TEXT_CMD.sub(lambda m: "" if _UNIT_WORDS.fullmatch(m.group(1)) else m.group(0), s)
+    number = re.match(r"^(-?[\d,.]+(?:\\%)?)\s*(.*)$", s)
     if number and number.group(2) and _UNIT_WORDS.fullmatch(" " + number.group(2)):
         s = number.group(1)  # "18 dollars", "5 cm"
     s = s.strip().rstrip(".").strip()
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
-    return re.sub(r"\s+", "", s)
+    return s.replace(",", "") if _THOUSANDS.match(s) else s
+
+
+def normalize(answer: str) -> str:
+    """A canonical string for exact comparison and answer keys: `clean` without any whitespace."""
+    return re.sub(r"\s+", "", clean(answer))
+
+
+def _text_key(answer: str) -> str:
+    """Words as words: no text commands, case, punctuation or extra spaces (`\\text{Evelyn}` -> `evelyn`)."""
+    s = clean(answer)
+    while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
+        s = stripped
+    return " ".join(re.sub(r"[^\w\s]", " ", s).lower().split())
+
+
+def _choice(answer: str) -> str | None:
+    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
+    s = clean(answer)
+    while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
+        s = stripped
+    m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
+    return m.group(1).upper() if m else None
 
 
 def as_number(answer: str) -> Fraction | None:
-    """The exact value of a plain number, decimal or simple fraction (`3`, `-2.5`, `\\frac{1}{2}`, `3/4`)."""
-    s = normalize(answer)
+    """The exact value of a plain number (`3`, `-2.5`, `1,000`, `\\frac{1}{2}`, `3/4`, `4 4/9`, `0.\\overline{3}`,
+    `x = 5`, `28\\%` as 28), else None."""
+    s = clean(answer).replace("\\%", "").replace("%", "")
+    if re.search(r",\s", s):  # "32, 349" is a list, not 32349
+        return None
+    s = _LEADING_VAR.sub("", re.sub(r"(?<=\d) (?=\d{3}\b)", "", s).strip())  # "1 000"
+    s = re.sub(r"(?<=\d) +(?=\d+/\d)", "&", s)  # the space of a mixed number 4 4/9 means plus
+    s = re.sub(r"\s+", "", s).replace("&", " ")
+    if _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(s):
+        s = s.replace(",", ".")
     try:
-        if re.fullmatch(r"-?\d+(\.\d+)?|-?\.\d+", s):
-            return Fraction(s)
-        if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
-            return Fraction(int(m.group(1)), int(m.group(2))) if int(m.group(2)) else None
-        if m := _FRAC.fullmatch(s):
-            sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5),
-                                                                                       m.group(6))
-            value = Fraction(int(num), int(den)) if int(den) else None
-            return -value if value is not None and sign else value
+        return _numeral(s)
     except (ValueError, ZeroDivisionError):
         return None
+
+
+def _numeral(s: str) -> Fraction | None:
+    """The value of a numeral without spaces or separators; ZeroDivisionError for a zero denominator."""
+    if m := _MIXED.fullmatch(s):  # 4 4/9, 6\frac{1}{4}: a whole number and a proper fraction
+        whole, num, den = int(m.group(2)), int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6))
+        value = whole + Fraction(num, den) if 0 <= num < den else None
+        return -value if value is not None and m.group(1) == "-" else value
+    if m := _REPEATING.fullmatch(s):  # 0.1\overline{6} = 1/6
+        start, period = m.group(2), m.group(3)
+        value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
+            int(period), 10 ** len(start) * (10 ** len(period) - 1))
+        return -value if s.startswith("-") else value
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
+        return Fraction(s)
+    if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    if m := _FRAC.fullmatch(s):
+        sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5), m.group(6))
+        return Fraction(int(num), int(den)) * (-1 if sign else 1)
     return None
 
 
-def fast_equivalent(answer: str, gold: str) -> bool | None:
-    """Decide cheaply when both sides are plain numbers or identical after normalisation; None = undecided."""
-    a, g = normalize(answer), normalize(gold)
-    if a == g and a:
-        return True
-    na, ng = as_number(a), as_number(g)
+def _places(answer: str) -> int | None:
+    """Decimal places a number is written with; None for an exact number (integer or fraction)."""
+    s = re.sub(r"\s+", "", clean(answer))
+    m = re.search(r"\.(\d+)\D*$", s)
+    return len(m.group(1)) if m and "frac" not in s and "/" not in s else None
+
+
+def _has_percent(answer: str) -> bool:
+    return "%" in clean(answer)
+
+
+def numbers_equal(answer: str, gold: str) -> bool | None:
+    """Compare two plain numbers exactly; None when either is not one.
+
+    A decimal answer to an exact gold (integer, fraction) is right only when it is exact or written to at least
+    EXACT_PLACES places (0.33 is not 1/3, 99.6 is not 100); a gold written as a decimal sets the precision itself
+    (70/9 is 7.78)."""
+    na, ng = as_number(answer), as_number(gold)
     if na is None or ng is None:
         return None
-    # exact arithmetic (float() overflows on a 5000-digit "answer"); a decimal on one side only is compared at its
-    # own precision, so 0.33 matches 1/3 but 1000001 never matches 1000000
-    places = [len(x.split(".")[1]) if "." in x else None for x in (a, g)]
-    if (places[0] is None) == (places[1] is None):
-        return na == ng
-    digits = places[0] if places[0] is not None else places[1]
-    exact, decimal = (ng, na) if places[0] is not None else (na, ng)
-    return abs(exact - decimal) <= Fraction(1, 2 * 10**digits)
-
-
-# answers sympy would spend minutes on (a^{b^{c}}, 10^5-digit literals, 5000!): never the right answer to a
-# benchmark problem, so they are graded wrong at once instead of burning a worker's deadline
-_EXPLOSIVE = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\d+\s*\^|\d{80,}|\d{4,}\s*!")
+    if na == ng:
+        return True
+    if _has_percent(answer) != _has_percent(gold):  # 28% is 28 and 0.28, nothing else
+        return na / 100 == ng if _has_percent(answer) else na == ng / 100
+    pa, pg = _places(answer), _places(gold)
+    if pg is not None:
+        return pa is None and abs(na - ng) <= Fraction(1, 2 * 10**pg)
+    return pa is not None and pa >= EXACT_PLACES and abs(na - ng) < Fraction(1, 10**EXACT_PLACES)
 
 
 def explosive(answer: str) -> bool:
     return bool(_EXPLOSIVE.search(answer))
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# gold answers
+
+
+def _several(s: str) -> bool:
+    """A list or set of values: a set in braces, or a comma or "and" outside any bracket (`1, -2`, `(2,2), (6,2)`)."""
+    if s.startswith("\\{") or "\\pm" in s:
+        return True
+    s = re.sub(r"\\text\{\s*(?:and|or)\s*\}", " and ", s)
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and (ch == "," or s.startswith(" and ", i) or s.startswith("\\quad", i)):
+            return True
+    return False
+
+
+def _words_only(s: str) -> bool:
+    """Plain prose such as `forty two`: no digits or LaTeX, two or more words that are not math names."""
+    if re.search(r"[\d\\^_=+*/<>]", s):
+        return False
+    return len([w for w in _WORD.findall(s) if w.lower() not in _MATH_WORDS]) >= 2
+
+
+@functools.lru_cache(maxsize=4096)
+def read_gold(gold: str | None, symbolic: bool = True) -> Gold | None:
+    """The gold as a Gold, or None when it is not an answer that can be checked (empty, prose, unparseable).
+    A reference solution holding boxed answers stands for its final boxes. symbolic=False: decide without
+    math-verify, returning kind "math" unchecked (in-process fast path)."""
+    s = "" if gold is None else str(gold).strip()
+    if boxes := final_boxes(s):
+        s = ", ".join(boxes)
+    elif re.search(r"answer\s*(?:is|:)|####", s, re.IGNORECASE):
+        s = answer_in(s) or ""
+    s = clean(s)
+    if not s:
+        return None
+    several = as_number(s) is None and _several(s)
+    bare = _TEXT_CMD.sub(lambda m: m.group(1), s).strip()
+    if letter := _CHOICE_GOLD.fullmatch(bare):  # "C", "(C)", "\text{(C)}", "(D) Alina"
+        return Gold(letter.group(1), "choice")
+    written_as_text = bool(_TEXT_CMD.fullmatch(s) and re.search(r"[A-Za-z]", bare))
+    if written_as_text or re.fullmatch(r"[A-Za-z]{3,}", s) and s.lower() not in _MATH_WORDS:  # \text{east}, Monday
+        return Gold(s, "text")
+    if _words_only(s):
+        return None
+    if as_number(s) is not None:
+        return Gold(s, "number")
+    if symbolic and not _mv_parse(s):
+        return None
+    return Gold(s, "math", several)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# equivalence
+
+
+@functools.lru_cache(maxsize=8192)
 def _mv_parse(answer: str) -> list:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns on every call that its timeout is off
-
     configs = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
-    return parse("\\boxed{" + normalize(answer) + "}", extraction_config=configs, parsing_timeout=None)
+    return parse("\\boxed{" + answer + "}", extraction_config=configs, parsing_timeout=None)
 
 
-def gold_parses(gold: str | None) -> bool:
-    if gold is None or not str(gold).strip():
-        return False
-    return as_number(str(gold)) is not None or bool(_mv_parse(str(gold)))
+def _as_list(answer: str) -> str:
+    """Items separated by \\quad or "and" as a comma list, the form math-verify reads as a set."""
+    return re.sub(r"\s*(?:,?\s*(?:\\q?quad|\\text\{\s*and\s*\}|\band\b)\s*)+", ", ", answer)
 
 
-def is_equivalent(answer: str | None, gold: str) -> bool:
-    """True when `answer` equals `gold` mathematically (numbers exactly, else math-verify's symbolic check)."""
+def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | None:
+    """Does `answer` equal the gold? None when only math-verify can tell and symbolic=False."""
     if answer is None:
         return False
-    decided = fast_equivalent(answer, gold)
+    if gold.kind == "choice":
+        return _choice(answer) == gold.text
+    if gold.kind == "text":
+        return _text_key(answer) == _text_key(gold.text)
+    if normalize(answer) == normalize(gold.text):
+        return True
+    decided = numbers_equal(answer, gold.text)
     if decided is not None:
         return decided
+    if not symbolic:
+        return None
     if explosive(answer):
         return False
     from math_verify import verify
 
-    parsed_gold, parsed_answer = _mv_parse(gold), _mv_parse(answer)
+    a, g = clean(answer), gold.text
+    if gold.several:
+        a, g = _as_list(a), _as_list(g)
+    parsed_gold, parsed_answer = _mv_parse(g), _mv_parse(a)
     if not parsed_gold or not parsed_answer:
         return False
-    return bool(verify(parsed_gold, parsed_answer, timeout_seconds=None))
+    # x \in [-2, 7] and -2 \le x \le 7 state the same set, whichever side the gold is on
+    return bool(verify(parsed_gold, parsed_answer, allow_set_relation_comp=True, timeout_seconds=None))
 
 
-def _last_number(segment: str) -> str | None:
-    numbers = _NUMBER.findall(segment[-2000:])
-    return numbers[-1].rstrip(".") if numbers else None
+def is_equivalent(answer: str | None, gold: str) -> bool:
+    """True when `answer` equals `gold` (see `grade` for the rules); False also when the gold cannot be read."""
+    target = read_gold(gold)
+    return target is not None and bool(_verdict(answer, target))
+
+
+def _hedged(segment: str, gold: Gold) -> bool:
+    """Several different boxed values offered together (`\\boxed{3} or \\boxed{4}`) for a single-valued gold."""
+    return not gold.several and len({normalize(b) for b in final_boxes(segment)}) > 1
 
 
 def _anywhere_candidates(text: str, segment: str) -> list[str]:
     """Every answer-like span of the whole completion, and the last number of its final segment, deduplicated."""
-    found = [v for _, v in _candidates(text)]
-    if (number := _last_number(segment)) is not None:
+    found = [v for _, v in candidates(text)]
+    if (number := last_number(segment)) is not None:
         found.append(number)
     return list(dict.fromkeys(found))
 
 
-def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
-    """Grade one completion against the gold answer (a bare answer such as `\\frac{14}{3}` or `72`).
-    anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
+def _grade(completion: Any, gold: str | None, anywhere: bool, symbolic: bool) -> Grade | None:
     text = completion_text(completion)
     segment = final_segment(text)
-    answer, boxed = _answer_in(segment), bool(boxed_values(segment))
-    if gold is None or not gold_parses(str(gold)):
-        return Grade(answer, None, boxed)
-    gold = str(gold)
-    correct = is_equivalent(answer, gold)
-    if not anywhere:
-        return Grade(answer, correct, boxed, correct and boxed, None)
-    found = correct or any(is_equivalent(c, gold) for c in _anywhere_candidates(text, segment))
-    return Grade(answer, correct, boxed, correct and boxed, found)
-
-
-def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Grade | None:
-    """`grade` without math-verify: a Grade when numbers/strings decide it, else None (send it to the scorer)."""
-    text = completion_text(completion)
-    if len(text) > 20_000 or gold is None:
+    target = read_gold(None if gold is None else str(gold), symbolic)
+    boxed = bool(boxed_values(segment))
+    if target is None:
+        return Grade(answer_in(segment), None, boxed)
+    if not symbolic and target.kind == "math":
         return None
-    gold = str(gold)
-    if as_number(gold) is None:
-        return None
-    segment = final_segment(text)
-    answer, boxed = _answer_in(segment), bool(boxed_values(segment))
-    correct = fast_equivalent(answer, gold) if answer is not None else False
+    answer = answer_in(segment, target.several)
+    correct = False if _hedged(segment, target) else _verdict(answer, target, symbolic)
     if correct is None:
         return None
     if not anywhere:
         return Grade(answer, correct, boxed, correct and boxed, None)
-    found = correct
+    found: bool | None = correct
     if not correct:
-        verdicts = [fast_equivalent(c, gold) for c in _anywhere_candidates(text, segment)]
-        if any(verdicts):
-            found = True
-        elif any(v is None for v in verdicts):
-            return None
+        verdicts = [_verdict(c, target, symbolic) for c in _anywhere_candidates(text, segment)]
+        found = True if any(verdicts) else None if None in verdicts else False
+    if found is None:
+        return None
     return Grade(answer, correct, boxed, correct and boxed, found)
+
+
+def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
+    """Grade one completion against the gold answer (a bare answer such as `\\frac{14}{3}` or `72`, or a reference
+    solution with a boxed answer).
+
+    Rules, in order:
+    - The answer is read from the text after `</think>` (see `r1lite.answer_extraction`): the last `\\boxed{}`, else
+      the last `<answer>` tag, else the last "the answer is X", else the last `#### X`.
+    - One gold value: the last box wins, but several different boxes offered together (`\\boxed{3} or
+      \\boxed{4}`) are a hedge and earn nothing. A list or set gold (`1, -2`, `\\{1,2,3\\}`): the boxes of the final
+      answer together are the answer, compared as a set.
+    - Numbers compare exactly. A decimal answer to an exact gold (integer, fraction, radical, pi) is right only when
+      exact or written to at least 6 places (0.33 is not 1/3, 99.6 is not 100); a gold written as a decimal sets the
+      precision itself (70/9 is 7.78).
+    - Multiple-choice letters and text answers (`\\text{Evelyn}`) compare as text, never as products of symbols.
+    - Everything else is math-verify's comparison of the parsed forms (equations, intervals, sets, matrices).
+    - A gold that is prose (`forty two`), empty or unparseable gives correct=None: rewards skip it, eval excludes
+      and counts it.
+    anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
+    graded = _grade(completion, gold, anywhere, symbolic=True)
+    assert graded is not None  # symbolic grading always decides
+    return graded
+
+
+def grade_quick(completion: Any, gold: str | None, anywhere: bool = True) -> Grade | None:
+    """`grade` without math-verify: the same Grade when numbers, letters or text decide it, else None (send it to
+    the scorer's workers)."""
+    if gold is None or len(completion_text(completion)) > 20_000:
+        return None
+    return _grade(completion, gold, anywhere, symbolic=False)

@@ -88,6 +88,37 @@ def resolve(name: str) -> ModelSource:
     return ModelSource("hub", name)
 
 
+def known_names() -> list[str]:
+    return [*EMBEDDED, *(f"tiny:{a}" for a in TINY_ARCHS)]
+
+
+def check_model_source(name: str) -> str | None:
+    """What is wrong with a model name before anything loads (None: nothing we can tell offline). Reads at most a
+    file header; never touches the network."""
+    import difflib
+
+    source = resolve(name)
+    if source.kind == "gguf":
+        with open(Path(source.path) / source.gguf_file, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                return f"{name}: not a GGUF file (it does not start with the GGUF magic bytes)"
+    if source.kind == "folder":
+        folder = Path(source.path)
+        if not any((folder / f).is_file() for f in ("config.json", "adapter_config.json")):
+            return f"{name}: a folder without a model (no config.json or adapter_config.json)"
+    if source.kind != "hub":
+        return None
+    close = difflib.get_close_matches(name.lower(), known_names(), n=1, cutoff=0.75)
+    if close and "/" not in name:
+        return f"{name!r} is not a known model (did you mean {close[0]!r}?); allowed values: a Hub id like " \
+               f"org/name, a local folder, a .gguf file, {', '.join(known_names())}"
+    if Path(name).parent != Path(".") and Path(name).parent.is_dir():
+        return f"{name}: no such folder ({Path(name).parent} exists, {Path(name).name} does not)"
+    if " " in name.strip() or name.count("/") > 1:
+        return f"{name!r} is neither a local path nor a Hub id (org/name)"
+    return None
+
+
 def arch_of(name: str) -> str | None:
     """The architecture family (a TINY_ARCHS key) of a model name, without loading or downloading it."""
     source = resolve(name)
@@ -182,17 +213,35 @@ def materialize(name: str) -> str:
     key = f"tiny-{source.path}" if source.kind == "tiny" else Path(source.gguf_file).stem
     target = cache_dir() / "models" / key
     if (target / "config.json").is_file():
+        _set_sampling_defaults(target)  # folders converted before r1lite wrote these
         return str(target)
     model, tok = _build_tiny(source.path) if source.kind == "tiny" else _convert_gguf(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    _set_sampling_defaults(tmp)
     try:
         tmp.rename(target)  # atomic: a concurrent or killed conversion never leaves a half-written folder
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
     return str(target)
+
+
+# R1's sampling. Servers such as `transformers serve` ignore a request's temperature/top_p unless the model's own
+# generation config samples, so a folder without these gives k identical samples. r1lite's backends always pass
+# their own settings, so these only change what a server does with the folder.
+SAMPLING_DEFAULTS = {"do_sample": True, "temperature": 0.6, "top_p": 0.95}
+
+
+def _set_sampling_defaults(folder: Path) -> None:
+    path = folder / "generation_config.json"
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    if all(k in config for k in SAMPLING_DEFAULTS):
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**SAMPLING_DEFAULTS, **config}, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def default_dtype(device: str | None = None) -> str:

@@ -148,7 +148,7 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
     try:
         stage = stage_of(path)
         cls = recipe_class(stage)
-        load_recipe(cls, path)
+        load_recipe(cls, path, _later_model(read_yaml(path), stage, path))
         if stage not in TRAINING or validate_only:
             return Result(str(path), stage, True, "valid", time.perf_counter() - start)
         with tempfile.TemporaryDirectory(prefix="r1lite-recipes-check-") as tmp:
@@ -161,6 +161,21 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
                       time.perf_counter() - start)
     except Exception as e:  # noqa: BLE001 - report every recipe, whatever breaks
         return Result(str(path), stage, False, f"{type(e).__name__}: {e}", time.perf_counter() - start)
+
+
+def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> dict[str, Any]:
+    """A training recipe may start from an earlier stage's output (demo: runs/demo/sft), which does not exist until
+    that stage has run: validate it with the tiny stand-in instead (`r1lite check` itself reports the missing path)."""
+    from r1lite import models
+
+    name = (raw.get("model") or {}).get("model_name_or_path") if stage in TRAINING else None
+    if not isinstance(name, str) or name.startswith("tiny:") or name in models.EMBEDDED or Path(name).exists():
+        return {}
+    try:
+        models.resolve(name)
+    except ValueError:
+        return {"model.model_name_or_path": f"tiny:{tiny_arch(name, recipe_path)}"}
+    return {}
 
 
 def find_recipes(paths: list[str]) -> list[Path]:

@@ -64,29 +64,98 @@ def checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
+                "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+
+
+def checkpoint_step(checkpoint: Path) -> int | None:
+    """The step a checkpoint holds, or None when it is incomplete. The Trainer writes trainer_state.json last, so a
+    save killed midway leaves it missing or cut short."""
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not any((checkpoint / name).is_file() for name in WEIGHT_FILES) or not isinstance(state, dict):
+        return None
+    step = state.get("global_step")
+    return step if isinstance(step, int) else None
+
+
+def _remove_incomplete(incomplete: list[Path]) -> None:
+    """A half-written checkpoint can't be resumed from; the run that resumes or starts over writes it again."""
+    for path in incomplete:
+        log.warning("skipping incomplete checkpoint %s (killed while saving?): removing it", path)
+        if is_main_process():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+LOG_FILES = ("metrics.jsonl", "completions.jsonl", "completions.rank*.jsonl")
+
+
+def trim_logs(output_dir: Path, step: int) -> None:
+    """Keep only the log rows of the run being continued from `step` (0: a fresh run keeps none). A run killed after
+    its last checkpoint logged steps that the resumed run does again; keeping both would give two rows per step.
+    metrics rows carry the step they finished; completion rows the step count before they were generated."""
+    if not is_main_process():
+        return
+    for pattern in LOG_FILES:
+        for path in output_dir.glob(pattern):
+            kept, dropped = [], 0
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    row_step = json.loads(line).get("step")
+                except (ValueError, AttributeError):
+                    row_step = None  # a line cut by the kill
+                keep = isinstance(row_step, int) and (row_step <= step if path.name == "metrics.jsonl"
+                                                      else row_step < step)
+                if keep:
+                    kept.append(line + "\n")
+                else:
+                    dropped += 1
+            if dropped:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text("".join(kept))
+                os.replace(tmp, path)
+                log.info("%s: dropped %d rows logged after step %d (they are redone)", path, dropped, step)
+
+
 def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) -> str | None:
     """The checkpoint to resume from, or None. Never resumes or overwrites silently:
-    - resume "latest": the newest checkpoint-N in output_dir (a fresh start, logged, when there is none);
+    - resume "latest": the newest complete checkpoint-N in output_dir (a fresh start, logged, when there is none);
+      incomplete ones (a kill during a save) are skipped and removed, saying so;
     - resume <path>: that checkpoint;
-    - no resume and checkpoints present: an error, unless overwrite_output_dir, which deletes them."""
+    - no resume and complete checkpoints present: an error, unless overwrite_output_dir, which deletes them.
+    The logs (metrics.jsonl, completions*.jsonl) are cut back to the step the run continues from."""
     existing = checkpoints(output_dir) if output_dir.is_dir() else []
+    complete = [p for p in existing if checkpoint_step(p) is not None]
+    _remove_incomplete([p for p in existing if p not in complete])
     if resume == "latest":
-        if existing:
-            log.info("resuming from %s", existing[-1])
-            return str(existing[-1])
-        log.info("resume_from_checkpoint=latest but %s holds no checkpoint: starting from step 0", output_dir)
+        if complete:
+            log.info("resuming from %s", complete[-1])
+            trim_logs(output_dir, checkpoint_step(complete[-1]))
+            return str(complete[-1])
+        log.info("resume_from_checkpoint=latest but %s holds no complete checkpoint: starting from step 0", output_dir)
+        trim_logs(output_dir, 0)
         return None
     if resume:
+        step = checkpoint_step(Path(resume))
+        if step is None:
+            raise ConfigError(f"trainer.resume_from_checkpoint: {resume} is not a complete checkpoint (no readable "
+                              "trainer_state.json or weights: killed while saving?); use an earlier checkpoint-N")
+        if output_dir.is_dir():
+            trim_logs(output_dir, step)
         return resume
-    if existing:
+    if complete:
         if not overwrite:
             raise ConfigError(
-                f"trainer.output_dir: {output_dir} already holds checkpoints ({existing[-1].name}); set "
+                f"trainer.output_dir: {output_dir} already holds checkpoints ({complete[-1].name}); set "
                 f"--resume_from_checkpoint latest to continue that run, or --overwrite_output_dir true to start over")
         if is_main_process():
-            for path in existing:
+            for path in complete:
                 shutil.rmtree(path)
-            log.info("overwrite_output_dir: removed %d checkpoints from %s", len(existing), output_dir)
+            log.info("overwrite_output_dir: removed %d checkpoints from %s", len(complete), output_dir)
+    if output_dir.is_dir():
+        trim_logs(output_dir, 0)  # a fresh run starts fresh logs
     return None
 
 

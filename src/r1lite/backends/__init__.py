@@ -39,6 +39,36 @@ class Completion:
     reasoning: str | None = None  # a separate reasoning channel (DeepSeek API's reasoning_content), when there is one
 
 
+class SamplingWatch:
+    """Notices a server that ignores the sampling parameters: with temperature > 0 and n > 1, every prompt of a batch
+    (at least `min_prompts`) came back with n identical samples. transformers serve does this unless the model's
+    generation_config samples; pass@k and maj@k then measure one sample k times and generate drops the copies."""
+
+    HINT = ("the backend ignores temperature/top_p/seed: all {n} samples were identical for each of {k} prompts at "
+            "temperature {t}. transformers serve samples only when the model's generation_config.json has "
+            "\"do_sample\": true (model folders r1lite writes set it; add it to this model's folder and restart the "
+            "server); for another server, check that it honours temperature, top_p and seed")
+
+    def __init__(self, params: SamplingParams, min_prompts: int = 3):
+        self.watching = params.n > 1 and params.temperature > 0  # off once a prompt shows distinct samples
+        self.params, self.min_prompts, self.identical = params, min_prompts, 0
+
+    def add(self, samples: list[list[Completion]]) -> str | None:
+        """Feed finished prompts' samples; returns the warning text, once, when the pattern is clear."""
+        if not self.watching:
+            return None
+        for completions in samples:
+            texts = {c.text for c in completions if c.finish_reason != "error"}
+            if len(texts) > 1:
+                self.watching = False
+                return None
+            self.identical += len(texts) == 1
+        if self.identical < self.min_prompts:
+            return None
+        self.watching = False
+        return self.HINT.format(n=self.params.n, k=self.identical, t=self.params.temperature)
+
+
 class Backend(Protocol):
     def generate(self, prompts: list[Any], params: SamplingParams) -> list[list[Completion]]: ...
 

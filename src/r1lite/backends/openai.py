@@ -73,6 +73,21 @@ def parse_reply(reply: dict[str, Any]) -> Completion:
                       reasoning=reasoning if isinstance(reasoning, str) and reasoning else None)
 
 
+def error_text(body: str) -> str:
+    """The message of an error response: FastAPI's `detail` (transformers serve, vLLM), OpenAI's `error.message`,
+    or the body as is."""
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(reply, dict):
+        error = reply.get("error")
+        detail = reply.get("detail") or (error.get("message") if isinstance(error, dict) else error)
+        if detail:
+            return detail if isinstance(detail, str) else json.dumps(detail)
+    return body
+
+
 class OpenAIBackend:
     def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", max_concurrency: int = 8,
                  timeout_s: float = 600.0, max_retries: int = 6, backoff_s: float = 1.0, backoff_max_s: float = 60.0,
@@ -142,7 +157,7 @@ class OpenAIBackend:
                 self._count("ok")
                 return completion
             except urllib.error.HTTPError as e:
-                status, text = e.code, self._scrub(e.read().decode("utf-8", "replace")[:BODY_CHARS])
+                status, text = e.code, self._scrub(error_text(e.read().decode("utf-8", "replace"))[:BODY_CHARS])
                 e.close()
                 self._count(f"status_{status}")
                 if status in FATAL_STATUS:
