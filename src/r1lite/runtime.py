@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -219,8 +220,6 @@ def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], An
 def close_trackers(report_to: list[str] | str | None) -> None:
     """Finish the runs of the experiment trackers the stage reported to. transformers leaves wandb and trackio runs
     open, so the next stage in the same process (the demo, a script) would log into this stage's run."""
-    import sys
-
     names = [report_to] if isinstance(report_to, str) else report_to or []
     for name in ("wandb", "trackio"):
         module = sys.modules.get(name)
