@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
@@ -16,8 +15,6 @@ from r1lite.backends import SamplingParams
 from r1lite.backends.hf import HFBackend
 from r1lite.benchmarks import load_benchmark
 from r1lite.prompts import build_messages
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def naive(backend: HFBackend, prompts: list, params: SamplingParams) -> int:
@@ -39,7 +36,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--max_new_tokens", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--data_dir", default=str(DATA))
+    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: the bundled copies)")
     args = parser.parse_args()
 
     rows = load_benchmark("gsm8k", args.data_dir, limit=args.problems)

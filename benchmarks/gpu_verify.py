@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "math_train_4k.jsonl"
 SHAPE = "Qwen/Qwen2.5-1.5B"
 GIB = 1024**3
 
@@ -54,7 +53,7 @@ def build_model(folder: Path) -> str:
 def recipes(model: str, out: Path, steps: int) -> dict[str, dict]:
     common = {"max_steps": steps, "learning_rate": 1e-6, "save_strategy": "no", "logging_steps": 1, "seed": 0,
               "gradient_checkpointing": True, "bf16": True, "report_to": "none"}
-    source = {"path": str(DATA)} if DATA.is_file() else {"path": "synthetic:arithmetic", "task_args": {"n": 512}}
+    source = {"path": "bundled:math_train_256"}  # MATH train levels 3-5, shipped with r1lite
     return {
         "grpo": {"model": {"model_name_or_path": model, "dtype": "bfloat16"},
                  "data": {"sources": [source], "system_prompt": None, "max_prompt_tokens": 256},

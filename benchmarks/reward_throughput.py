@@ -1,7 +1,7 @@
 """Reward throughput: r1lite's `accuracy` reward (bounded process-pool scorer, all cores) vs math-verify called
 serially once per completion, the way open-r1's accuracy reward does. One run, the same completions for both.
 
-Completions are built (seeded) from the gold answers of MATH-500 and GSM8K in ../shared/data: chains of thought of
+Completions are built (seeded) from the gold answers of MATH-500 and GSM8K (bundled in r1lite): chains of thought of
 150 to 3,000 words (R1-style traces run to thousands of tokens) ending in a boxed answer that is right, wrong, or right in another form (\\dfrac, a decimal); chains of thought cut off
 before any answer; answers stated without \\boxed; garbage; and a few pathological inputs (deep nesting, huge powers,
 unclosed braces). Both sides score them in the batches TRL hands a reward function (`--batch`).
@@ -12,7 +12,6 @@ unclosed braces). Both sides score them in the batches TRL hands a reward functi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -20,9 +19,7 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Well-formed: one final \boxed{} answer after the reasoning. On these both scorers must agree.
 WELL_FORMED = ("boxed_correct", "boxed_wrong", "boxed_equivalent")
 KINDS = {  # kind -> share of the completions
@@ -39,10 +36,11 @@ STEPS = ("Let me think about this carefully.", "First, I need to understand what
 
 def load_golds(seed: int) -> list[tuple[str, str]]:
     """(problem, gold answer) pairs from MATH-500 and GSM8K, shuffled."""
+    from r1lite.benchmarks import bundled_file, read_jsonl
+
     pairs = []
-    for name in ("math500.jsonl", "gsm8k_test.jsonl"):
-        with open(DATA / name) as fh:
-            pairs += [(row["problem"], str(row["answer"])) for row in map(json.loads, fh)]
+    for name in ("math500", "gsm8k_test"):
+        pairs += [(row["problem"], str(row["answer"])) for row in read_jsonl(bundled_file(name))]
     random.Random(seed).shuffle(pairs)
     return pairs
 

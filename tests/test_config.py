@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe, parse_overrides
 
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 REPO = Path(__file__).resolve().parents[1]
 
 

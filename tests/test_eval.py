@@ -2,18 +2,16 @@
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 
 from r1lite import evaluate, metrics
 from r1lite.backends import Completion, SamplingParams
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.budget import ANSWER_PREFIX, generate_with_budget
 from r1lite.config import ConfigError, load_recipe
 from r1lite.eval_report import problems_of
 from r1lite.evaluate import EvalRecipe, grade_records, read_records, run_eval
-
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 
 
 @pytest.mark.parametrize("n, c, k", [(5, 2, 1), (5, 2, 3), (6, 0, 2), (6, 6, 4), (8, 3, 5), (4, 1, 4)])

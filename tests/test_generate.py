@@ -17,12 +17,12 @@ import yaml
 from r1lite import filters
 from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
+from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.config import ConfigError, load_recipe
 from r1lite.generate import GenerateRecipe, cost_usd, run_generate
 from r1lite.generate import cli as generate_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 KEY_ENV, KEY = "R1LITE_TEST_API_KEY", "sk-r1lite-test-7f3a9c2e5b1d4e6a"
 PROBLEMS = [(f"What is {a} + {b}?", a + b) for a, b in [(3, 4), (12, 30), (7, 8), (21, 5), (9, 9), (40, 2)]]
 PLANTED = "If $3x + 2(1 + x) = 17$, what is the value of $6x + 5$?"  # MATH-500 test/prealgebra/977

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from r1lite import data, models, tasks
-from r1lite.config import ConfigError, DataArgs, DataSource
-
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.config import ConfigError, DataArgs, DataSource
 
 
 def test_resolve_every_kind_of_name(tmp_path):

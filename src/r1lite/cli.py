@@ -90,10 +90,11 @@ def train_cli(argv: list[str], stage: str) -> int:
     recipe = load_stage_recipe(stage, argv)
     from r1lite import runtime
 
-    runtime.setup_logging()
+    runtime.setup_logging(recipe.trainer)
     run = importlib.import_module(f"r1lite.{stage}")
     output_dir = getattr(run, f"run_{stage}")(recipe)
-    print(f"{stage} finished: {output_dir}")
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"{stage} finished: {output_dir}")
     return 0
 
 

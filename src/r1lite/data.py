@@ -52,7 +52,7 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
 
 
 def _is_local(path: str) -> bool:
-    return (path.startswith(BUNDLED) or Path(path).expanduser().exists() or path.startswith((".", "/", "~"))
+    return (path.startswith((BUNDLED, ".", "/", "~")) or Path(path).expanduser().exists()
             or _suffix(Path(path)) in LOCAL_FORMATS)
 
 

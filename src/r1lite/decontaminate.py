@@ -102,7 +102,7 @@ def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="r1lite decontaminate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="JSONL file of training rows")
     parser.add_argument("--output", required=True, help="JSONL file for the kept rows")
-    parser.add_argument("--data_dir", default=None, help="folder of benchmark JSONL files (default: the bundled copies)")
+    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: the bundled copies)")
     parser.add_argument("--ngram", type=int, default=DEFAULT_NGRAM)
     parser.add_argument("--column", default="problem", help="the column holding the prompt text")
     parser.add_argument("--benchmarks", default=None, help=f"comma-separated subset of {', '.join(BENCHMARKS)}")

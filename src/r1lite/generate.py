@@ -520,7 +520,7 @@ def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
     if stopped:
         log.warning("%s; rerun with a higher teacher.max_cost_usd to continue", stopped[0])
     elif recipe.push_to_hub:
-        push(out, recipe.push_to_hub)
+        push(out, recipe)
     return out
 
 
@@ -549,13 +549,14 @@ def output_row(row: dict[str, Any], completion: Completion, text: str, sample: i
             "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
 
 
-def push(out: Path, repo_id: str) -> None:
-    """Push the shards as a private Hub dataset (traces from a commercial API may carry terms of use)."""
-    import datasets
+def push(out: Path, recipe: GenerateRecipe) -> None:
+    """Push the shards as a private Hub dataset with a dataset card (teacher, filters, accept rate, decontamination,
+    cost; hub.dataset_card)."""
+    from r1lite import hub
 
-    ds = datasets.load_dataset("json", data_files=str(out / DATA / "*.jsonl"), split="train")
-    ds.push_to_hub(repo_id, private=True)
-    log.info("pushed %d rows to https://huggingface.co/datasets/%s", len(ds), repo_id)
+    stats = json.loads((out / STATS).read_text())
+    rows = hub.push_dataset(str(out / DATA / "*.jsonl"), recipe.push_to_hub, stats, recipe)
+    log.info("pushed %d rows to https://huggingface.co/datasets/%s", rows, recipe.push_to_hub)
 
 
 def cli(argv: list[str]) -> int:

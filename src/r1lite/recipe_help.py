@@ -123,15 +123,15 @@ def render(stage: str) -> str:
     config = "--config RECIPE.yaml" if stage == "generate" else "[--config RECIPE.yaml]"  # others run on defaults
     out = [f"usage: r1lite {stage} {config} [--field value | --section.field value ...]",
            f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "", module_doc(doc_module), "",
-           "Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
-           "section.name when the name is in several sections):"]
+           ("Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
+            "section.name when the name is in several sections):")]
     top = []
     for f in dataclasses.fields(recipe_cls):
         if "trl" in f.metadata:
             kind = f.metadata["trl"]
             fields = trainer_fields(kind)
-            out += ["", f"{f.name}:  trl.{kind.upper()}Config fields, passed to TRL unchanged ({len(fields)} fields; "
-                    "docs are TRL's and transformers')"]
+            out += ["", (f"{f.name}:  trl.{kind.upper()}Config fields, passed to TRL unchanged ({len(fields)} "
+                         "fields; docs are TRL's and transformers')")]
             out += [_row(s.name, s.annotation, s.default, s.help, missing="(default computed by TRL)")
                     for s in fields.values()]
             continue

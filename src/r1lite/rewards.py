@@ -338,7 +338,7 @@ def import_reward(name: str) -> Callable:
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(target)
-    except Exception as e:  # noqa: BLE001 - whatever the user's module raises, report it as the reason
+    except Exception as e:  # whatever the user's module raises is the reason it cannot be used
         raise ValueError(f"{name!r}: {target} cannot be imported ({type(e).__name__}: {e})") from e
     if not hasattr(module, attr):
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))

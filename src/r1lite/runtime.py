@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from r1lite import hub
 from r1lite.config import ConfigError, to_dict
 from r1lite.grading import completion_text
 
@@ -30,8 +32,15 @@ def setup_env() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def setup_logging() -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
+    """r1lite's log lines once per run, not once per process: the main process logs at trainer.log_level (default
+    info), the others at trainer.log_level_replica (default warning), as transformers does for its own."""
+    fields = trainer_fields or {}
+    main = is_main_process()
+    name = str(fields.get("log_level", "passive") if main else fields.get("log_level_replica", "warning")).lower()
+    level = (logging.INFO if main else logging.WARNING) if name == "passive" else getattr(logging, name.upper())
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    log.setLevel(level)
     import transformers
 
     transformers.logging.set_verbosity_warning()
@@ -166,6 +175,7 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     kwargs = dict(recipe.trainer)
     kwargs["output_dir"] = str(output_dir)
     kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
+    kwargs.pop("push_to_hub", None)  # r1lite pushes the final folder itself (hub.py): TRL's push uploads the run's logs
     on_gpu = torch.cuda.is_available() and not kwargs.get("use_cpu")
     if not on_gpu:
         kwargs.setdefault("use_cpu", True)  # without it torchrun/accelerate on CPU start gloo but train unsynced
@@ -189,6 +199,8 @@ def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], An
     output_dir = Path(recipe.trainer.get("output_dir") or default_output_dir(stage))
     resume = prepare_output_dir(output_dir, recipe.trainer.get("resume_from_checkpoint"), recipe.overwrite_output_dir)
     write_run_record(output_dir, recipe, stage)
+    push = recipe.trainer.get("push_to_hub") and is_main_process()
+    repo_id = hub.create_model_repo(recipe.trainer, output_dir) if push else None  # a bad token fails now
     trainer = build_trainer(recipe, output_dir)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(output_dir))
@@ -196,7 +208,20 @@ def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], An
         tokenizer = trainer.processing_class
         tokenizer.padding_side = "left"  # the next stage (GRPO, eval) generates, and generation pads on the left
         tokenizer.save_pretrained(str(output_dir))
+    if repo_id:
+        hub.push_model(trainer, recipe, repo_id, output_dir, stage)
+    close_trackers(trainer.args.report_to)
     return output_dir
+
+
+def close_trackers(report_to: list[str] | str | None) -> None:
+    """Finish the runs of the experiment trackers the stage reported to. transformers leaves wandb and trackio runs
+    open, so the next stage in the same process (the demo, a script) would log into this stage's run."""
+    names = [report_to] if isinstance(report_to, str) else report_to or []
+    for name in ("wandb", "trackio"):
+        module = sys.modules.get(name)
+        if module is not None and (name in names or "all" in names):
+            module.finish()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
