@@ -110,8 +110,8 @@ def _stated(value: str) -> str:
     """The answer inside a free-text statement: "The final answer is $100$. I hope it is correct." -> "$100$"."""
     while (inner := _ANSWER_IS.search(value)) is not None:  # "Final Answer: The final answer is X": the last one
         value = inner.group(1)
-    value = value.strip().lstrip("*").strip()
-    value = _SENTENCE_END.split(value)[0].strip().rstrip(".").strip()
+    value = value.strip().strip("*").strip()  # **Answer:** 7, **Answer: 7**
+    value = _SENTENCE_END.split(value)[0].strip().rstrip(".,:;*").strip()  # "7, since ..." is 7
     if boxes := final_boxes(value):
         return ", ".join(boxes)
     if _PROSE_START.match(value):  # "The largest $n$ is 34": what the sentence says it is

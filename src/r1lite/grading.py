@@ -35,11 +35,13 @@ __all__ = ["Grade", "as_number", "boxed_values", "completion_text", "extract_ans
 EXACT_PLACES = 6  # a decimal answer to an exact gold needs this many places (math-verify's float_rounding)
 
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
-_UNIT_WORDS = re.compile(
-    r"\s*(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
-    r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
-    r"percentage|pct|people|students|apples|cookies|points?)(?:\^\{?[23]\}?|[²³])?(?![A-Za-z])\.?",
-    re.IGNORECASE)
+_UNIT = (r"(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
+         r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
+         r"percentage|pct|people|students|apples|cookies|points?)")
+# one or more unit words, each maybe squared or cubed: " cm", " square inches", " cm^2"
+_UNIT_WORDS = re.compile(rf"(?:\s*{_UNIT}(?:\^\{{?[23]\}}?|[²³])?(?![A-Za-z]))+\.?", re.IGNORECASE)
+# a text command and the power written after it: \mbox{ cm}^2
+_TEXT_CMD_POWER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?")
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
@@ -49,6 +51,7 @@ _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
 _CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
+_CHOICE_LABEL = re.compile(r"^\s*\([A-Ea-e]\)\s*")  # "(B) ellipse": an option named by letter and text
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
                "infty", "arcsin", "arccos", "arctan", "sqrt", "and", "or"}
@@ -105,11 +108,11 @@ def clean(answer: str) -> str:
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
                      ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset")):
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " ")):
         s = s.replace(old, new)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
-    s = _TEXT_CMD.sub(lambda m: "" if _UNIT_WORDS.fullmatch(m.group(1)) else m.group(0), s)
+    s = _TEXT_CMD_POWER.sub(_without_unit, s)
     number = re.match(r"^(-?[\d,.]+(?:\\%)?)\s*(.*)$", s)
     if number and number.group(2) and _UNIT_WORDS.fullmatch(" " + number.group(2)):
         s = number.group(1)  # "18 dollars", "5 cm"
@@ -117,24 +120,39 @@ def clean(answer: str) -> str:
     return s.replace(",", "") if _THOUSANDS.match(s) else s
 
 
+def _without_unit(text_cmd: re.Match) -> str:
+    """A text command holding only units (`\\text{ cm}^2`) as nothing, one holding a number and units
+    (`\\mbox{15 cm}^2`) as the number; any other text as written."""
+    inside = text_cmd.group(1)
+    if _UNIT_WORDS.fullmatch(inside):
+        return ""
+    number = re.fullmatch(r"\s*(-?[\d,.]*\d)(.+)", inside)
+    if number and _UNIT_WORDS.fullmatch(number.group(2)):
+        return number.group(1)
+    return text_cmd.group(0)
+
+
 def normalize(answer: str) -> str:
     """A canonical string for exact comparison and answer keys: `clean` without any whitespace."""
     return re.sub(r"\s+", "", clean(answer))
 
 
-def _text_key(answer: str) -> str:
-    """Words as words: no text commands, case, punctuation or extra spaces (`\\text{Evelyn}` -> `evelyn`)."""
+def _bare_text(answer: str) -> str:
+    """The answer cleaned and without text commands around its words (`\\text{(B) ellipse}` -> `(B) ellipse`)."""
     s = clean(answer)
     while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
         s = stripped
-    return " ".join(re.sub(r"[^\w\s]", " ", s).lower().split())
+    return s
+
+
+def _text_key(answer: str) -> str:
+    """Words as words: no text commands, case, punctuation or extra spaces (`\\text{Evelyn}` -> `evelyn`)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", _bare_text(answer)).lower().split())
 
 
 def _choice(answer: str) -> str | None:
     """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
-    s = clean(answer)
-    while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
-        s = stripped
+    s = _bare_text(answer)
     m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
     return m.group(1).upper() if m else None
 
@@ -169,7 +187,7 @@ def _numeral(s: str) -> Fraction | None:
         value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
             int(period), 10 ** len(start) * (10 ** len(period) - 1))
         return -value if s.startswith("-") else value
-    if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
+    if re.fullmatch(r"[+-]?(?:\d+(\.\d+)?|\.\d+)(?:[eE][+-]?\d{1,3})?", s):  # 1.5e-3 is scientific notation
         return Fraction(s)
     if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
         return Fraction(int(m.group(1)), int(m.group(2)))
@@ -292,7 +310,7 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
     if gold.kind == "choice":
         return _choice(answer) == gold.text
     if gold.kind == "text":
-        return _text_key(answer) == _text_key(gold.text)
+        return _text_key(gold.text) in (_text_key(answer), _text_key(_CHOICE_LABEL.sub("", _bare_text(answer))))
     if normalize(answer) == normalize(gold.text):
         return True
     decided = numbers_equal(answer, gold.text)
@@ -320,9 +338,17 @@ def is_equivalent(answer: str | None, gold: str) -> bool:
     return target is not None and bool(_verdict(answer, target))
 
 
-def _hedged(segment: str, gold: Gold) -> bool:
-    """Several different boxed values offered together (`\\boxed{3} or \\boxed{4}`) for a single-valued gold."""
-    return not gold.several and len({normalize(b) for b in final_boxes(segment)}) > 1
+def _offered_together(segment: str, gold: Gold) -> list[str]:
+    """The boxes of the final answer when they offer different values (`\\boxed{3} or \\boxed{4}`) for a single-valued
+    gold, else []."""
+    boxes = [] if gold.several else final_boxes(segment)
+    return boxes if len({normalize(b) for b in boxes}) > 1 else []
+
+
+def _all_right(answers: list[str], gold: Gold, symbolic: bool) -> bool | None:
+    """Every one of several answers equals the gold (`\\boxed{\\frac52} or \\boxed{2.5}`); one wrong makes a hedge."""
+    verdicts = [_verdict(a, gold, symbolic) for a in answers]
+    return False if False in verdicts else None if None in verdicts else True
 
 
 def _anywhere_candidates(text: str, segment: str) -> list[str]:
@@ -343,7 +369,8 @@ def _grade(completion: Any, gold: str | None, anywhere: bool, symbolic: bool) ->
     if not symbolic and target.kind == "math":
         return None
     answer = answer_in(segment, target.several)
-    correct = False if _hedged(segment, target) else _verdict(answer, target, symbolic)
+    together = _offered_together(segment, target)
+    correct = _all_right(together, target, symbolic) if together else _verdict(answer, target, symbolic)
     if correct is None:
         return None
     if not anywhere:
