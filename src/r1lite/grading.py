@@ -47,6 +47,7 @@ _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
 _REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
+_SCIENTIFIC = re.compile(r"([+-]?\d+(?:\.\d+)?)(?:\\times|\\cdot)10\^\{?([+-]?\d{1,3})\}?")
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
@@ -189,6 +190,8 @@ def _numeral(s: str) -> Fraction | None:
         return -value if s.startswith("-") else value
     if re.fullmatch(r"[+-]?(?:\d+(\.\d+)?|\.\d+)(?:[eE][+-]?\d{1,3})?", s):  # 1.5e-3 is scientific notation
         return Fraction(s)
+    if m := _SCIENTIFIC.fullmatch(s):  # 6.72\times10^{-5}: exact, like the decimal it stands for
+        return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
     if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
         return Fraction(int(m.group(1)), int(m.group(2)))
     if m := _FRAC.fullmatch(s):
@@ -329,7 +332,24 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
     if not parsed_gold or not parsed_answer:
         return False
     # x \in [-2, 7] and -2 \le x \le 7 state the same set, whichever side the gold is on
-    return bool(verify(parsed_gold, parsed_answer, allow_set_relation_comp=True, timeout_seconds=None))
+    if verify(parsed_gold, parsed_answer, allow_set_relation_comp=True, timeout_seconds=None):
+        return True
+    return gold.kind == "number" and _rounds_to_decimal_gold(parsed_answer, gold.text)
+
+
+def _rounds_to_decimal_gold(parsed_answer: list, gold: str) -> bool:
+    """An exact answer that is no plain number (`\\sqrt{2}`, `\\pi`) against a gold written as a decimal (`1.41`):
+    the gold's precision rules, as for fractions (`\\frac{70}{9}` is 7.78)."""
+    import sympy
+
+    places, value = _places(gold), as_number(gold)
+    if places is None or value is None or _has_percent(gold) or not parsed_answer:
+        return False
+    answer = parsed_answer[0]
+    if not isinstance(answer, sympy.Expr) or answer.free_symbols:
+        return False
+    error = sympy.Abs(answer - sympy.Rational(value.numerator, value.denominator)).evalf(30)
+    return bool(error.is_real and error <= sympy.Rational(1, 2 * 10**places))
 
 
 def is_equivalent(answer: str | None, gold: str) -> bool:
