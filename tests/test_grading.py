@@ -178,3 +178,52 @@ def test_every_math500_gold_parses_and_matrices_grade_themselves():
     assert [g for g in golds if read_gold(g) is None] == []
     matrices = [g for g in golds if "matrix" in g]
     assert len(matrices) == 7 and all(correct(boxed(g.replace(" ", "")), g) for g in matrices)
+
+
+@pytest.mark.parametrize("gold, answer", [
+    ("864 \\mbox{ inches}^2", "864"), ("15\\mbox{ cm}^2", "15 \\text{ cm}^2"), ("15\\mbox{ cm}^2", "\\mbox{15 cm}^2"),
+    ("864", "864 \\text{ square inches}"), ("12", "12 \\text{cm}^{2}"),
+])
+def test_units_squared_and_several_unit_words_are_units(gold, answer):
+    assert correct(boxed(answer), gold) is True
+    assert correct(boxed(answer.replace("864", "846").replace("15", "16").replace("12", "13")), gold) is False
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("1.41", "\\sqrt{2}", True), ("3.14", "\\pi", True), ("1.6", "\\sqrt[3]{4}", True),  # the gold's precision
+    ("1.42", "\\sqrt{2}", False), ("3.15", "\\pi", False), ("1.41", "\\sqrt{2}x", False),
+    ("0.0015", "1.5 \\times 10^{-3}", True), ("26000", "2.6 \\times 10^{3}", False), ("0.001", "1e-3", True),
+    ("\\frac{1}{3}", "3.33 \\times 10^{-1}", False),  # scientific notation is a decimal too
+])
+def test_decimal_gold_and_scientific_notation(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("\\text{(C)}", "\\text{(C) or (D)}", False), ("C", "C \\text{ and } E", False), ("C", "(C)/(D)", False),
+    ("\\text{(A)}", "\\text{(A)}~5", True), ("\\text{ellipse}", "\\text{(B) ellipse}", True),
+    ("\\text{ellipse}", "\\text{(B) hyperbola}", False),
+])
+def test_choice_hedges_and_options_named_by_text(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, completion, right", [
+    ("42", "We add them up.\n\n**Answer: 42**", True),
+    ("7", "So the answer is 7, since the others fail.", True),
+    ("\\frac{5}{2}", "$\\boxed{\\frac{5}{2}}$ \\text{ or } $\\boxed{2.5}$", True),  # one value, written twice
+    ("\\frac{5}{2}", "$\\boxed{\\frac{5}{2}}$ \\text{ or } $\\boxed{2.6}$", False),
+])
+def test_stated_answers_and_equal_boxes(gold, completion, right):
+    assert correct(completion, gold) is right
+
+
+def test_independent_equivalence_pairs_agree_at_least_as_math_verify():
+    """tests/data/grading_pairs.jsonl: hand-written pairs in every MATH-500 gold style, near misses and extraction
+    traps, written apart from the grader; `mv` is math-verify's verdict (benchmarks/grading_agreement.py --write)."""
+    cases = [json.loads(line) for line in (DATA / "grading_pairs.jsonl").read_text().splitlines()]
+    ours = [int(bool(grade(c["completion"], c["gold"], anywhere=False).correct)) == c["label"] for c in cases]
+    theirs = [c["mv"] == c["label"] for c in cases]
+    assert len(cases) >= 120 and {c["label"] for c in cases} == {0, 1}
+    assert sum(ours) >= sum(theirs) and sum(ours) >= 0.97 * len(cases), [
+        (c["gold"], c["completion"][-60:]) for c, ok in zip(cases, ours) if not ok]

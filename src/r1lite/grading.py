@@ -52,6 +52,7 @@ _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
 _CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
+_OTHER_CHOICE = re.compile(r"(?:\bor\b|\band\b|[,/&])\s*\(?[A-Ea-e]\)?(?![A-Za-z])")  # "C or D", "(C)/(D)": a hedge
 _CHOICE_LABEL = re.compile(r"^\s*\([A-Ea-e]\)\s*")  # "(B) ellipse": an option named by letter and text
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
@@ -152,8 +153,11 @@ def _text_key(answer: str) -> str:
 
 
 def _choice(answer: str) -> str | None:
-    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
+    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"; None for a hedge between
+    letters (`C or D`)."""
     s = _bare_text(answer)
+    if _OTHER_CHOICE.search(s):
+        return None
     m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
     return m.group(1).upper() if m else None
 
