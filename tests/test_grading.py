@@ -227,3 +227,20 @@ def test_independent_equivalence_pairs_agree_at_least_as_math_verify():
     assert len(cases) >= 120 and {c["label"] for c in cases} == {0, 1}
     assert sum(ours) >= sum(theirs) and sum(ours) >= 0.97 * len(cases), [
         (c["gold"], c["completion"][-60:]) for c, ok in zip(cases, ours) if not ok]
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("52_8", "(52)_8", True), ("52_8", "52_{\\text{eight}}", True), ("1011_2", "1011", True),
+    ("4210_{5}", "4210_{6}", False), ("52_8", "42", False), ("2516_8", "2615_8", False),
+])
+def test_base_subscripts(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x>3", True),
+    ("(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x \\ge 3", False),
+    ("(-\\infty, 1] \\cup (2, 5]", "x \\le 1 \\text{ or } 2 < x \\leq 5", True),
+])
+def test_inequalities_joined_by_or_are_a_union(gold, answer, right):
+    assert correct(boxed(answer), gold) is right

@@ -48,6 +48,10 @@ _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
 _REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
 _SCIENTIFIC = re.compile(r"([+-]?\d+(?:\.\d+)?)(?:\\times|\\cdot)10\^\{?([+-]?\d{1,3})\}?")
+# 1011_2, 52_{8}, (52)_8, \text{52}_8, 52_{(8)}, 52_{\text{eight}}: a numeral and its base
+_BASE_NUMERAL = re.compile(r"\(?(?:\\text\{)?([0-9A-Fa-f]+)\}?\)?_\{?\(?(\d+|\\text\{[a-z]+\}|[a-z]+)\)?\}?")
+_BASE_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+               "eleven": 11, "twelve": 12, "sixteen": 16}
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
@@ -215,6 +219,29 @@ def _has_percent(answer: str) -> bool:
     return "%" in clean(answer)
 
 
+def _base_numeral(answer: str) -> tuple[str, int] | None:
+    """(digits, base) of a numeral written with a base subscript (`52_8`); None when it has none."""
+    m = _BASE_NUMERAL.fullmatch(normalize(answer))
+    if not m or not re.search(r"\d", m.group(1)):  # a_n, x_1 are names, not numerals
+        return None
+    base = m.group(2).removeprefix("\\text{").rstrip("}")
+    if not base.isdigit() and base not in _BASE_WORDS:
+        return None
+    return m.group(1).upper(), int(base) if base.isdigit() else _BASE_WORDS[base]
+
+
+def base_numerals_equal(answer: str, gold: str) -> bool | None:
+    """Compare numerals when either carries a base subscript: the same digits in the same base (`4210_6` is not
+    `4210_5`); a numeral with the subscript left off (`1011` for `1011_2`) counts. None when neither has one."""
+    a, g = _base_numeral(answer), _base_numeral(gold)
+    if a is None and g is None:
+        return None
+    if a is not None and g is not None:
+        return a == g
+    digits = normalize(answer if g is not None else gold).upper()
+    return digits == (g or a)[0]
+
+
 def numbers_equal(answer: str, gold: str) -> bool | None:
     """Compare two plain numbers exactly; None when either is not one.
 
@@ -310,6 +337,47 @@ def _as_list(answer: str) -> str:
     return re.sub(r"\s*(?:,?\s*(?:\\q?quad|\\text\{\s*and\s*\}|\band\b)\s*)+", ", ", answer)
 
 
+_INEQUALITY_OP = r"(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)"
+_BOUND = r"([^<>=≤≥]+)"
+_ONE_SIDED = re.compile(rf"([a-z]){_INEQUALITY_OP}{_BOUND}|{_BOUND}{_INEQUALITY_OP}([a-z])")
+_TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUND}")
+_UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
+
+
+def _interval(low: str, low_closed: bool, high: str, high_closed: bool) -> str:
+    return f"{'[' if low_closed else '('}{low},{high}{']' if high_closed else ')'}"
+
+
+def _inequality_as_interval(part: str) -> str | None:
+    """`x<-2` -> `(-\\infty,-2)`, `1\\le x<3` -> `[1,3)` (whitespace removed), else None."""
+    if m := _TWO_SIDED.fullmatch(part):
+        low, op1, _, op2, high = m.groups()
+        if op1[0] in "<\\≤" and op2[0] in "<\\≤" and "g" not in op1 + op2:
+            return _interval(low, op1 != "<", high, op2 != "<")
+        if op1[0] in ">\\≥" and op2[0] in ">\\≥" and "l" not in op1 + op2:
+            return _interval(high, op2 != ">", low, op1 != ">")
+        return None
+    if m := _ONE_SIDED.fullmatch(part):
+        var, op, bound = m.group(1, 2, 3) if m.group(1) else (m.group(6), _flipped(m.group(5)), m.group(4))
+        below = op in ("<", "\\le", "\\leq", "≤")
+        return _interval("-\\infty", False, bound, op != "<") if below else _interval(bound, op != ">", "\\infty", False)
+    return None
+
+
+def _flipped(op: str) -> str:
+    return {"<": ">", ">": "<", "\\le": "\\ge", "\\leq": "\\geq", "\\ge": "\\le", "\\geq": "\\leq", "≤": "≥", "≥": "≤"}[op]
+
+
+def _union_as_intervals(answer: str) -> str:
+    """Inequalities joined by "or" (`x<-2 \\text{ or } x>3`) as the union of intervals they state, which math-verify
+    compares with `(-\\infty,-2)\\cup(3,\\infty)`; any other answer as it is."""
+    parts = _UNION_JOINER.split(re.sub(r"\s+", "", answer))
+    if len(parts) < 2 or not all(re.search(r"[<>≤≥]|\\[lg]e", p) for p in parts):
+        return answer
+    intervals = [_inequality_as_interval(p) for p in parts]
+    return answer if None in intervals else "\\cup".join(intervals)
+
+
 def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | None:
     """Does `answer` equal the gold? None when only math-verify can tell and symbolic=False."""
     if answer is None:
@@ -320,7 +388,9 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
         return _text_key(gold.text) in (_text_key(answer), _text_key(_CHOICE_LABEL.sub("", _bare_text(answer))))
     if normalize(answer) == normalize(gold.text):
         return True
-    decided = numbers_equal(answer, gold.text)
+    decided = base_numerals_equal(answer, gold.text)
+    if decided is None:
+        decided = numbers_equal(answer, gold.text)
     if decided is not None:
         return decided
     if not symbolic:
@@ -329,7 +399,7 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
         return False
     from math_verify import verify
 
-    a, g = clean(answer), gold.text
+    a, g = _union_as_intervals(clean(answer)), _union_as_intervals(gold.text)
     if gold.several:
         a, g = _as_list(a), _as_list(g)
     parsed_gold, parsed_answer = _mv_parse(g), _mv_parse(a)
@@ -416,13 +486,17 @@ def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
     - The answer is read from the text after `</think>` (see `r1lite.answer_extraction`): the last `\\boxed{}`, else
       the last `<answer>` tag, else the last "the answer is X", else the last `#### X`.
     - One gold value: the last box wins, but several different boxes offered together (`\\boxed{3} or
-      \\boxed{4}`) are a hedge and earn nothing. A list or set gold (`1, -2`, `\\{1,2,3\\}`): the boxes of the final
-      answer together are the answer, compared as a set.
-    - Numbers compare exactly. A decimal answer to an exact gold (integer, fraction, radical, pi) is right only when
-      exact or written to at least 6 places (0.33 is not 1/3, 99.6 is not 100); a gold written as a decimal sets the
-      precision itself (70/9 is 7.78).
-    - Multiple-choice letters and text answers (`\\text{Evelyn}`) compare as text, never as products of symbols.
-    - Everything else is math-verify's comparison of the parsed forms (equations, intervals, sets, matrices).
+      \\boxed{4}`) are a hedge and earn credit only if every one of them is right (`\\boxed{\\frac52}` or
+      `\\boxed{2.5}`). A list or set gold (`1, -2`, `\\{1,2,3\\}`): the boxes of the final answer together are the
+      answer, compared as a set.
+    - Numbers compare exactly (`1.5 \\times 10^{-3}` and `1.5e-3` are numbers). A decimal answer to an exact gold
+      (integer, fraction, radical, pi) is right only when exact or written to at least 6 places (0.33 is not 1/3,
+      99.6 is not 100); a gold written as a decimal sets the precision itself (70/9 and \\sqrt{2} are 7.78 and 1.41).
+    - Multiple-choice letters and text answers (`\\text{Evelyn}`) compare as text, never as products of symbols; a
+      hedge between letters (`C or D`) earns nothing. Numerals with a base subscript need the same digits and base
+      (`4210_6` is not `4210_5`; `1011` counts for `1011_2`).
+    - Everything else is math-verify's comparison of the parsed forms (equations, intervals, sets, matrices);
+      inequalities joined by "or" (`x<-2 \\text{ or } x>3`) are the union of their intervals.
     - A gold that is prose (`forty two`), empty or unparseable gives correct=None: rewards skip it, eval excludes
       and counts it.
     anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
