@@ -244,3 +244,20 @@ def test_base_subscripts(gold, answer, right):
 ])
 def test_inequalities_joined_by_or_are_a_union(gold, answer, right):
     assert correct(boxed(answer), gold) is right
+
+
+def test_no_short_decimal_is_credited_where_math_verify_rounding_would():
+    # math-verify rounds to 6 places before comparing, so 0.57735 (= 0.577350) "equals" sqrt(3)/3; r1lite compares
+    # decimals shorter than 6 places exactly. The radicals here are those whose 6th decimal is 0, the trap.
+    rng = random.Random(1)
+    traps = []
+    while len(traps) < 8:
+        k, n, d = rng.randint(1, 9), rng.choice([2, 3, 5, 6, 7, 10, 11, 13, 53]), rng.randint(1, 9)
+        value = k * n ** 0.5 / d
+        if f"{value:.6f}".endswith("0"):  # so the 5-place rounding is the 6-place one
+            traps.append((f"\\frac{{{k}\\sqrt{{{n}}}}}{{{d}}}", f"{value:.5f}"))
+    for gold, answer in traps + [("\\frac{\\sqrt{3}}{3}", "0.57735"), ("\\sqrt{53}", "7.28011")]:
+        assert correct(boxed(answer), gold) is False, (gold, answer)
+        assert correct(boxed(f"({answer}, 2)"), f"\\left({gold}, 2\\right)") is False, (gold, answer)
+    assert correct(boxed("0.577350"), "\\frac{\\sqrt{3}}{3}") is True  # 6 places: math-verify's precision
+    assert correct(boxed("(0.5, 2)"), "\\left(\\frac{1}{2}, 2\\right)") is True  # exact decimals stay exact

@@ -344,6 +344,17 @@ _TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUN
 _UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
 
 
+# a decimal written to fewer places than math-verify rounds to, not the start of 0.1\overline{6}
+_DECIMAL = re.compile(rf"(?<![\d.])(\d*)\.(\d{{1,{EXACT_PLACES - 1}}})(?![\d.]|\\overline)")
+
+
+def _as_fraction(decimal: re.Match) -> str:
+    """0.57735 as \\frac{57735}{100000}: math-verify rounds decimals to 6 places before comparing, which would
+    credit 0.57735 for \\frac{\\sqrt{3}}{3}; a fraction it compares exactly."""
+    whole, places = decimal.group(1) or "0", decimal.group(2)
+    return f"\\frac{{{int(whole + places)}}}{{{10 ** len(places)}}}"
+
+
 def _interval(low: str, low_closed: bool, high: str, high_closed: bool) -> str:
     return f"{'[' if low_closed else '('}{low},{high}{']' if high_closed else ')'}"
 
@@ -400,6 +411,8 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
     from math_verify import verify
 
     a, g = _union_as_intervals(clean(answer)), _union_as_intervals(gold.text)
+    if not _DECIMAL.search(g):
+        a = _DECIMAL.sub(_as_fraction, a)
     if gold.several:
         a, g = _as_list(a), _as_list(g)
     parsed_gold, parsed_answer = _mv_parse(g), _mv_parse(a)
