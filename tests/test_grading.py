@@ -261,3 +261,20 @@ def test_no_short_decimal_is_credited_where_math_verify_rounding_would():
         assert correct(boxed(f"({answer}, 2)"), f"\\left({gold}, 2\\right)") is False, (gold, answer)
     assert correct(boxed("0.577350"), "\\frac{\\sqrt{3}}{3}") is True  # 6 places: math-verify's precision
     assert correct(boxed("(0.5, 2)"), "\\left(\\frac{1}{2}, 2\\right)") is True  # exact decimals stay exact
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("\\frac{\\sqrt{2}}{2}", "√2/2", True), ("\\infty", "∞", True), ("\\frac{1}{2}", "½", True), ("2\\pi", "2π", True),
+    ("30^\\circ", "30^o", True), ("-\\frac{3}{4}", "−0.75", True), ("(1,2)", "\\langle 1, 2 \\rangle", True),
+    ("\\frac{\\sqrt{3}}{2}", "√2/2", False), ("-\\infty", "∞", False), ("\\frac{1}{4}", "½", False),
+    ("\\frac{3}{4}", "−0.75", False), ("(2,1)", "\\langle 1, 2 \\rangle", False),
+])
+def test_unicode_and_vector_brackets(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("The answer is $\\frac{3}{4}$ of the pie.", "\\frac{3}{4}"), ("The answer is $3$ or $4$.", "$3$ or $4$"),
+])
+def test_stated_math_followed_by_words(text, answer):
+    assert extract_answer(text) == answer

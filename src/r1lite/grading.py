@@ -42,6 +42,11 @@ _UNIT = (r"(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?
 _UNIT_WORDS = re.compile(rf"(?:\s*{_UNIT}(?:\^\{{?[23]\}}?|[²³])?(?![A-Za-z]))+\.?", re.IGNORECASE)
 # a text command and the power written after it: \mbox{ cm}^2
 _TEXT_CMD_POWER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?")
+# what models write in Unicode instead of LaTeX: √2, ∞, ½, 3×4
+_UNICODE_SQRT = re.compile(r"√\s*(\d+|[A-Za-z]|\{[^{}]*\}|\([^()]*\))")
+_UNICODE_MATH = {"∞": "\\infty ", "π": "\\pi ", "½": "\\frac{1}{2}", "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}",
+                 "×": "\\times ", "·": "\\cdot ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "−": "-"}
+_DEGREE_O = re.compile(r"(?<=\d)\^\{?o\}?(?![A-Za-z])")  # 30^o
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
@@ -114,8 +119,13 @@ def clean(answer: str) -> str:
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
                      ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " ")):
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " "), ("\\langle", "("),
+                     ("\\rangle", ")")):
         s = s.replace(old, new)
+    s = _UNICODE_SQRT.sub(lambda m: "\\sqrt{" + m.group(1).strip("{}") + "}", s)
+    for old, new in _UNICODE_MATH.items():
+        s = s.replace(old, new)
+    s = _DEGREE_O.sub("", s)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
     s = _TEXT_CMD_POWER.sub(_without_unit, s)
@@ -338,7 +348,7 @@ def _as_list(answer: str) -> str:
 
 
 _INEQUALITY_OP = r"(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)"
-_BOUND = r"([^<>=≤≥]+)"
+_BOUND = r"((?:(?!\\[lg]e)[^<>=≤≥])+)"  # never spans an operator, so matching stays linear
 _ONE_SIDED = re.compile(rf"([a-z]){_INEQUALITY_OP}{_BOUND}|{_BOUND}{_INEQUALITY_OP}([a-z])")
 _TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUND}")
 _UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
