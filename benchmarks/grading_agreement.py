@@ -1,12 +1,13 @@
-"""Agreement with other projects' labels: r1lite's grader vs math-verify on tests/data/grading_cases.jsonl.
+"""Agreement with labels: r1lite's grader vs math-verify on tests/data/grading_cases.jsonl (other projects' labels) or
+tests/data/grading_pairs.jsonl (hand-written answer-equivalence pairs and extraction traps, `--cases`).
 
 Each case is a (gold, completion, label) triple adapted from another project's answer-checking test suite (the
 `source` field names the repository and file). r1lite grades through `r1lite.grading.grade`; math-verify is used the
 way open-r1 uses it, `verify(parse(gold), parse(completion))`. Prints agreement per source, every case where the two
 disagree (and who matches the label), and the slowest r1lite case. --write stores math-verify's verdicts in the
-file's `mv` field, which tests/test_grading_agreement.py compares against without running math-verify.
+file's `mv` field, which tests/test_grading.py compares against without running math-verify.
 
-    python benchmarks/grading_agreement.py [--cases tests/data/grading_cases.jsonl] [--write]
+    python benchmarks/grading_agreement.py [--cases tests/data/grading_pairs.jsonl] [--write]
 """
 
 from __future__ import annotations

@@ -176,3 +176,103 @@ def test_every_math500_gold_parses_and_matrices_grade_themselves():
     assert [g for g in golds if read_gold(g) is None] == []
     matrices = [g for g in golds if "matrix" in g]
     assert len(matrices) == 7 and all(correct(boxed(g.replace(" ", "")), g) for g in matrices)
+
+
+@pytest.mark.parametrize("gold, answer", [
+    ("864 \\mbox{ inches}^2", "864"), ("15\\mbox{ cm}^2", "15 \\text{ cm}^2"), ("15\\mbox{ cm}^2", "\\mbox{15 cm}^2"),
+    ("864", "864 \\text{ square inches}"), ("12", "12 \\text{cm}^{2}"),
+])
+def test_units_squared_and_several_unit_words_are_units(gold, answer):
+    assert correct(boxed(answer), gold) is True
+    assert correct(boxed(answer.replace("864", "846").replace("15", "16").replace("12", "13")), gold) is False
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("1.41", "\\sqrt{2}", True), ("3.14", "\\pi", True), ("1.6", "\\sqrt[3]{4}", True),  # the gold's precision
+    ("1.42", "\\sqrt{2}", False), ("3.15", "\\pi", False), ("1.41", "\\sqrt{2}x", False),
+    ("0.0015", "1.5 \\times 10^{-3}", True), ("26000", "2.6 \\times 10^{3}", False), ("0.001", "1e-3", True),
+    ("\\frac{1}{3}", "3.33 \\times 10^{-1}", False),  # scientific notation is a decimal too
+])
+def test_decimal_gold_and_scientific_notation(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("\\text{(C)}", "\\text{(C) or (D)}", False), ("C", "C \\text{ and } E", False), ("C", "(C)/(D)", False),
+    ("\\text{(A)}", "\\text{(A)}~5", True), ("\\text{ellipse}", "\\text{(B) ellipse}", True),
+    ("\\text{ellipse}", "\\text{(B) hyperbola}", False),
+])
+def test_choice_hedges_and_options_named_by_text(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, completion, right", [
+    ("42", "We add them up.\n\n**Answer: 42**", True),
+    ("7", "So the answer is 7, since the others fail.", True),
+    ("\\frac{5}{2}", "$\\boxed{\\frac{5}{2}}$ \\text{ or } $\\boxed{2.5}$", True),  # one value, written twice
+    ("\\frac{5}{2}", "$\\boxed{\\frac{5}{2}}$ \\text{ or } $\\boxed{2.6}$", False),
+])
+def test_stated_answers_and_equal_boxes(gold, completion, right):
+    assert correct(completion, gold) is right
+
+
+def test_independent_equivalence_pairs_agree_at_least_as_math_verify():
+    """tests/data/grading_pairs.jsonl: hand-written pairs in every MATH-500 gold style, near misses and extraction
+    traps, written apart from the grader; `mv` is math-verify's verdict (benchmarks/grading_agreement.py --write)."""
+    cases = [json.loads(line) for line in (DATA / "grading_pairs.jsonl").read_text().splitlines()]
+    ours = [int(bool(grade(c["completion"], c["gold"], anywhere=False).correct)) == c["label"] for c in cases]
+    theirs = [c["mv"] == c["label"] for c in cases]
+    assert len(cases) >= 120 and {c["label"] for c in cases} == {0, 1}
+    assert sum(ours) >= sum(theirs) and sum(ours) >= 0.97 * len(cases), [
+        (c["gold"], c["completion"][-60:]) for c, ok in zip(cases, ours) if not ok]
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("52_8", "(52)_8", True), ("52_8", "52_{\\text{eight}}", True), ("1011_2", "1011", True),
+    ("4210_{5}", "4210_{6}", False), ("52_8", "42", False), ("2516_8", "2615_8", False),
+])
+def test_base_subscripts(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x>3", True),
+    ("(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x \\ge 3", False),
+    ("(-\\infty, 1] \\cup (2, 5]", "x \\le 1 \\text{ or } 2 < x \\leq 5", True),
+])
+def test_inequalities_joined_by_or_are_a_union(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+def test_no_short_decimal_is_credited_where_math_verify_rounding_would():
+    # math-verify rounds to 6 places before comparing, so 0.57735 (= 0.577350) "equals" sqrt(3)/3; r1lite compares
+    # decimals shorter than 6 places exactly. The radicals here are those whose 6th decimal is 0, the trap.
+    rng = random.Random(1)
+    traps = []
+    while len(traps) < 8:
+        k, n, d = rng.randint(1, 9), rng.choice([2, 3, 5, 6, 7, 10, 11, 13, 53]), rng.randint(1, 9)
+        value = k * n ** 0.5 / d
+        if f"{value:.6f}".endswith("0"):  # so the 5-place rounding is the 6-place one
+            traps.append((f"\\frac{{{k}\\sqrt{{{n}}}}}{{{d}}}", f"{value:.5f}"))
+    for gold, answer in traps + [("\\frac{\\sqrt{3}}{3}", "0.57735"), ("\\sqrt{53}", "7.28011")]:
+        assert correct(boxed(answer), gold) is False, (gold, answer)
+        assert correct(boxed(f"({answer}, 2)"), f"\\left({gold}, 2\\right)") is False, (gold, answer)
+    assert correct(boxed("0.577350"), "\\frac{\\sqrt{3}}{3}") is True  # 6 places: math-verify's precision
+    assert correct(boxed("(0.5, 2)"), "\\left(\\frac{1}{2}, 2\\right)") is True  # exact decimals stay exact
+
+
+@pytest.mark.parametrize("gold, answer, right", [
+    ("\\frac{\\sqrt{2}}{2}", "√2/2", True), ("\\infty", "∞", True), ("\\frac{1}{2}", "½", True), ("2\\pi", "2π", True),
+    ("30^\\circ", "30^o", True), ("-\\frac{3}{4}", "−0.75", True), ("(1,2)", "\\langle 1, 2 \\rangle", True),
+    ("\\frac{\\sqrt{3}}{2}", "√2/2", False), ("-\\infty", "∞", False), ("\\frac{1}{4}", "½", False),
+    ("\\frac{3}{4}", "−0.75", False), ("(2,1)", "\\langle 1, 2 \\rangle", False),
+])
+def test_unicode_and_vector_brackets(gold, answer, right):
+    assert correct(boxed(answer), gold) is right
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("The answer is $\\frac{3}{4}$ of the pie.", "\\frac{3}{4}"), ("The answer is $3$ or $4$.", "$3$ or $4$"),
+])
+def test_stated_math_followed_by_words(text, answer):
+    assert extract_answer(text) == answer

@@ -23,6 +23,8 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 _BOX_JOINER = re.compile(r"(?:\s|[,;&$.]|\\quad|\\qquad|\\[,;:!]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b|\\\\|"
                          r"\\\]|\\\[|\\\(|\\\))*", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=\S)\s*[.;](?:\s|$)|\s+(?:because|since|which|so|I hope)\b")
+# one math span and then only words, not a second answer ("$3$ or $4$") or more numbers
+_MATH_THEN_WORDS = re.compile(r"\$([^$]+)\$\s+(?!(?:or|and)\b)[A-Za-z][A-Za-z ,'-]*", re.IGNORECASE)
 _PROSE_START = re.compile(r"^(?:\*\*)?[A-Za-z][a-z]+\s")  # "The largest $n$ is 34", not "x = 5" or "\frac..."
 
 
@@ -110,10 +112,12 @@ def _stated(value: str) -> str:
     """The answer inside a free-text statement: "The final answer is $100$. I hope it is correct." -> "$100$"."""
     while (inner := _ANSWER_IS.search(value)) is not None:  # "Final Answer: The final answer is X": the last one
         value = inner.group(1)
-    value = value.strip().lstrip("*").strip()
-    value = _SENTENCE_END.split(value)[0].strip().rstrip(".").strip()
+    value = value.strip().strip("*").strip()  # **Answer:** 7, **Answer: 7**
+    value = _SENTENCE_END.split(value)[0].strip().rstrip(".,:;*").strip()  # "7, since ..." is 7
     if boxes := final_boxes(value):
         return ", ".join(boxes)
+    if math_then_words := _MATH_THEN_WORDS.fullmatch(value):  # "$\frac{3}{4}$ of the pie"
+        return math_then_words.group(1)
     if _PROSE_START.match(value):  # "The largest $n$ is 34": what the sentence says it is
         math = re.findall(r"\$([^$]+)\$", value)
         tail = re.split(r"\s(?:is|are|equals|=)\s", value)

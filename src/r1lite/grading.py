@@ -35,20 +35,34 @@ __all__ = ["Grade", "as_number", "boxed_values", "completion_text", "extract_ans
 EXACT_PLACES = 6  # a decimal answer to an exact gold needs this many places (math-verify's float_rounding)
 
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
-_UNIT_WORDS = re.compile(
-    r"\s*(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
-    r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
-    r"percentage|pct|people|students|apples|cookies|points?)(?:\^\{?[23]\}?|[²³])?(?![A-Za-z])\.?",
-    re.IGNORECASE)
+_UNIT = (r"(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?|inches?|inch|feet|foot|ft|miles?|"
+         r"hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|years?|pounds?|lbs?|kg|grams?|g|mph|percent|"
+         r"percentage|pct|people|students|apples|cookies|points?)")
+# one or more unit words, each maybe squared or cubed: " cm", " square inches", " cm^2"
+_UNIT_WORDS = re.compile(rf"(?:\s*{_UNIT}(?:\^\{{?[23]\}}?|[²³])?(?![A-Za-z]))+\.?", re.IGNORECASE)
+# a text command and the power written after it: \mbox{ cm}^2
+_TEXT_CMD_POWER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?")
+# what models write in Unicode instead of LaTeX: √2, ∞, ½, 3×4
+_UNICODE_SQRT = re.compile(r"√\s*(\d+|[A-Za-z]|\{[^{}]*\}|\([^()]*\))")
+_UNICODE_MATH = {"∞": "\\infty ", "π": "\\pi ", "½": "\\frac{1}{2}", "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}",
+                 "×": "\\times ", "·": "\\cdot ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "−": "-"}
+_DEGREE_O = re.compile(r"(?<=\d)\^\{?o\}?(?![A-Za-z])")  # 30^o
 _PERCENT_WORD = re.compile(r"(\d)\s*(?:percent(?:age)?|pct)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _MIXED = re.compile(r"([+-]?)(\d+)(?: (\d+)/(\d+)|\\frac\{(\d+)\}\{(\d+)\})")
 _REPEATING = re.compile(r"[+-]?(\d*)\.(\d*)\\overline\{(\d+)\}")
 _DECIMAL_COMMA = re.compile(r"-?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 0,111  1,22  1000,99: a decimal comma
+_SCIENTIFIC = re.compile(r"([+-]?\d+(?:\.\d+)?)(?:\\times|\\cdot)10\^\{?([+-]?\d{1,3})\}?")
+# 1011_2, 52_{8}, (52)_8, \text{52}_8, 52_{(8)}, 52_{\text{eight}}: a numeral and its base
+_BASE_NUMERAL = re.compile(r"\(?(?:\\text\{)?([0-9A-Fa-f]+)\}?\)?_\{?\(?(\d+|\\text\{[a-z]+\}|[a-z]+)\)?\}?")
+_BASE_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+               "eleven": 11, "twelve": 12, "sixteen": 16}
 _FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(-?\d+)\}$|^(-?)\\frac(\d)(\d)$")
 _LEADING_VAR = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*(?=[^=<>]*$)")
 _CHOICE = re.compile(r"^\(?([A-E])\)?(?:[.:]?\s.*)?$", re.DOTALL)
 _CHOICE_GOLD = re.compile(r"\(?([A-E])\)?(?:[.:]?\s+[A-Z][a-z]+\b.*)?", re.DOTALL)  # C, (C), (D) Alina
+_OTHER_CHOICE = re.compile(r"(?:\bor\b|\band\b|[,/&])\s*\(?[A-Ea-e]\)?(?![A-Za-z])")  # "C or D", "(C)/(D)": a hedge
+_CHOICE_LABEL = re.compile(r"^\s*\([A-Ea-e]\)\s*")  # "(B) ellipse": an option named by letter and text
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "max", "min", "lcm", "gcd", "det", "inf",
                "infty", "arcsin", "arccos", "arctan", "sqrt", "and", "or"}
@@ -105,11 +119,16 @@ def clean(answer: str) -> str:
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
                      ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset")):
+                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " "), ("\\langle", "("),
+                     ("\\rangle", ")")):
         s = s.replace(old, new)
+    s = _UNICODE_SQRT.sub(lambda m: "\\sqrt{" + m.group(1).strip("{}") + "}", s)
+    for old, new in _UNICODE_MATH.items():
+        s = s.replace(old, new)
+    s = _DEGREE_O.sub("", s)
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # "\ " is a space; "\\ " (a row break then a space) is not
     s = _PERCENT_WORD.sub(r"\1\\%", s)
-    s = _TEXT_CMD.sub(lambda m: "" if _UNIT_WORDS.fullmatch(m.group(1)) else m.group(0), s)
+    s = _TEXT_CMD_POWER.sub(_without_unit, s)
     number = re.match(r"^(-?[\d,.]+(?:\\%)?)\s*(.*)$", s)
     if number and number.group(2) and _UNIT_WORDS.fullmatch(" " + number.group(2)):
         s = number.group(1)  # "18 dollars", "5 cm"
@@ -117,24 +136,42 @@ def clean(answer: str) -> str:
     return s.replace(",", "") if _THOUSANDS.match(s) else s
 
 
+def _without_unit(text_cmd: re.Match) -> str:
+    """A text command holding only units (`\\text{ cm}^2`) as nothing, one holding a number and units
+    (`\\mbox{15 cm}^2`) as the number; any other text as written."""
+    inside = text_cmd.group(1)
+    if _UNIT_WORDS.fullmatch(inside):
+        return ""
+    number = re.fullmatch(r"\s*(-?[\d,.]*\d)(.+)", inside)
+    if number and _UNIT_WORDS.fullmatch(number.group(2)):
+        return number.group(1)
+    return text_cmd.group(0)
+
+
 def normalize(answer: str) -> str:
     """A canonical string for exact comparison and answer keys: `clean` without any whitespace."""
     return re.sub(r"\s+", "", clean(answer))
 
 
-def _text_key(answer: str) -> str:
-    """Words as words: no text commands, case, punctuation or extra spaces (`\\text{Evelyn}` -> `evelyn`)."""
+def _bare_text(answer: str) -> str:
+    """The answer cleaned and without text commands around its words (`\\text{(B) ellipse}` -> `(B) ellipse`)."""
     s = clean(answer)
     while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
         s = stripped
-    return " ".join(re.sub(r"[^\w\s]", " ", s).lower().split())
+    return s
+
+
+def _text_key(answer: str) -> str:
+    """Words as words: no text commands, case, punctuation or extra spaces (`\\text{Evelyn}` -> `evelyn`)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", _bare_text(answer)).lower().split())
 
 
 def _choice(answer: str) -> str | None:
-    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"."""
-    s = clean(answer)
-    while (stripped := _TEXT_CMD.sub(lambda m: m.group(1), s)) != s:
-        s = stripped
+    """The letter of a multiple-choice answer: `C`, `(c)`, `\\text{(C)}`, `C. 12` -> "C"; None for a hedge between
+    letters (`C or D`)."""
+    s = _bare_text(answer)
+    if _OTHER_CHOICE.search(s):
+        return None
     m = _CHOICE.match(s.strip()) or re.fullmatch(r"\(?([a-e])\)?", s.strip())  # (c) alone is a letter too
     return m.group(1).upper() if m else None
 
@@ -169,8 +206,10 @@ def _numeral(s: str) -> Fraction | None:
         value = int(m.group(1) or 0) + Fraction(int(start or 0), 10 ** len(start)) + Fraction(
             int(period), 10 ** len(start) * (10 ** len(period) - 1))
         return -value if s.startswith("-") else value
-    if re.fullmatch(r"[+-]?\d+(\.\d+)?|[+-]?\.\d+", s):
+    if re.fullmatch(r"[+-]?(?:\d+(\.\d+)?|\.\d+)(?:[eE][+-]?\d{1,3})?", s):  # 1.5e-3 is scientific notation
         return Fraction(s)
+    if m := _SCIENTIFIC.fullmatch(s):  # 6.72\times10^{-5}: exact, like the decimal it stands for
+        return Fraction(m.group(1)) * Fraction(10) ** int(m.group(2))
     if m := re.fullmatch(r"(-?\d+)/(\d+)", s):
         return Fraction(int(m.group(1)), int(m.group(2)))
     if m := _FRAC.fullmatch(s):
@@ -188,6 +227,29 @@ def _places(answer: str) -> int | None:
 
 def _has_percent(answer: str) -> bool:
     return "%" in clean(answer)
+
+
+def _base_numeral(answer: str) -> tuple[str, int] | None:
+    """(digits, base) of a numeral written with a base subscript (`52_8`); None when it has none."""
+    m = _BASE_NUMERAL.fullmatch(normalize(answer))
+    if not m or not re.search(r"\d", m.group(1)):  # a_n, x_1 are names, not numerals
+        return None
+    base = m.group(2).removeprefix("\\text{").rstrip("}")
+    if not base.isdigit() and base not in _BASE_WORDS:
+        return None
+    return m.group(1).upper(), int(base) if base.isdigit() else _BASE_WORDS[base]
+
+
+def base_numerals_equal(answer: str, gold: str) -> bool | None:
+    """Compare numerals when either carries a base subscript: the same digits in the same base (`4210_6` is not
+    `4210_5`); a numeral with the subscript left off (`1011` for `1011_2`) counts. None when neither has one."""
+    a, g = _base_numeral(answer), _base_numeral(gold)
+    if a is None and g is None:
+        return None
+    if a is not None and g is not None:
+        return a == g
+    digits = normalize(answer if g is not None else gold).upper()
+    return digits == (g or a)[0]
 
 
 def numbers_equal(answer: str, gold: str) -> bool | None:
@@ -285,6 +347,58 @@ def _as_list(answer: str) -> str:
     return re.sub(r"\s*(?:,?\s*(?:\\q?quad|\\text\{\s*and\s*\}|\band\b)\s*)+", ", ", answer)
 
 
+_INEQUALITY_OP = r"(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)"
+_BOUND = r"((?:(?!\\[lg]e)[^<>=≤≥])+)"  # never spans an operator, so matching stays linear
+_ONE_SIDED = re.compile(rf"([a-z]){_INEQUALITY_OP}{_BOUND}|{_BOUND}{_INEQUALITY_OP}([a-z])")
+_TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUND}")
+_UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
+
+
+# a decimal written to fewer places than math-verify rounds to, not the start of 0.1\overline{6}
+_DECIMAL = re.compile(rf"(?<![\d.])(\d*)\.(\d{{1,{EXACT_PLACES - 1}}})(?![\d.]|\\overline)")
+
+
+def _as_fraction(decimal: re.Match) -> str:
+    """0.57735 as \\frac{57735}{100000}: math-verify rounds decimals to 6 places before comparing, which would
+    credit 0.57735 for \\frac{\\sqrt{3}}{3}; a fraction it compares exactly."""
+    whole, places = decimal.group(1) or "0", decimal.group(2)
+    return f"\\frac{{{int(whole + places)}}}{{{10 ** len(places)}}}"
+
+
+def _interval(low: str, low_closed: bool, high: str, high_closed: bool) -> str:
+    return f"{'[' if low_closed else '('}{low},{high}{']' if high_closed else ')'}"
+
+
+def _inequality_as_interval(part: str) -> str | None:
+    """`x<-2` -> `(-\\infty,-2)`, `1\\le x<3` -> `[1,3)` (whitespace removed), else None."""
+    if m := _TWO_SIDED.fullmatch(part):
+        low, op1, _, op2, high = m.groups()
+        if op1[0] in "<\\≤" and op2[0] in "<\\≤" and "g" not in op1 + op2:
+            return _interval(low, op1 != "<", high, op2 != "<")
+        if op1[0] in ">\\≥" and op2[0] in ">\\≥" and "l" not in op1 + op2:
+            return _interval(high, op2 != ">", low, op1 != ">")
+        return None
+    if m := _ONE_SIDED.fullmatch(part):
+        var, op, bound = m.group(1, 2, 3) if m.group(1) else (m.group(6), _flipped(m.group(5)), m.group(4))
+        below = op in ("<", "\\le", "\\leq", "≤")
+        return _interval("-\\infty", False, bound, op != "<") if below else _interval(bound, op != ">", "\\infty", False)
+    return None
+
+
+def _flipped(op: str) -> str:
+    return {"<": ">", ">": "<", "\\le": "\\ge", "\\leq": "\\geq", "\\ge": "\\le", "\\geq": "\\leq", "≤": "≥", "≥": "≤"}[op]
+
+
+def _union_as_intervals(answer: str) -> str:
+    """Inequalities joined by "or" (`x<-2 \\text{ or } x>3`) as the union of intervals they state, which math-verify
+    compares with `(-\\infty,-2)\\cup(3,\\infty)`; any other answer as it is."""
+    parts = _UNION_JOINER.split(re.sub(r"\s+", "", answer))
+    if len(parts) < 2 or not all(re.search(r"[<>≤≥]|\\[lg]e", p) for p in parts):
+        return answer
+    intervals = [_inequality_as_interval(p) for p in parts]
+    return answer if None in intervals else "\\cup".join(intervals)
+
+
 def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | None:
     """Does `answer` equal the gold? None when only math-verify can tell and symbolic=False."""
     if answer is None:
@@ -292,10 +406,12 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
     if gold.kind == "choice":
         return _choice(answer) == gold.text
     if gold.kind == "text":
-        return _text_key(answer) == _text_key(gold.text)
+        return _text_key(gold.text) in (_text_key(answer), _text_key(_CHOICE_LABEL.sub("", _bare_text(answer))))
     if normalize(answer) == normalize(gold.text):
         return True
-    decided = numbers_equal(answer, gold.text)
+    decided = base_numerals_equal(answer, gold.text)
+    if decided is None:
+        decided = numbers_equal(answer, gold.text)
     if decided is not None:
         return decided
     if not symbolic:
@@ -304,14 +420,33 @@ def _verdict(answer: str | None, gold: Gold, symbolic: bool = True) -> bool | No
         return False
     from math_verify import verify
 
-    a, g = clean(answer), gold.text
+    a, g = _union_as_intervals(clean(answer)), _union_as_intervals(gold.text)
+    if not _DECIMAL.search(g):
+        a = _DECIMAL.sub(_as_fraction, a)
     if gold.several:
         a, g = _as_list(a), _as_list(g)
     parsed_gold, parsed_answer = _mv_parse(g), _mv_parse(a)
     if not parsed_gold or not parsed_answer:
         return False
     # x \in [-2, 7] and -2 \le x \le 7 state the same set, whichever side the gold is on
-    return bool(verify(parsed_gold, parsed_answer, allow_set_relation_comp=True, timeout_seconds=None))
+    if verify(parsed_gold, parsed_answer, allow_set_relation_comp=True, timeout_seconds=None):
+        return True
+    return gold.kind == "number" and _rounds_to_decimal_gold(parsed_answer, gold.text)
+
+
+def _rounds_to_decimal_gold(parsed_answer: list, gold: str) -> bool:
+    """An exact answer that is no plain number (`\\sqrt{2}`, `\\pi`) against a gold written as a decimal (`1.41`):
+    the gold's precision rules, as for fractions (`\\frac{70}{9}` is 7.78)."""
+    import sympy
+
+    places, value = _places(gold), as_number(gold)
+    if places is None or value is None or _has_percent(gold) or not parsed_answer:
+        return False
+    answer = parsed_answer[0]
+    if not isinstance(answer, sympy.Expr) or answer.free_symbols:
+        return False
+    error = sympy.Abs(answer - sympy.Rational(value.numerator, value.denominator)).evalf(30)
+    return bool(error.is_real and error <= sympy.Rational(1, 2 * 10**places))
 
 
 def is_equivalent(answer: str | None, gold: str) -> bool:
@@ -320,9 +455,17 @@ def is_equivalent(answer: str | None, gold: str) -> bool:
     return target is not None and bool(_verdict(answer, target))
 
 
-def _hedged(segment: str, gold: Gold) -> bool:
-    """Several different boxed values offered together (`\\boxed{3} or \\boxed{4}`) for a single-valued gold."""
-    return not gold.several and len({normalize(b) for b in final_boxes(segment)}) > 1
+def _offered_together(segment: str, gold: Gold) -> list[str]:
+    """The boxes of the final answer when they offer different values (`\\boxed{3} or \\boxed{4}`) for a single-valued
+    gold, else []."""
+    boxes = [] if gold.several else final_boxes(segment)
+    return boxes if len({normalize(b) for b in boxes}) > 1 else []
+
+
+def _all_right(answers: list[str], gold: Gold, symbolic: bool) -> bool | None:
+    """Every one of several answers equals the gold (`\\boxed{\\frac52} or \\boxed{2.5}`); one wrong makes a hedge."""
+    verdicts = [_verdict(a, gold, symbolic) for a in answers]
+    return False if False in verdicts else None if None in verdicts else True
 
 
 def _anywhere_candidates(text: str, segment: str) -> list[str]:
@@ -343,7 +486,8 @@ def _grade(completion: Any, gold: str | None, anywhere: bool, symbolic: bool) ->
     if not symbolic and target.kind == "math":
         return None
     answer = answer_in(segment, target.several)
-    correct = False if _hedged(segment, target) else _verdict(answer, target, symbolic)
+    together = _offered_together(segment, target)
+    correct = _all_right(together, target, symbolic) if together else _verdict(answer, target, symbolic)
     if correct is None:
         return None
     if not anywhere:
@@ -365,13 +509,17 @@ def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
     - The answer is read from the text after `</think>` (see `r1lite.answer_extraction`): the last `\\boxed{}`, else
       the last `<answer>` tag, else the last "the answer is X", else the last `#### X`.
     - One gold value: the last box wins, but several different boxes offered together (`\\boxed{3} or
-      \\boxed{4}`) are a hedge and earn nothing. A list or set gold (`1, -2`, `\\{1,2,3\\}`): the boxes of the final
-      answer together are the answer, compared as a set.
-    - Numbers compare exactly. A decimal answer to an exact gold (integer, fraction, radical, pi) is right only when
-      exact or written to at least 6 places (0.33 is not 1/3, 99.6 is not 100); a gold written as a decimal sets the
-      precision itself (70/9 is 7.78).
-    - Multiple-choice letters and text answers (`\\text{Evelyn}`) compare as text, never as products of symbols.
-    - Everything else is math-verify's comparison of the parsed forms (equations, intervals, sets, matrices).
+      \\boxed{4}`) are a hedge and earn credit only if every one of them is right (`\\boxed{\\frac52}` or
+      `\\boxed{2.5}`). A list or set gold (`1, -2`, `\\{1,2,3\\}`): the boxes of the final answer together are the
+      answer, compared as a set.
+    - Numbers compare exactly (`1.5 \\times 10^{-3}` and `1.5e-3` are numbers). A decimal answer to an exact gold
+      (integer, fraction, radical, pi) is right only when exact or written to at least 6 places (0.33 is not 1/3,
+      99.6 is not 100); a gold written as a decimal sets the precision itself (70/9 and \\sqrt{2} are 7.78 and 1.41).
+    - Multiple-choice letters and text answers (`\\text{Evelyn}`) compare as text, never as products of symbols; a
+      hedge between letters (`C or D`) earns nothing. Numerals with a base subscript need the same digits and base
+      (`4210_6` is not `4210_5`; `1011` counts for `1011_2`).
+    - Everything else is math-verify's comparison of the parsed forms (equations, intervals, sets, matrices);
+      inequalities joined by "or" (`x<-2 \\text{ or } x>3`) are the union of their intervals.
     - A gold that is prose (`forty two`), empty or unparseable gives correct=None: rewards skip it, eval excludes
       and counts it.
     anywhere=False skips correct_anywhere (None), which rewards do not need: it checks every answer-like span."""
