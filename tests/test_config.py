@@ -134,7 +134,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("path, stage", [
     ("recipes/smollm2-135m/grpo/arithmetic_cpu.yaml", "grpo"), ("recipes/smollm2-135m/sft/cold_start_cpu.yaml", "sft"),
-    ("recipes/smollm2-135m/eval/gsm8k_cpu.yaml", "eval"), ("recipes/smollm2-135m/demo/eval.yaml", "eval"),
+    ("recipes/smollm2-135m/eval/gsm8k_cpu.yaml", "eval"), ("src/r1lite/recipes/demo/eval.yaml", "eval"),
     ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):

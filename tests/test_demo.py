@@ -15,13 +15,39 @@ def demo_run(tmp_path_factory):
 
 
 def test_demo_writes_every_report_file(demo_run):
-    for name in ("report.md", "report.html", "report.json", "reward.png", "length.png", "accuracy.png",
-                 "sft_loss.png"):
+    for name in ("report.md", "report.html", "report.json", "reward.png", "length.png", "zero_std.png",
+                 "accuracy.png", "sft_loss.png"):
         assert (demo_run / name).stat().st_size > 0, name
     pngs = sorted(demo_run.glob("*.png"))
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     page = (demo_run / "report.html").read_text()
     assert page.count("data:image/png;base64,") == len(pngs) and "<img" in page and 'src="reward.png"' not in page
+    # rendered by a Markdown library: tables, inline code and fenced code become HTML, not literal syntax
+    assert "<table>" in page and "<code>" in page and "<pre><code>" in page and "```" not in page
+
+
+def test_report_shows_what_moved(demo_run):
+    report = json.loads((demo_run / "report.json").read_text())
+    for stage in ("eval_base", "eval_sft", "eval_grpo"):
+        records = [r for r in read_records(demo_run / stage) if r["benchmark"] in ("addition", "multiplication")]
+        formatted = [r for r in records if r["formatted"]]
+        assert report["held_out"][stage]["formatted"]["mean"] == pytest.approx(len(formatted) / len(records))
+        valid = report["held_out"][stage]["accuracy_when_formatted"]
+        assert valid["n"] == len(formatted)
+        if formatted:
+            assert valid["mean"] == pytest.approx(sum(r["correct_boxed"] for r in formatted) / len(formatted))
+    # the difficulty filter's prompts per pass rate, the tied-group share per step, every stage's wall time
+    summary = json.loads((demo_run / "grpo" / "difficulty_filter.json").read_text())
+    assert report["difficulty_filter"] == summary and summary["kept"] == summary["candidates"] > 0
+    logged = [json.loads(line) for line in (demo_run / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert report["grpo_curves"]["frac_reward_zero_std"] == [
+        r["frac_reward_zero_std"] for r in {r["step"]: r for r in logged if "reward" in r}.values()]
+    assert set(report["wall_s"]) == set(demo.STAGES) and report["estimate_s"] > 0
+    text = (demo_run / "report.md").read_text()
+    grpo_alone = report["gains"]["grpo_only"]["correct_boxed"]
+    assert f"**GRPO alone** (after SFT -> after GRPO), held-out correct inside the box, paired over 16 problems: " \
+           f"{100 * grpo_alone['diff']:+.1f} points" in text
+    assert "## Difficulty filter" in text and "| pass rate | prompts | kept |" in text
 
 
 def test_report_numbers_come_from_the_logs(demo_run):
@@ -43,7 +69,7 @@ def test_report_numbers_come_from_the_logs(demo_run):
     text = (demo_run / "report.md").read_text()
     base = report["held_out"]["eval_base"]["correct_boxed"]
     assert f"{100 * base['mean']:.1f}% [{100 * base['ci95'][0]:.1f}%, {100 * base['ci95'][1]:.1f}%]" in text
-    assert "r1lite grpo --config recipes/smollm2-135m/demo/grpo.yaml" in text
+    assert "r1lite grpo --config src/r1lite/recipes/demo/grpo.yaml" in text
 
 
 def test_a_finished_demo_is_not_redone(demo_run, capsys):

@@ -13,7 +13,7 @@ from r1lite.cli import main
 from r1lite.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))
+RECIPES = sorted((REPO / "recipes").rglob("*.yaml")) + sorted(recipes_check.DEMO_RECIPES.glob("*.yaml"))
 ACCELERATE_CONFIGS = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
 
 
@@ -22,7 +22,7 @@ def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)  # recipes name local data relative to the repository root
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(REPO / "recipes")))
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(REPO)))
 def test_recipe_passes_check(path):
     result = recipes_check.check_recipe(path.relative_to(REPO))
     assert result.ok, result.message
@@ -159,9 +159,9 @@ def test_train_dry_run_colocate_grpo_uses_every_node_and_default_config():
 
 
 def test_eval_and_generate_dry_runs():
-    proc = dry_run("eval", "--limit", "5", RECIPE="recipes/smollm2-135m/demo/eval.yaml")
+    proc = dry_run("eval", "--limit", "5", RECIPE="src/r1lite/recipes/demo/eval.yaml")
     assert proc.stdout.strip() == ("accelerate launch --config_file configs/accelerate/ddp.yaml --num_machines 1 "
-                                   "--num_processes 8 -m r1lite eval --config recipes/smollm2-135m/demo/eval.yaml "
+                                   "--num_processes 8 -m r1lite eval --config src/r1lite/recipes/demo/eval.yaml "
                                    "--limit 5")
     vllm_recipe = REPO / "recipes/deepseek-r1-distill-qwen-1.5b/eval/r1_protocol.yaml"
     if vllm_recipe.is_file() and yaml.safe_load(vllm_recipe.read_text()).get("backend") == "vllm":

@@ -76,6 +76,12 @@ def test_accuracy_reward_chat_and_string_completions(accuracy):
     assert accuracy.__name__ == "accuracy"
 
 
+def test_accuracy_boxed_only_pays_only_answers_in_the_box():
+    boxed_only = make_reward("accuracy", {"boxed_only": True}, timeout_s=5.0, num_workers=2)
+    completions = ["23 + 37 = 60. The answer is: 60", "The answer is \\boxed{60}.", "The answer is \\boxed{61}."]
+    assert boxed_only(completions=completions, answer=["60"] * 3) == [0.0, 1.0, 0.0]
+
+
 def test_format_reward_plain_and_prefilled_think():
     fmt = make_reward("format")
     texts = ["<think>\nstep\n</think>\nThe answer is \\boxed{4}.", "<think>step</think> no box",

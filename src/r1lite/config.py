@@ -105,11 +105,30 @@ class ModelArgs(ModelConfig):
 
 
 @dataclass
+class DifficultyFilterArgs:
+    """Before training, keep only prompts whose pass rate under the starting policy lies in `band` (difficulty.py)."""
+
+    num_samples: int = 8  # completions sampled per training prompt
+    band: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [low, high]: keep low < pass rate < high
+    inclusive: bool = False  # true: keep low <= pass rate <= high
+    pass_reward: str = "accuracy"  # a completion passes when this reward gives it full credit (1.0)
+    temperature: float | None = None  # default: trainer.temperature (sample as training will)
+    top_p: float = 1.0
+    max_new_tokens: int | None = None  # default: trainer.max_completion_length
+    backend: str = "hf"  # hf | vllm | openai (the eval backends)
+    backend_args: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, model for a served policy
+    batch_size: int = 64  # hf backend: sequences generated together
+    pass_rates: str | None = None  # JSONL of pass rates, resumed and reused; default <output_dir>/pass_rates.jsonl
+    seed: int = 0
+
+
+@dataclass
 class GRPORecipe:
     model: ModelArgs = field(default_factory=ModelArgs)
     data: DataArgs = field(default_factory=DataArgs)
     rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy")])
     scoring: ScoringArgs = field(default_factory=ScoringArgs)
+    difficulty_filter: DifficultyFilterArgs | None = None  # off unless the recipe has the section
     trainer: dict[str, Any] = _trainer("grpo")
     overwrite_output_dir: bool = False  # a fresh run refuses an output_dir holding checkpoints unless this is set
 
@@ -655,7 +674,29 @@ def check_grpo(recipe: GRPORecipe) -> None:
     if gen_batch % (per_device * world):
         raise ConfigError(f"trainer.generation_batch_size: {gen_batch} must be divisible by the global batch "
                           f"({per_device} x {world})")
+    if recipe.difficulty_filter is not None:
+        check_difficulty_filter(recipe.difficulty_filter)
     _check_resume(recipe.trainer)
+
+
+def check_difficulty_filter(cfg: DifficultyFilterArgs, where: str = "difficulty_filter") -> None:
+    from r1lite.backends import BACKENDS
+    from r1lite.rewards import REWARDS
+
+    for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
+        _check_positive(f"{where}.{name}", getattr(cfg, name))
+    if len(cfg.band) != 2 or not 0.0 <= cfg.band[0] <= cfg.band[1] <= 1.0:
+        raise ConfigError(f"{where}.band: {cfg.band} must be [low, high] with 0 <= low <= high <= 1")
+    if not cfg.inclusive and cfg.band[0] == cfg.band[1]:
+        raise ConfigError(f"{where}.band: {cfg.band} keeps nothing with exclusive bounds (set inclusive: true)")
+    if cfg.temperature is not None and cfg.temperature < 0:
+        raise ConfigError(f"{where}.temperature: must be >= 0, got {cfg.temperature}")
+    if cfg.backend not in BACKENDS:
+        raise ConfigError(f"{where}.backend: {cfg.backend!r}{_suggest(cfg.backend, BACKENDS)}; allowed values: "
+                          f"{', '.join(BACKENDS)}")
+    if cfg.pass_reward not in REWARDS:
+        raise ConfigError(f"{where}.pass_reward: {cfg.pass_reward!r} is not a reward{_suggest(cfg.pass_reward, REWARDS)};"
+                          f" allowed values: {', '.join(sorted(REWARDS))}")
 
 
 def check_sft(recipe: SFTRecipe) -> None:

@@ -1,7 +1,8 @@
 """`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate -> report.
 
-Every stage is the product's own command run on a recipe under recipes/smollm2-135m/demo/ (what `r1lite eval`,
-`r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts overridden.
+Every stage is the product's own command run on a recipe under r1lite/recipes/demo/ (shipped inside the package; what
+`r1lite eval`, `r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts
+overridden.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
@@ -16,25 +17,36 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = REPO / "recipes" / "smollm2-135m" / "demo"
+RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
-# seconds per unit on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
-COST = {"load": 40, "eval": 45, "sft_step": 7.5, "grpo_step": 19}
+# seconds on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
+COST = {"convert": 30, "eval_base": 75, "eval": 45, "sft_start": 20, "sft_step": 7.5, "grpo_start": 25,
+        "filter": 60, "grpo_step": 15}
+SFT_STEPS = 8  # a light cold start: GRPO needs room to improve on it (shared/design/cpu-grpo-findings.md)
 
 
 def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
     """Step counts that fit `minutes`: SFT takes a fixed short course, GRPO gets the rest of the budget."""
     if tiny:
         return {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2}
-    budget = minutes * 60 - COST["load"] - 3 * COST["eval"]
-    sft_steps = 16 if budget > 16 * COST["sft_step"] + 10 * COST["grpo_step"] else 8
-    grpo_steps = int((budget - sft_steps * COST["sft_step"]) // COST["grpo_step"])
-    return {"sft_steps": sft_steps, "grpo_steps": max(4, min(grpo_steps, 60)), "eval_n": 64, "gsm8k": 8}
+    p = {"sft_steps": SFT_STEPS, "grpo_steps": 0, "eval_n": 128, "gsm8k": 8}
+    p["grpo_steps"] = max(4, min(int((minutes * 60 - estimate_s(p)) // COST["grpo_step"]), 100))
+    return p
 
 
-def estimate_s(p: dict[str, int]) -> float:
-    return COST["load"] + 3 * COST["eval"] + p["sft_steps"] * COST["sft_step"] + p["grpo_steps"] * COST["grpo_step"]
+def estimate_s(p: dict[str, int], convert: bool = False) -> float:
+    """The demo's wall time on 2 cores; `convert`: the first run also converts the GGUF model."""
+    return (convert * COST["convert"] + COST["eval_base"] + 2 * COST["eval"] + COST["sft_start"]
+            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"] + p["grpo_steps"] * COST["grpo_step"])
+
+
+def needs_conversion(model: str) -> bool:
+    """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
+    from r1lite import models
+
+    source = models.resolve(model)
+    return source.kind == "gguf" and not (models.cache_dir() / "models" / Path(source.gguf_file).stem).is_dir()
 
 
 def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -47,6 +59,10 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
         held_out[bench]["task_args"]["n"] = p["eval_n"]
     held_out["gsm8k"]["limit"] = p["gsm8k"]
     sizes = {} if held_out == in_file else {"benchmark_args": held_out}  # a short run evaluates fewer problems
+    grpo = {}
+    if model.startswith("tiny:"):  # a random tiny model solves nothing: keep every prompt, and sample few
+        section = yaml.safe_load((RECIPES / "grpo.yaml").read_text())["difficulty_filter"]
+        grpo["difficulty_filter"] = {**section, "num_samples": 2, "band": [0.0, 1.0], "inclusive": True}
 
     def evaluation(name: str, evaluated: str) -> dict[str, Any]:
         return {"model": evaluated, "output_dir": str(out / name), "data_dir": data_dir, "seed": seed, **sizes}
@@ -59,7 +75,7 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
                 "save_steps": max(1, p["sft_steps"] // 2), **training},
         "eval_sft": evaluation("eval_sft", str(out / "sft")),
         "grpo": {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
-                 "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **training},
+                 "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **grpo, **training},
         "eval_grpo": evaluation("eval_grpo", str(out / "grpo")),
     }
 
@@ -76,11 +92,19 @@ def command(stage: str, overrides: dict[str, Any]) -> str:
 
     args = [f"--{k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip())}"
             if isinstance(v, dict) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
-    return " ".join(["r1lite", stage.split("_")[0], "--config", str(recipe_file(stage).relative_to(REPO)), *args])
+    return " ".join(["r1lite", stage.split("_")[0], "--config", _shown(recipe_file(stage)), *args])
+
+
+def _shown(path: Path) -> str:
+    """A recipe path as a user can type it: relative to the current folder when inside it (a clone), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The demo's recipes: recipes/smollm2-135m/demo/*.yaml with the overrides, validated as usual."""
+    """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual."""
     from r1lite.config import GRPORecipe, SFTRecipe, load_recipe, planned_outputs
     from r1lite.evaluate import EvalRecipe
 
@@ -111,14 +135,15 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     out.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or str(Path(__file__).parent / "benchmark_data")  # the benchmarks shipped in the package
     p = plan(minutes, tiny=model.startswith("tiny:"))
+    estimate = estimate_s(p, convert=needs_conversion(model))
     overrides = stage_overrides(out, model, seed, data_dir, p)
     recipes = stage_recipes(overrides)
     state_path = out / "demo_state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
-    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
+    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir, estimate_s=estimate,
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
-          f"up to {p['eval_n']} held-out problems per task; estimated {estimate_s(p) / 60:.0f} min on 2 CPU cores")
+          f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on 2 CPU cores")
     runners = {"eval": run_eval, "sft": run_sft, "grpo": run_grpo}
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 from r1lite import metrics
 from r1lite.benchmarks import read_jsonl
 from r1lite.config import to_dict
+from r1lite.difficulty import SUMMARY
 from r1lite.eval_report import problems_of, pyplot
 from r1lite.evaluate import read_records
 
@@ -43,10 +43,11 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
     held_out = {}
     for stage in evals:
         held_out[stage] = {}
-        for key in ("correct_boxed", "correct_anywhere"):
+        for key in ("correct_boxed", "correct_anywhere", "formatted"):
             values = list(_share(problems[stage], key).values())
             mean, low, high = metrics.mean_ci(values)
             held_out[stage][key] = {"mean": mean, "ci95": [low, high], "n": len(values)}
+        held_out[stage]["accuracy_when_formatted"] = _accuracy_when_formatted(problems[stage])
     gains = {}
     for name, (a, b) in {"base_to_final": ("eval_base", "eval_grpo"), "grpo_only": ("eval_sft", "eval_grpo"),
                          "sft_only": ("eval_base", "eval_sft")}.items():
@@ -64,12 +65,23 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
     reward_keys = sorted({k for r in grpo_log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
     curves = {"step": [r["step"] for r in grpo_log], "reward": [r["reward"] for r in grpo_log],
               **{k.split("/")[1]: [r.get(k) for r in grpo_log] for k in reward_keys},
-              "mean_length": [r.get("completions/mean_length") for r in grpo_log]}
+              "mean_length": [r.get("completions/mean_length") for r in grpo_log],
+              "frac_reward_zero_std": [r.get("frac_reward_zero_std") for r in grpo_log]}
     sft = {"step": [r["step"] for r in sft_log], "loss": [r["loss"] for r in sft_log]}
+    difficulty = out / "grpo" / SUMMARY
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
-            "commands": state.get("commands", {}),
+            "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
             "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out, "gains": gains,
-            "grpo_curves": curves, "sft_curve": sft}
+            "grpo_curves": curves, "sft_curve": sft,
+            "difficulty_filter": json.loads(difficulty.read_text()) if difficulty.is_file() else None}
+
+
+def _accuracy_when_formatted(problems: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """Correct inside the box among the samples that boxed an answer: did the answers or the format move?"""
+    pairs = [(f, c) for p in problems.values() for f, c in zip(p["formatted"], p["correct_boxed"])]
+    valid = [c for f, c in pairs if f]
+    mean, low, high = metrics.mean_ci([float(c) for c in valid])
+    return {"mean": mean, "ci95": [low, high], "n": len(valid)}
 
 
 def _log(path: Path) -> list[dict[str, Any]]:
@@ -95,7 +107,7 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
     if curves["step"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(curves["step"], curves["reward"], label="total (weighted)", color="black", linewidth=2)
-        for name in [k for k in curves if k not in ("step", "reward", "mean_length")]:
+        for name in [k for k in curves if k not in ("step", "reward", "mean_length", "frac_reward_zero_std")]:
             ax.plot(curves["step"], [v if v is not None else float("nan") for v in curves[name]], label=name,
                     alpha=0.8)
         ax.set_xlabel("GRPO step")
@@ -111,6 +123,15 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
         ax.set_title("mean completion length per step")
         fig.tight_layout()
         paths.append(_save(fig, out / "length.png", plt))
+        fig, ax = plt.subplots(figsize=(6, 3.0))
+        ax.bar(curves["step"], [v if v is not None else float("nan") for v in curves["frac_reward_zero_std"]],
+               color="#8172B2")
+        ax.set_xlabel("GRPO step")
+        ax.set_ylabel("share of groups")
+        ax.set_ylim(0, 1.05)
+        ax.set_title("groups whose rewards all tie (frac_reward_zero_std): no learning signal")
+        fig.tight_layout()
+        paths.append(_save(fig, out / "zero_std.png", plt))
     if data["sft_curve"]["step"]:
         fig, ax = plt.subplots(figsize=(6, 3.0))
         ax.plot(data["sft_curve"]["step"], data["sft_curve"]["loss"], color="#C44E52")
@@ -159,19 +180,31 @@ def _ci(c: dict[str, Any]) -> str:
 
 def headline(out: Path) -> str:
     data = json.loads((out / "report.json").read_text())
-    lines = ["| stage | held-out correct inside the box (95% CI) | correct anywhere (95% CI) | wall time |",
-             "|---|---|---|---:|"]
+    lines = [("| stage | format-valid (answer boxed) | correct among format-valid | held-out correct inside the box "
+              "(95% CI) | correct anywhere (95% CI) | stage wall time |"), "|---|---:|---:|---|---|---:|"]
+    trained = {"eval_sft": "sft", "eval_grpo": "grpo"}  # the training stage that made each evaluated model
     for stage, label in EVALS.items():
         if stage in data["held_out"]:
             h = data["held_out"][stage]
-            lines.append(f"| {label} | {_ci(h['correct_boxed'])} | {_ci(h['correct_anywhere'])} | "
-                         f"{data['wall_s'].get(stage, 0):.0f} s |")
-    for name, label in (("base_to_final", "base -> final"), ("grpo_only", "GRPO alone (after SFT -> after GRPO)")):
+            valid = h["accuracy_when_formatted"]
+            wall = data["wall_s"].get(stage, 0)
+            if stage in trained:
+                wall_text = f"{trained[stage]} {data['wall_s'].get(trained[stage], 0):.0f} s + eval {wall:.0f} s"
+            else:
+                wall_text = f"eval {wall:.0f} s"
+            lines.append(f"| {label} | {_pct(h['formatted']['mean'])} | {_pct(valid['mean'])} (of {valid['n']}) | "
+                         f"{_ci(h['correct_boxed'])} | {_ci(h['correct_anywhere'])} | {wall_text} |")
+    for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"), ("base_to_final", "base -> final"),
+                        ("sft_only", "cold-start SFT alone (base -> after SFT)")):
         if name in data["gains"]:
             g = data["gains"][name]["correct_boxed"]
-            lines.append(f"\n{label}, correct inside the box: {100 * g['diff']:+.1f} points "
-                         f"[{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}] "
+            lines.append(f"\n{label}, held-out correct inside the box, paired over {g['n']} problems: "
+                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}] "
                          f"({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'})")
+    total = sum(data["wall_s"].values())
+    if data.get("estimate_s"):
+        lines.append(f"\nWall time of all stages: {total / 60:.1f} min (estimated at the start: "
+                     f"{data['estimate_s'] / 60:.1f} min).")
     return "\n".join(lines)
 
 
@@ -191,8 +224,11 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
              "## Headline", "", headline(out), ""]
     if curves["step"]:
         first, last = _first_last(curves["reward"])
-        parts += [f"GRPO reward (mean of the first / last 5 logged steps): {first:.3f} -> {last:.3f} over "
-                  f"{curves['step'][-1]} steps.", ""]
+        tied = [v for v in curves["frac_reward_zero_std"] if v is not None]
+        parts += [(f"GRPO reward (mean of the first / last 5 logged steps): {first:.3f} -> {last:.3f} over "
+                   f"{curves['step'][-1]} steps. Groups with all-tied rewards (no learning signal, TRL's "
+                   f"`frac_reward_zero_std`): {100 * sum(tied) / max(len(tied), 1):.0f}% on average."), ""]
+    parts += _difficulty_section(data.get("difficulty_filter"))
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Every benchmark at each stage", "",
               "| stage | benchmark | problems | pass@1 | boxed | anywhere | format | truncated | mean tokens |",
@@ -206,15 +242,19 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
               "## Sample completions", ""]
     for stage, label in EVALS.items():
         if (out / stage).is_dir():
-            parts.append(f"### {label}")
+            parts += [f"### {label}", ""]
             for r in _samples(out, stage):
                 mark = "correct in box" if r["correct_boxed"] else "correct elsewhere" if r["correct_anywhere"] else \
                     "wrong"
-                parts += [f"- `{r['prompt']}` (gold {r['gold']}, {mark}):", "", "  ```", "  " +
-                          r["response"].strip().replace("\n", "\n  ")[:400], "  ```"]
-            parts.append("")
+                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400], "```",
+                          ""]
     parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
     parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
+    if data.get("difficulty_filter"):
+        parts.append(f"| (of which GRPO's difficulty filter) | {data['difficulty_filter']['wall_s']:.0f} |")
+    parts.append(f"| **total** | {sum(data['wall_s'].values()):.0f} |")
+    if data.get("estimate_s"):
+        parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
               f"--model {data['model']}",
@@ -228,46 +268,35 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     return "\n".join(parts)
 
 
-def to_html(markdown_text: str, out: Path) -> str:
-    """A self-contained page: the Markdown rendered simply, images embedded as base64."""
-    body, in_code, in_table = [], False, False
-    for line in markdown_text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            body.append("</pre>" if in_code else "<pre>")
-            in_code = not in_code
-            continue
-        if in_code:
-            body.append(html.escape(line))
-            continue
-        if stripped.startswith("|"):
-            cells = [c.strip() for c in stripped.strip("|").split("|")]
-            if all(set(c) <= set("-:") for c in cells):
-                continue
-            tag = "th" if not in_table else "td"
-            body.append(("<table>" if not in_table else "") + "<tr>" +
-                        "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
-            in_table = True
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if stripped.startswith("!["):
-            name = stripped[stripped.index("(") + 1:-1]
-            data = base64.b64encode((out / name).read_bytes()).decode()
-            body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-        elif stripped.startswith("#"):
-            level = len(stripped) - len(stripped.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(stripped.lstrip('#').strip())}</h{level}>")
-        elif stripped:
-            body.append(f"<p>{html.escape(stripped)}</p>")
-    if in_table:
-        body.append("</table>")
+def _difficulty_section(summary: dict[str, Any] | None) -> list[str]:
+    """Prompts kept per pass rate by GRPO's difficulty filter."""
+    if not summary:
+        return []
+    low, high = summary["band"]
+    rule = f"{low} <= p <= {high}" if summary["inclusive"] else f"{low} < p < {high}"
+    lines = ["## Difficulty filter (GRPO training prompts)", "",
+             (f"The SFT model sampled {summary['num_samples']} answers for each of {summary['candidates']} "
+              f"candidate training prompts; GRPO trains on the {summary['kept']} whose pass rate p satisfies {rule} "
+              f"(mean pass rate {summary['mean_pass_rate']:.2f}; {summary['wall_s']:.0f} s)."), "",
+             "| pass rate | prompts | kept |", "|---:|---:|---|"]
+    lines += [f"| {h['pass_rate']:.3f} | {h['prompts']} | {'yes' if h['kept'] else 'no'} |"
+              for h in summary["histogram"]]
+    return lines + [""]
+
+
+def to_html(markdown_text: str, out: Path, images: list[Path]) -> str:
+    """A self-contained page: the Markdown rendered by the `markdown` library, images embedded as base64."""
+    import markdown as md
+
+    body = md.markdown(markdown_text, extensions=["tables", "fenced_code"])
+    for image in images:
+        data = base64.b64encode(image.read_bytes()).decode()
+        body = body.replace(f'src="{image.name}"', f'src="data:image/png;base64,{data}"')
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 8px}pre{background:#f6f6f6;padding:8px;overflow-x:auto}"
-             "img{max-width:100%}")
+             "code{background:#f6f6f6}img{max-width:100%}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>r1lite demo</title><style>{style}</style>" \
-           f"</head><body>{''.join(body)}</body></html>"
+           f"</head><body>{body}</body></html>"
 
 
 def write_report(out: Path, recipes: dict[str, Any], state: dict[str, Any]) -> Path:
@@ -277,5 +306,5 @@ def write_report(out: Path, recipes: dict[str, Any], state: dict[str, Any]) -> P
     images = plot_all(data, out)
     text = markdown(out, data, recipes, images)
     (out / "report.md").write_text(text)
-    (out / "report.html").write_text(to_html(text, out))
+    (out / "report.html").write_text(to_html(text, out, images))
     return out / "report.md"

@@ -8,6 +8,7 @@ run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
                  math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches
     rewards   -> kept; length arguments tied to the real max_completion_length dropped so they follow the tiny one
+    difficulty_filter -> 2 samples per prompt on the tiny model, local hf backend, a band that keeps every prompt
 
 Everything else (loss type, beta, clipping, LoRA, packing, schedulers, prompts, reward functions) runs as written.
 Recipes of other stages (generate/, eval/) are validated only.
@@ -27,6 +28,7 @@ from typing import Any
 from r1lite.benchmarks import BUNDLED_DIR, find_local
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO_RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
 DEFAULT_DATA_DIR = BUNDLED_DIR
 ROWS = 4  # rows of data per recipe: enough for one GRPO step of 2 prompts x 2 generations
 
@@ -136,6 +138,10 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
         smoke["rewards"] = [{**r, "args": {k: v for k, v in (r.get("args") or {}).items() if k not in LENGTH_ARGS}}
                             for r in raw.get("rewards") or [{"name": "accuracy"}]]
         smoke["scoring"] = {**(raw.get("scoring") or {}), "num_workers": 1}
+        if raw.get("difficulty_filter") is not None:  # runs, but keeps every prompt: a random model solves none
+            smoke["difficulty_filter"] = {**raw["difficulty_filter"], "num_samples": 2, "max_new_tokens": 8,
+                                          "band": [0.0, 1.0], "inclusive": True, "backend": "hf",
+                                          "backend_args": {}, "pass_rates": None}
     return smoke
 
 
@@ -211,7 +217,7 @@ def cli(argv: list[str]) -> int:
     if "--data_dir" in args:
         i = args.index("--data_dir")
         data_dir, args = Path(args[i + 1]), args[:i] + args[i + 2:]
-    paths = args or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes")]
+    paths = args or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
     results = check_all(paths, data_dir, validate_only)
     for r in results:
         print(f"{'ok  ' if r.ok else 'FAIL'}  {r.stage:<8} {r.path}  ({r.message}; {r.seconds:.1f} s)")

@@ -66,14 +66,15 @@ def _named(func: Callable, name: str) -> Callable:
 # correctness
 
 
-def accuracy(timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
+def accuracy(boxed_only: bool = False, timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
     """1.0 when the final answer (after </think>; last \\boxed{} wins) equals the gold, 0.0 when not, None when the
-    gold cannot be parsed. Bounded by `timeout_s` per completion."""
+    gold cannot be parsed. Bounded by `timeout_s` per completion. boxed_only: pay only a right answer inside
+    \\boxed{} (an unboxed "The answer is 60" earns 0), so RL cannot trade the answer format for correctness."""
 
     def reward(completions: list, answer: list | None = None, solution: list | None = None, **_: Any) -> list:
         grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers,
                              anywhere=False)
-        return [None if g.correct is None else float(g.correct) for g in grades]
+        return [None if g.correct is None else float(g.correct_boxed if boxed_only else g.correct) for g in grades]
 
     return _named(reward, "accuracy")
 

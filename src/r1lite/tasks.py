@@ -29,8 +29,9 @@ def _operand_range(difficulty: int) -> tuple[int, int]:
     return {1: (1, 9), 2: (1, 20), 3: (10, 99), 4: (10, 999), 5: (100, 9999)}[difficulty]
 
 
-def _arithmetic_one(rng: random.Random, op: str, difficulty: int) -> tuple[str, int, list[str]]:
-    lo, hi = _operand_range(difficulty)
+def _arithmetic_one(rng: random.Random, op: str, difficulty: int,
+                    operands: tuple[int, int] | None) -> tuple[str, int, list[str]]:
+    lo, hi = operands or _operand_range(difficulty)
     a, b, c = rng.randint(lo, hi), rng.randint(lo, hi), rng.randint(lo, hi)
     if op == "add":
         return f"{a} + {b}", a + b, [f"{a} + {b} = {a + b}."]
@@ -38,7 +39,8 @@ def _arithmetic_one(rng: random.Random, op: str, difficulty: int) -> tuple[str, 
         a, b = max(a, b), min(a, b)
         return f"{a} - {b}", a - b, [f"{a} - {b} = {a - b}."]
     if op == "mul":
-        a, b = rng.randint(2, 9 if difficulty <= 2 else 12 * difficulty), rng.randint(2, 9 if difficulty <= 2 else 20)
+        if not operands:  # the difficulty's own factor ranges
+            a, b = rng.randint(2, 9 if difficulty <= 2 else 12 * difficulty), rng.randint(2, 9 if difficulty <= 2 else 20)
         return f"{a} \\times {b}", a * b, [f"{a} \\times {b} = {a * b}."]
     if op == "add3":
         return f"{a} + {b} + {c}", a + b + c, [f"{a} + {b} = {a + b}.", f"{a + b} + {c} = {a + b + c}."]
@@ -54,20 +56,28 @@ def r1_solution(steps: list[str], answer: Any) -> str:
 
 
 def arithmetic(n: int = 1000, difficulty: int = 2, ops: list[str] | str | None = None, seed: int = 0,
-               split: str = "train", template: str = "What is {expr}?") -> list[dict[str, Any]]:
-    """`n` distinct problems of the given ops (default: all) at difficulty 1 (one digit) to 5 (four digits)."""
+               split: str = "train", template: str = "What is {expr}?",
+               operands: list[int] | None = None) -> list[dict[str, Any]]:
+    """`n` distinct problems of the given ops (default: all) at difficulty 1 (one digit) to 5 (four digits).
+
+    `operands: [lo, hi]` draws every operand from lo..hi instead of the difficulty's range: a wider space holds more
+    held-out problems (the test split is a fifth of it; 2..9 x 2..9 has only ~13)."""
     if difficulty not in (1, 2, 3, 4, 5):
         raise ValueError(f"arithmetic difficulty {difficulty!r}; allowed values: 1, 2, 3, 4, 5")
+    if operands is not None and (len(operands) != 2 or not 0 <= operands[0] <= operands[1]):
+        raise ValueError(f"arithmetic operands {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
     ops = [ops] if isinstance(ops, str) else list(ops or ARITHMETIC_OPS)
     for op in ops:
         if op not in ARITHMETIC_OPS:
             raise ValueError(f"arithmetic op {op!r} is unknown; allowed values: {', '.join(ARITHMETIC_OPS)}")
-    rng = random.Random(f"arithmetic-{seed}-{difficulty}")
-    return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template))
+    span = tuple(operands) if operands else None
+    rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else ""))
+    return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template, span))
 
 
-def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str) -> dict[str, Any]:
-    expr, value, steps = _arithmetic_one(rng, op, difficulty)
+def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str,
+                    operands: tuple[int, int] | None) -> dict[str, Any]:
+    expr, value, steps = _arithmetic_one(rng, op, difficulty, operands)
     return {"problem": template.format(expr=f"${expr}$" if "\\" in expr else expr), "answer": str(value),
             "solution": r1_solution(steps, value), "task": f"arithmetic/{op}"}
 

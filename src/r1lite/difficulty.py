@@ -1,0 +1,191 @@
+"""Difficulty filtering: train GRPO only on prompts the starting policy solves sometimes, not always or never.
+
+GRPO learns from groups whose rewards differ; a prompt the policy always (or never) solves gives a group of tied
+rewards and zero advantage (TRL logs their share as `frac_reward_zero_std`). As DeepScaleR, Skywork-OR1 and Polaris
+do before training: sample `num_samples` completions per training prompt from the starting policy with an eval
+backend (hf, vllm, openai), grade them with the recipe's correctness reward, and keep the prompts whose pass rate
+lies in the band.
+
+Pass rates are appended, a chunk of prompts at a time, to a JSONL file keyed by the sampling settings and the
+prompt: a killed pass resumes without re-sampling finished prompts, and a later run with the same settings (same
+starting model, sampling, prompts) samples nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from r1lite.config import ConfigError, DifficultyFilterArgs, GRPORecipe, trainer_value
+
+PASS_RATES = "pass_rates.jsonl"
+SUMMARY = "difficulty_filter.json"
+CHUNK = 32  # prompts sampled, graded and appended per step: the most a kill can lose
+
+# (completions of one prompt, that prompt's dataset row) -> whether each completion passes
+Grader = Callable[[list[str], dict[str, Any]], list[bool]]
+
+
+def in_band(pass_rate: float, band: list[float], inclusive: bool) -> bool:
+    """low < p < high (inclusive: low <= p <= high)."""
+    low, high = band
+    return low <= pass_rate <= high if inclusive else low < pass_rate < high
+
+
+def model_identity(model: str) -> str:
+    """The starting model as it is now: its name, plus its weight files' sizes and times when it is a local folder
+    (a retrained `runs/x/sft` must not reuse the pass rates of the previous one)."""
+    path = Path(model)
+    if not path.is_dir():
+        return model
+    weights = sorted(p for p in path.glob("*.safetensors"))
+    return model + "|" + ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
+
+
+def settings_key(cfg: DifficultyFilterArgs, model: str, temperature: float, max_new_tokens: int) -> str:
+    """What makes a pass rate what it is, apart from the prompt: model, sampling, grading."""
+    settings = {"model": model_identity(model), "num_samples": cfg.num_samples, "temperature": temperature,
+                "top_p": cfg.top_p, "max_new_tokens": max_new_tokens, "seed": cfg.seed, "backend": cfg.backend,
+                "pass_reward": cfg.pass_reward}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prompt_key(row: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([row["prompt"], row.get("answer")], default=str).encode()).hexdigest()[:16]
+
+
+def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
+    """prompt key -> its record, for records made with `settings`; a half-written last line (a kill) is ignored."""
+    found = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("settings") == settings:
+                found[record["key"]] = record
+    return found
+
+
+def _append(path: Path, records: list[dict[str, Any]]) -> None:
+    torn = path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
+    with open(path, "a") as fh:
+        fh.write("\n" if torn else "")  # a kill mid-line: start on a fresh line
+        fh.writelines(json.dumps(r) + "\n" for r in records)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def reward_grader(recipe: GRPORecipe) -> Grader:
+    """A completion passes when the recipe's correctness reward (difficulty_filter.pass_reward) gives it full
+    credit: the same code that scores it during training."""
+    from r1lite.rewards import make_reward
+
+    cfg = recipe.difficulty_filter
+    spec = next((r for r in recipe.rewards if r.name == cfg.pass_reward), None)
+    reward = make_reward(cfg.pass_reward, spec.args if spec else {}, timeout_s=recipe.scoring.timeout_s,
+                         num_workers=recipe.scoring.num_workers,
+                         max_completion_length=trainer_value(recipe, "max_completion_length"))
+
+    def grade(completions: list[str], row: dict[str, Any]) -> list[bool]:
+        columns = {k: [v] * len(completions) for k, v in row.items() if k != "prompt"}
+        return [s is not None and s >= 1.0 for s in reward(completions=completions, **columns)]
+
+    return grade
+
+
+def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, backend: Any, grade: Grader,
+                       path: Path, settings: str, temperature: float, max_new_tokens: int,
+                       log: Callable[[str], None] = print) -> list[float]:
+    """Each row's pass rate over cfg.num_samples completions, sampling only the rows `path` does not hold yet."""
+    from r1lite.backends import SamplingParams
+    from r1lite.evaluate import chunk_seed
+
+    done = read_pass_rates(path, settings)
+    keys = [prompt_key(row) for row in rows]
+    chunks = [list(range(start, min(start + CHUNK, len(rows)))) for start in range(0, len(rows), CHUNK)]
+    todo = [(i, chunk) for i, chunk in enumerate(chunks) if any(keys[j] not in done for j in chunk)]
+    if len(todo) < len(chunks):
+        log(f"difficulty_filter: {len(rows) - sum(len(c) for _, c in todo)} of {len(rows)} prompts already in {path}")
+    for n, (index, chunk) in enumerate(todo, 1):
+        missing = [j for j in chunk if keys[j] not in done]
+        # seeded per chunk of the whole list, so a resumed pass samples what an uninterrupted one would
+        params = SamplingParams(n=cfg.num_samples, temperature=temperature, top_p=cfg.top_p,
+                                max_new_tokens=max_new_tokens, seed=chunk_seed(cfg.seed, None, index))
+        completions = backend.generate([rows[j]["prompt"] for j in missing], params)
+        records = []
+        for j, samples in zip(missing, completions):
+            passed = grade([c.text for c in samples], rows[j])
+            records.append({"settings": settings, "key": keys[j], "id": rows[j].get("id"),
+                            "passes": sum(passed), "samples": len(passed), "pass_rate": sum(passed) / len(passed)})
+        _append(path, records)
+        done.update((r["key"], r) for r in records)
+        log(f"difficulty_filter: chunk {n}/{len(todo)} sampled ({len(missing)} prompts x {cfg.num_samples})")
+    return [done[k]["pass_rate"] for k in keys]
+
+
+def make_filter_backend(cfg: DifficultyFilterArgs, model: str, recipe: GRPORecipe) -> Any:
+    from r1lite.backends import make_backend
+
+    args: dict[str, Any] = {"model": model, **cfg.backend_args}
+    if cfg.backend in ("hf", "vllm"):
+        args.setdefault("dtype", recipe.model.dtype)
+        args.setdefault("trust_remote_code", recipe.model.trust_remote_code)
+    if cfg.backend == "hf":
+        args.setdefault("batch_size", cfg.batch_size)
+    return make_backend(cfg.backend, **args)
+
+
+def summarize(pass_rates: list[float], cfg: DifficultyFilterArgs, wall_s: float) -> dict[str, Any]:
+    """Prompts per pass rate (each marked kept or not), and the totals: what the report shows."""
+    counts = Counter(round(p, 6) for p in pass_rates)
+    histogram = [{"pass_rate": p, "prompts": counts[p], "kept": in_band(p, cfg.band, cfg.inclusive)}
+                 for p in sorted(counts)]
+    return {"candidates": len(pass_rates), "kept": sum(h["prompts"] for h in histogram if h["kept"]),
+            "band": cfg.band, "inclusive": cfg.inclusive, "num_samples": cfg.num_samples,
+            "mean_pass_rate": sum(pass_rates) / len(pass_rates) if pass_rates else float("nan"),
+            "histogram": histogram, "wall_s": round(wall_s, 1)}
+
+
+def _histogram_text(summary: dict[str, Any]) -> str:
+    return ", ".join(f"{h['pass_rate']:.2f}: {h['prompts']}{'' if h['kept'] else ' (dropped)'}"
+                     for h in summary["histogram"])
+
+
+def filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: Any = None,
+                   grade: Grader | None = None) -> Any:
+    """The rows of `prompts` (a Dataset with a chat `prompt` column) whose pass rate lies in the band; writes the
+    pass rates (difficulty_filter.pass_rates, default <output_dir>/pass_rates.jsonl) and a summary
+    (<output_dir>/difficulty_filter.json). `backend` and `grade` replace the recipe's (tests)."""
+    cfg = recipe.difficulty_filter
+    started = time.time()
+    model = recipe.model.model_name_or_path
+    temperature = cfg.temperature if cfg.temperature is not None else trainer_value(recipe, "temperature")
+    max_new_tokens = cfg.max_new_tokens or trainer_value(recipe, "max_completion_length")
+    path = Path(cfg.pass_rates) if cfg.pass_rates else output_dir / PASS_RATES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = settings_key(cfg, model, temperature, max_new_tokens)
+    rows = prompts.to_list()
+    done = read_pass_rates(path, settings)
+    if backend is None and any(prompt_key(row) not in done for row in rows):
+        backend = make_filter_backend(cfg, model, recipe)
+    rates = measure_pass_rates(rows, cfg, backend, grade or reward_grader(recipe), path, settings, temperature,
+                               max_new_tokens)
+    summary = summarize(rates, cfg, time.time() - started)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    print(f"difficulty_filter: pass rate -> prompts: {_histogram_text(summary)}")
+    kept = [i for i, p in enumerate(rates) if in_band(p, cfg.band, cfg.inclusive)]
+    if not kept:
+        raise ConfigError(f"difficulty_filter.band: no training prompt has a pass rate in {cfg.band} "
+                          f"({'inclusive' if cfg.inclusive else 'exclusive'}); pass rates measured: "
+                          f"{_histogram_text(summary)}")
+    print(f"difficulty_filter: kept {len(kept)} of {len(rows)} prompts ({time.time() - started:.0f} s)")
+    return prompts.select(kept)

@@ -1,0 +1,121 @@
+"""Difficulty filtering: exactly the prompts in the band are kept, a killed pass resumes without re-sampling, the
+recipe section is validated, and the whole path runs on a tiny model with the real HF backend and grader."""
+
+import json
+
+import pytest
+
+from r1lite import data, difficulty
+from r1lite.backends import Completion
+from r1lite.config import ConfigError, GRPORecipe, load_recipe
+
+K = 4  # samples per prompt
+
+
+def recipe(tmp_path, **section):
+    return load_recipe(GRPORecipe, raw={
+        "model": {"model_name_or_path": "tiny:qwen2"},
+        "data": {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 40, "difficulty": 1}}],
+                 "system_prompt": None},
+        "difficulty_filter": {"num_samples": K, "temperature": 1.0, "max_new_tokens": 8, **section},
+        "trainer": {"output_dir": str(tmp_path / "grpo"), "max_steps": 1, "per_device_train_batch_size": 8,
+                    "num_generations": 4, "max_completion_length": 8, "save_strategy": "no"},
+    })
+
+
+def prompts(r):
+    return data.to_prompts(data.load_problems(r.data), r.data)
+
+
+class FakePolicy:
+    """Solves prompt i in `solved[i]` of its K samples (the gold, else "wrong"); records what it was asked."""
+
+    def __init__(self, solved, fail_after_calls=None):
+        self.solved, self.fail_after_calls, self.asked, self.calls = solved, fail_after_calls, [], 0
+
+    def generate(self, prompts, params):
+        if self.fail_after_calls is not None and self.calls >= self.fail_after_calls:
+            raise KeyboardInterrupt("killed")
+        self.calls += 1
+        out = []
+        for p in prompts:
+            text = p[-1]["content"]
+            self.asked.append(text)
+            right, gold = self.solved[text]
+            out.append([Completion(gold if j < right else "wrong") for j in range(params.n)])
+        return out
+
+
+def exact(texts, row):
+    return [t == row["answer"] for t in texts]
+
+
+def policy_for(ds):
+    """Prompt i is solved i % (K + 1) times out of K: every pass rate 0, 1/4, ..., 1 occurs."""
+    return {row["prompt"][-1]["content"]: (i % (K + 1), row["answer"]) for i, row in enumerate(ds)}
+
+
+@pytest.mark.parametrize("band, inclusive, wanted", [([0.0, 1.0], False, {1, 2, 3}),
+                                                     ([0.25, 0.5], True, {1, 2}),
+                                                     ([0.0, 0.75], True, {0, 1, 2, 3})])
+def test_filter_keeps_exactly_the_prompts_in_the_band(tmp_path, band, inclusive, wanted):
+    r = recipe(tmp_path, band=band, inclusive=inclusive)
+    ds = prompts(r)
+    kept = difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(policy_for(ds)), exact)
+    assert sorted(kept["id"]) == sorted(row["id"] for i, row in enumerate(ds) if i % (K + 1) in wanted)
+    summary = json.loads((tmp_path / "grpo" / difficulty.SUMMARY).read_text())
+    assert summary["candidates"] == len(ds) == 40 and summary["kept"] == len(kept)
+    assert [(h["pass_rate"], h["prompts"]) for h in summary["histogram"]] == [(j / K, 8) for j in range(K + 1)]
+    assert {h["pass_rate"] for h in summary["histogram"] if h["kept"]} == {j / K for j in wanted}
+
+
+def test_killed_pass_resumes_without_resampling(tmp_path):
+    r = recipe(tmp_path)
+    ds = prompts(r)
+    solved = policy_for(ds)
+    with pytest.raises(KeyboardInterrupt):  # killed after the first chunk of prompts
+        difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved, fail_after_calls=1), exact)
+    path = tmp_path / "grpo" / difficulty.PASS_RATES
+    finished = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    assert len(finished) == difficulty.CHUNK < len(ds)
+    resumed = FakePolicy(solved)
+    kept = difficulty.filter_prompts(ds, r, tmp_path / "grpo", resumed, exact)
+    # the second pass sampled only the prompts the first did not finish, each once
+    assert sorted(resumed.asked) == sorted(row["prompt"][-1]["content"] for row in ds if row["id"] not in finished)
+    uninterrupted = difficulty.filter_prompts(ds, r, tmp_path / "fresh", FakePolicy(solved), exact)
+    assert kept["id"] == uninterrupted["id"]
+    # a later run with the same settings samples nothing; other settings sample again
+    again = FakePolicy(solved)
+    difficulty.filter_prompts(ds, r, tmp_path / "grpo", again, exact)
+    assert again.asked == []
+    other = recipe(tmp_path, temperature=0.5)
+    difficulty.filter_prompts(ds, other, tmp_path / "grpo", again, exact)
+    assert len(again.asked) == len(ds)
+
+
+def test_recipe_section_is_validated(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'num_samples'"):
+        recipe(tmp_path, num_sample=4)
+    with pytest.raises(ConfigError, match="allowed values: hf, vllm, openai"):
+        recipe(tmp_path, backend="hff")
+    with pytest.raises(ConfigError, match="0 <= low <= high <= 1"):
+        recipe(tmp_path, band=[0.5, 0.2])
+    with pytest.raises(ConfigError, match="did you mean 'accuracy'"):
+        recipe(tmp_path, pass_reward="acuracy")
+    assert load_recipe(GRPORecipe, raw={"data": recipe(tmp_path).data.__dict__ | {"sources": [
+        {"path": "synthetic:arithmetic"}]}}).difficulty_filter is None  # off without the section
+
+
+def test_grpo_with_filter_on_a_tiny_model(tmp_path):
+    """The real path: HF backend on the starting model, the recipe's accuracy reward, then training on what is kept.
+    A random tiny model never solves arithmetic, so the default band keeps nothing (and says why); an inclusive
+    [0, 1] band keeps every prompt."""
+    from r1lite.grpo import run_grpo
+
+    with pytest.raises(ConfigError, match=r"no training prompt has a pass rate in \[0.0, 1.0\].*0.00: 40"):
+        run_grpo(recipe(tmp_path))
+    out = run_grpo(recipe(tmp_path, inclusive=True))
+    records = [json.loads(line) for line in (out / difficulty.PASS_RATES).read_text().splitlines()]
+    assert len(records) == 40 and all(r["samples"] == K and r["pass_rate"] == 0.0 for r in records)
+    assert json.loads((out / difficulty.SUMMARY).read_text())["kept"] == 40
+    assert (out / "model.safetensors").is_file()
