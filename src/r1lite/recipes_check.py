@@ -95,11 +95,27 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
         arch = models.arch_of(model_name)
     except ValueError:  # a path that does not exist yet, e.g. the output of an earlier stage
         arch = None
+    if arch is None and (writer := _written_by(model_name, Path(recipe_path))) is not None:
+        return tiny_arch(writer, recipe_path)
     arch = arch or plan.model_shape(model_name, recipe_path).model_type
     if arch not in models.TINY_ARCHS:
         raise ConfigError(f"model.model_name_or_path: no tiny stand-in for architecture {arch!r}; known: "
                           f"{', '.join(models.TINY_ARCHS)}")
     return arch
+
+
+def _written_by(output_dir: str, recipe_path: Path) -> str | None:
+    """The starting model of the sibling recipe that trains into `output_dir` (demo: sft.yaml writes runs/demo/sft,
+    which grpo.yaml starts from), so a later stage gets the architecture of the model its input came from."""
+    from r1lite.config import read_yaml
+
+    for sibling in sorted(recipe_path.parent.glob("*.yaml")):
+        if sibling == recipe_path:
+            continue
+        raw = read_yaml(sibling)
+        if (raw.get("trainer") or {}).get("output_dir") == output_dir:
+            return (raw.get("model") or {}).get("model_name_or_path")
+    return None
 
 
 def _smoke_source(source: dict[str, Any], data_dir: Path) -> dict[str, Any]:
