@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from r1lite.benchmarks import bundled_file, read_jsonl
 from r1lite.evaluate import grade_records
 from r1lite.grading import extract_answer, grade, grade_quick, read_gold
 from r1lite.rewards import make_reward
@@ -171,10 +172,7 @@ def test_agreement_with_other_projects_at_least_math_verify_and_one_verdict():
 
 
 def test_every_math500_gold_parses_and_matrices_grade_themselves():
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.jsonl"
-    if not path.exists():
-        pytest.skip("../shared/data/math500.jsonl not present")
-    golds = [json.loads(line)["answer"] for line in path.read_text().splitlines()]
+    golds = [row["answer"] for row in read_jsonl(bundled_file("math500"))]
     assert [g for g in golds if read_gold(g) is None] == []
     matrices = [g for g in golds if "matrix" in g]
     assert len(matrices) == 7 and all(correct(boxed(g.replace(" ", "")), g) for g in matrices)
