@@ -273,6 +273,7 @@ def test_unicode_and_vector_brackets(gold, answer, right):
 
 @pytest.mark.parametrize("text, answer", [
     ("The answer is $\\frac{3}{4}$ of the pie.", "\\frac{3}{4}"), ("The answer is $3$ or $4$.", "$3$ or $4$"),
+    ("La réponse est 12.", "12"), ("Die Antwort ist 7.", "7"), ("答案是 5", "5"), ("the answer isn't 4", None),
 ])
-def test_stated_math_followed_by_words(text, answer):
+def test_stated_answers_in_words_and_languages(text, answer):
     assert extract_answer(text) == answer

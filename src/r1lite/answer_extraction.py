@@ -16,7 +16,9 @@ MAX_BRACED_CHARS = 2000  # an unclosed \\boxed{ scans at most this far (keeps ex
 MAX_MARKERS = 16  # boxed values read from the end of a text: the answer is the last one
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*([^\n]{1,200})", re.IGNORECASE)
+# "the answer is X" / "Answer: X", also as lighteval's multilingual prompts write it ("La réponse est X", "答案是X")
+_ANSWER_IS = re.compile(r"(?:answer|r[ée]ponse|respuesta|resposta|risposta|antwort|ответ|答案)\s*"
+                        r"(?:(?:ist|is|est|es|é|è)\b|是|为|:|：)\s*[:：]?\s*([^\n]{1,200})", re.IGNORECASE)
 _HASHES = re.compile(r"####\s*([^\n]{1,200})")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # what may stand between the boxes of one final answer: "\boxed{1}, \boxed{2} and \boxed{3}"

@@ -347,13 +347,6 @@ def _as_list(answer: str) -> str:
     return re.sub(r"\s*(?:,?\s*(?:\\q?quad|\\text\{\s*and\s*\}|\band\b)\s*)+", ", ", answer)
 
 
-_INEQUALITY_OP = r"(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)"
-_BOUND = r"((?:(?!\\[lg]e)[^<>=≤≥])+)"  # never spans an operator, so matching stays linear
-_ONE_SIDED = re.compile(rf"([a-z]){_INEQUALITY_OP}{_BOUND}|{_BOUND}{_INEQUALITY_OP}([a-z])")
-_TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUND}")
-_UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
-
-
 # a decimal written to fewer places than math-verify rounds to, not the start of 0.1\overline{6}
 _DECIMAL = re.compile(rf"(?<![\d.])(\d*)\.(\d{{1,{EXACT_PLACES - 1}}})(?![\d.]|\\overline)")
 
@@ -365,6 +358,16 @@ def _as_fraction(decimal: re.Match) -> str:
     return f"\\frac{{{int(whole + places)}}}{{{10 ** len(places)}}}"
 
 
+_LESS = ("<", "\\le", "\\leq", "≤")
+_GREATER = (">", "\\ge", "\\geq", "≥")
+_FLIPPED = dict(zip(_LESS + _GREATER, _GREATER + _LESS))
+_INEQUALITY_OP = r"(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)"
+_BOUND = r"((?:(?!\\[lg]e)[^<>=≤≥])+)"  # never spans an operator, so matching stays linear
+_ONE_SIDED = re.compile(rf"([a-z]){_INEQUALITY_OP}{_BOUND}|{_BOUND}{_INEQUALITY_OP}([a-z])")
+_TWO_SIDED = re.compile(rf"{_BOUND}{_INEQUALITY_OP}([a-z]){_INEQUALITY_OP}{_BOUND}")
+_UNION_JOINER = re.compile(r"\\text\{or\}|\\cup|\\lor|\\vee|(?<=[\d}])or(?=[a-z\d-])")
+
+
 def _interval(low: str, low_closed: bool, high: str, high_closed: bool) -> str:
     return f"{'[' if low_closed else '('}{low},{high}{']' if high_closed else ')'}"
 
@@ -373,20 +376,17 @@ def _inequality_as_interval(part: str) -> str | None:
     """`x<-2` -> `(-\\infty,-2)`, `1\\le x<3` -> `[1,3)` (whitespace removed), else None."""
     if m := _TWO_SIDED.fullmatch(part):
         low, op1, _, op2, high = m.groups()
-        if op1[0] in "<\\≤" and op2[0] in "<\\≤" and "g" not in op1 + op2:
+        if op1 in _LESS and op2 in _LESS:
             return _interval(low, op1 != "<", high, op2 != "<")
-        if op1[0] in ">\\≥" and op2[0] in ">\\≥" and "l" not in op1 + op2:
+        if op1 in _GREATER and op2 in _GREATER:
             return _interval(high, op2 != ">", low, op1 != ">")
         return None
     if m := _ONE_SIDED.fullmatch(part):
-        var, op, bound = m.group(1, 2, 3) if m.group(1) else (m.group(6), _flipped(m.group(5)), m.group(4))
-        below = op in ("<", "\\le", "\\leq", "≤")
-        return _interval("-\\infty", False, bound, op != "<") if below else _interval(bound, op != ">", "\\infty", False)
+        op, bound = m.group(2, 3) if m.group(1) else (_FLIPPED[m.group(5)], m.group(4))  # 3 > x is x < 3
+        if op in _LESS:
+            return _interval("-\\infty", False, bound, op != "<")
+        return _interval(bound, op != ">", "\\infty", False)
     return None
-
-
-def _flipped(op: str) -> str:
-    return {"<": ">", ">": "<", "\\le": "\\ge", "\\leq": "\\geq", "\\ge": "\\le", "\\geq": "\\leq", "≤": "≥", "≥": "≤"}[op]
 
 
 def _union_as_intervals(answer: str) -> str:
