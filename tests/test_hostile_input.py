@@ -17,8 +17,10 @@ import yaml
 from r1lite.backends import Completion, SamplingParams
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
-from r1lite.config import GRPORecipe, load_recipe, to_dict
-from r1lite.evaluate import EvalRecipe, run_eval
+from r1lite.config import load_recipe, to_dict
+from r1lite.evaluate import EvalRecipe
+from r1lite.evaluate import run as run_eval
+from r1lite.grpo import GRPORecipe
 
 KEY = "sk-live-0123456789abcdefABCDEF"
 

@@ -20,9 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from r1lite.config import ConfigError, DifficultyFilterArgs, GRPORecipe, trainer_value
+from r1lite.config import ConfigError, trainer_value
+
+if TYPE_CHECKING:  # grpo.py imports this module
+    from r1lite.grpo import DifficultyFilterArgs, GRPORecipe
 
 PASS_RATES = "pass_rates.jsonl"
 SUMMARY = "difficulty_filter.json"

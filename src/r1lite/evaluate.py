@@ -25,15 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import (
-    ConfigError,
-    check_model_path,
-    check_output_path,
-    load_recipe,
-    parse_overrides,
-    redact,
-    to_dict,
-)
+from r1lite import eval_report
+from r1lite.config import ConfigError, check_output_path, load_cli_recipe, redact, to_dict
+from r1lite.eval_report import read_records, record_key
+from r1lite.models import check_model_path
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +106,9 @@ class EvalRecipe:
             check_local_benchmark(self, name)
 
 
+
+Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
+
 def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     """A key never belongs in a recipe (it would be echoed and written to eval_settings.json): only the name of the
     environment variable that holds it. The message never repeats the value, which may be the key itself."""
@@ -160,23 +158,6 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------------
 # records
-
-
-def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
-    return r["benchmark"], str(r["id"]), int(r.get("budget") or 0), int(r["sample"])
-
-
-def read_records(output_dir: Path) -> list[dict[str, Any]]:
-    """Every finished sample of this folder (all ranks' files); a half-written last line (a kill) is ignored."""
-    records = {}
-    for path in sorted(output_dir.glob("samples*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            records[record_key(r)] = r
-    return list(records.values())
 
 
 def _append(path: Path, records: list[dict[str, Any]]) -> None:
@@ -322,14 +303,13 @@ def chunk_seed(seed: int, budget: int | None, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
 
 
-def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
+def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     """Evaluate as the recipe says; returns the output folder (results.json, results.md, samples.jsonl, plots).
 
     Rows are cut into fixed chunks of the full benchmark list; a chunk with any missing sample is generated whole
     with its own seed and only the missing records are appended, so a resumed run equals an uninterrupted one."""
     from tqdm.auto import tqdm
 
-    from r1lite import eval_report
     from r1lite.backends import SamplingParams, SamplingWatch
     from r1lite.budget import generate_with_budget
 
@@ -395,21 +375,16 @@ def _barrier() -> None:
 
 def cli(argv: list[str]) -> int:
     if argv and argv[0] == "compare":
-        from r1lite import eval_report
-
         if len(argv) != 3:
             raise ConfigError("usage: r1lite eval compare RUN_A RUN_B")
-        for run in argv[1:]:
-            if not (Path(run) / "results.json").is_file():
-                raise ConfigError(f"eval compare: {run} is not a finished eval folder (no results.json); "
+        for folder in argv[1:]:
+            if not (Path(folder) / "results.json").is_file():
+                raise ConfigError(f"eval compare: {folder} is not a finished eval folder (no results.json); "
                                   "usage: r1lite eval compare RUN_A RUN_B")
         print(eval_report.compare(Path(argv[1]), Path(argv[2])))
         return 0
-    from r1lite.cli import _split_config
     from r1lite.runtime import setup_env
 
     setup_env()
-    path, rest = _split_config(argv)
-    recipe = load_recipe(EvalRecipe, path, parse_overrides(rest))
-    run_eval(recipe)
+    run(load_cli_recipe(EvalRecipe, argv))
     return 0

@@ -33,15 +33,16 @@ from r1lite import filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
 from r1lite.config import (
     ConfigError,
-    DataArgs,
-    ScoringArgs,
-    _check_positive,
-    check_data,
-    check_model_path,
     check_output_path,
+    check_positive,
     load_recipe,
+    parse_overrides,
+    split_config,
     to_dict,
 )
+from r1lite.data import DataArgs, check_data
+from r1lite.models import check_model_path
+from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class GenerateRecipe:
                              ("filters.repetition_ngram", f.repetition_ngram),
                              ("filters.max_per_prompt", f.max_per_prompt), ("decontamination.ngram", d.ngram),
                              ("scoring.timeout_s", self.scoring.timeout_s), ("shard_rows", self.shard_rows)]:
-            _check_positive(where, value)
+            check_positive(where, value)
         for where, value in [("teacher.max_retries", t.max_retries), ("teacher.price_input_per_m",
                              t.price_input_per_m), ("teacher.price_output_per_m", t.price_output_per_m),
                              ("sampling.temperature", s.temperature)]:
@@ -171,6 +172,9 @@ class GenerateRecipe:
             check_model_path(t.model, "teacher.model")
         check_output_path(self.output_dir, "output_dir")
         check_data(self.data, need_answer=True)
+
+
+Recipe = GenerateRecipe  # the stage contract (stages.py): Recipe, run, cli
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -457,7 +461,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
+def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     """Run (or resume) the pipeline; returns the output folder."""
     from tqdm.auto import tqdm
 
@@ -561,17 +565,15 @@ def push(out: Path, recipe: GenerateRecipe) -> None:
 
 def cli(argv: list[str]) -> int:
     """`r1lite generate --config recipe.yaml [--field value ...]`."""
-    from r1lite.cli import _split_config
-    from r1lite.config import parse_overrides
     from r1lite.runtime import setup_env
 
-    path, rest = _split_config(argv)
+    path, rest = split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")
     recipe = load_recipe(GenerateRecipe, path, parse_overrides(rest))
     setup_env()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    out = run_generate(recipe)
+    out = run(recipe)
     stats = json.loads((out / STATS).read_text())
     rate = stats["accepted_rate"]
     print(f"generate: {stats['accepted']} accepted of {stats['requests']} samples "

@@ -29,6 +29,7 @@ import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,13 @@ from r1lite.grading import boxed_values, completion_text, final_segment
 from r1lite.scoring import grade_batch
 
 Reward = Callable[..., list]
+
+
+@dataclass
+class RewardSpec:
+    name: str  # a registry name (rewards.REWARDS), or your own function: module.path:function or file.py:function
+    weight: float = 1.0  # its share of the total reward (TRL's reward_weights)
+    args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the factory, or of your own function
 
 
 def _golds(n: int, answer: Sequence | None, solution: Sequence | None) -> list[str | None]:

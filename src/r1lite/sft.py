@@ -15,13 +15,68 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, models, runtime
-from r1lite.config import ConfigError, SFTRecipe
+from r1lite import data, models, prompts, runtime
+from r1lite.config import ConfigError, check_positive, check_resume, load_cli_recipe, trainer_section, trainer_value
+from r1lite.data import DataArgs, check_data
+from r1lite.formats import sft_format
+from r1lite.models import ModelArgs, check_model
 
 log = logging.getLogger("r1lite")
+
+
+@dataclass
+class SFTRecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    trainer: dict[str, Any] = trainer_section("sft")
+    overwrite_output_dir: bool = False
+
+    def validate(self) -> None:
+        from r1lite.formats import check_formats
+
+        check_model(self.model)
+        check_formats(self.data, "sft")
+        check_data(self.data, need_answer=False, need_solution=True)
+        for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
+            check_positive(f"trainer.{name}", trainer_value(self, name))
+        check_resume(self.trainer)
+
+
+Recipe = SFTRecipe  # the stage contract (stages.py): Recipe, run, cli
+
+
+def load_conversations(args: DataArgs) -> Any:
+    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
+    prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
+    if not args.sources:
+        raise ConfigError("data.sources: at least one source is needed")
+    parts = []
+    for i, source in enumerate(args.sources):
+        ds = data.read_source(source)
+        fmt, why = sft_format(ds[0])
+        if fmt is None:
+            raise ConfigError(f"data.sources[{i}]: {source.path}: {why} (r1lite check lists the accepted formats)")
+        if fmt == "standard prompt-completion":
+            parts.append(ds.select_columns(["prompt", "completion", "id", "source"]))
+            continue
+        if fmt == "text":
+            parts.append(ds.select_columns(["text", "id", "source"]))
+            continue
+        if fmt == "conversational prompt-completion":
+            ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
+        elif fmt == "problem-solution":
+            ds = ds.map(lambda row: {"messages": prompts.build_messages(row["problem"], args.system_prompt,
+                                                                        args.prompt_template)
+                                     + [{"role": "assistant", "content": data.format_solution(row, args.wrap_in_think)}]})
+        if prompts.system_prompt(args.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+            text = prompts.system_prompt(args.system_prompt)
+            ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
+        parts.append(ds.select_columns(["messages", "id", "source"]))
+    return data.mix(parts, args.sources, args.num_samples, args.seed, args.shuffle)
 
 
 def to_prompt_completion(conversations: Any) -> Any:
@@ -90,7 +145,7 @@ def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
     check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code, padding_side="right")
-    dataset = data.load_conversations(recipe.data)
+    dataset = load_conversations(recipe.data)
     if "messages" in dataset.column_names:  # standard prompt/completion and text go to TRL as they are
         dataset = to_prompt_completion(dataset)
         if not recipe.trainer.get("chat_template_path"):
@@ -127,6 +182,16 @@ def check_kept(prepared: Any, n_conversations: int, max_length: int | None) -> N
                     n_conversations - kept, n_conversations, max_length)
 
 
-def run_sft(recipe: SFTRecipe) -> Path:
+def run(recipe: SFTRecipe) -> Path:
     """Fine-tune on the recipe's conversations; returns the output folder (model or adapter, logs, checkpoints)."""
     return runtime.train_stage("sft", recipe, build_trainer)
+
+
+def cli(argv: list[str]) -> int:
+    """`r1lite sft [--config R] [--field value ...]`."""
+    recipe = load_cli_recipe(SFTRecipe, argv)
+    runtime.setup_logging(recipe.trainer)
+    output_dir = run(recipe)
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"sft finished: {output_dir}")
+    return 0
