@@ -135,10 +135,10 @@ def test_settings_files_never_hold_a_key_like_value(tmp_path):
     recipe = load_recipe(EvalRecipe, raw={"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA),
                                           "system_prompt": f"my key is {KEY}", "output_dir": str(tmp_path / "e"),
                                           "backend_args": {"hub_token": "hf_abcdefghijklmnopqrstuv"}})
-    from r1lite.evaluate import write_output_dir
+    from r1lite.evaluate import open_output_dir
 
-    write_output_dir(recipe, tmp_path / "e", reusable=False)
-    text = (tmp_path / "e" / "eval_settings.json").read_text()
+    open_output_dir(recipe, tmp_path / "e")
+    text = (tmp_path / "e" / "resolved_recipe.yaml").read_text()
     assert KEY not in text and "hf_abcdefghij" not in text and "<redacted>" in text
     from r1lite.eval_report import build_results
 

@@ -29,6 +29,7 @@ from r1lite import eval_report
 from r1lite.config import ConfigError, check_output_path, load_cli_recipe, redact, to_dict
 from r1lite.eval_report import read_records, record_key
 from r1lite.models import check_model_path
+from r1lite.runtime import append_jsonl, open_run, setup_env
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class EvalRecipe:
 Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
 
 def check_backend_args(backend: str, args: dict[str, Any]) -> None:
-    """A key never belongs in a recipe (it would be echoed and written to eval_settings.json): only the name of the
+    """A key never belongs in a recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the
     environment variable that holds it. The message never repeats the value, which may be the key itself."""
     if "api_key" in args:
         raise ConfigError("backend_args.api_key: a key never goes into a recipe or command line; export it in an "
@@ -160,21 +161,6 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # records
 
 
-def _append(path: Path, records: list[dict[str, Any]]) -> None:
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            torn = fh.read(1) != b"\n"  # a kill mid-line: start on a fresh line, not glued to the fragment
-    else:
-        torn = False
-    with open(path, "a") as fh:
-        if torn:
-            fh.write("\n")
-        fh.writelines(json.dumps(r) + "\n" for r in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 SETTINGS = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
             "backend_args", "benchmark_args", "data_dir", "dtype", "batch_size")
 # backend_args that change how requests are sent, not what comes back
@@ -189,48 +175,15 @@ def compared_settings(recipe_or_settings: EvalRecipe | dict[str, Any]) -> dict[s
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
 
-def settings_fingerprint(recipe: EvalRecipe) -> str:
-    return hashlib.sha256(json.dumps(compared_settings(recipe), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """'field: old -> new' for each compared setting that differs."""
-    before, now = compared_settings(before), compared_settings(now)
-    return [f"{k}: {json.dumps(before[k])} -> {json.dumps(now[k])}" for k in SETTINGS if before[k] != now[k]]
-
-
-def _previous_settings(out: Path) -> dict[str, Any] | None:
-    """The settings of the samples already in `out`, or None when it holds none."""
-    stamp = out / "eval_settings.json"
-    if not (stamp.is_file() and any(out.glob("samples*.jsonl"))):
-        return None
-    try:
-        return json.loads(stamp.read_text())["settings"]
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"output_dir: {stamp} is unreadable; use another output_dir or "
-                          "--overwrite_output_dir true") from None
-
-
-def check_output_dir(recipe: EvalRecipe) -> tuple[Path, bool]:
-    """(output folder, whether the samples in it are this recipe's to reuse). Refuses samples made with other
-    settings, naming the fields that changed, unless overwrite_output_dir. Creates nothing."""
-    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    previous = _previous_settings(out)
-    changed = changed_settings(previous, to_dict(recipe)) if previous is not None else []
-    if changed and not recipe.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} holds samples made with other settings ({'; '.join(changed)}); "
-                          "use another output_dir, the same settings, or --overwrite_output_dir true")
-    return out, not changed
-
-
-def write_output_dir(recipe: EvalRecipe, out: Path, reusable: bool) -> None:
-    """Create the folder and stamp it with the settings (to_dict redacts anything that looks like a key)."""
-    out.mkdir(parents=True, exist_ok=True)
-    if not reusable:
+def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
+    """Whether the samples in `out` are this recipe's to reuse, by runtime.open_run: samples made with other settings
+    are refused, naming the fields that changed, unless overwrite_output_dir, which starts them over. With
+    write=False nothing is created."""
+    reusable = open_run(out, recipe, compared_settings, has_outputs=any(out.glob("samples*.jsonl")), write=write)
+    if write and not reusable:
         for path in out.glob("samples*.jsonl"):
             path.unlink()
-    stamp = {"fingerprint": settings_fingerprint(recipe), "settings": to_dict(recipe)}
-    (out / "eval_settings.json").write_text(json.dumps(stamp, indent=2))
+    return reusable
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -314,7 +267,8 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out, reusable = check_output_dir(recipe)  # other settings are refused before anything loads
+    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
     wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
@@ -331,7 +285,7 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     if todo:
         backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
     if rank == 0:
-        write_output_dir(recipe, out, reusable)
+        open_output_dir(recipe, out)
     if world > 1:
         _barrier()
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
@@ -349,7 +303,7 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
                 log.warning(warning)
             records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
                        if record_key(r) not in done]  # partial chunks keep their finished samples
-            _append(path, records)
+            append_jsonl(path, records)
             bar.update(len(chunk) * recipe.num_samples)
     if world > 1:
         _barrier()
@@ -383,8 +337,6 @@ def cli(argv: list[str]) -> int:
                                   "usage: r1lite eval compare RUN_A RUN_B")
         print(eval_report.compare(Path(argv[1]), Path(argv[2])))
         return 0
-    from r1lite.runtime import setup_env
-
     setup_env()
     run(load_cli_recipe(EvalRecipe, argv))
     return 0

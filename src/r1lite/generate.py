@@ -38,16 +38,16 @@ from r1lite.config import (
     load_recipe,
     parse_overrides,
     split_config,
-    to_dict,
 )
 from r1lite.data import DataArgs, check_data
 from r1lite.models import check_model_path
+from r1lite.runtime import append_jsonl, open_run, setup_env
 from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
 DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
-LEDGER, STATS, RECIPE, DATA = "ledger.jsonl", "stats.json", "recipe.json", "data"
+LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 STATS_EVERY_S = 60.0
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
 FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
@@ -307,15 +307,9 @@ class Store:
             if self.shard_count and self.shard_count + len(rows) > self.shard_rows:
                 self.shard = self.shard.with_name(f"train-{int(self.shard.stem.split('-')[1]) + 1:05d}.jsonl")
                 self.shard_count = 0
-            with open(self.shard, "a") as fh:  # one write per prompt
-                fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_jsonl(self.shard, rows, ensure_ascii=False)
             self.shard_count += len(rows)
-        with open(self.dir / LEDGER, "a") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.dir / LEDGER, [entry], ensure_ascii=False)
         self.entries.append(entry)
         self.done.add(entry["key"])
 
@@ -335,30 +329,21 @@ def _rewrite(path: Path, lines: list[str]) -> None:
         os.replace(tmp, path)
 
 
-def prepare_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
-    """Resume the run in output_dir when it was made by the same recipe (FINGERPRINT fields); refuse otherwise,
-    unless overwrite_output_dir. With write=False only the refusal is checked and nothing is created."""
+def fingerprint(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The FINGERPRINT fields of a recipe (as plain data)."""
+    return {k: _lookup(recipe, k) for k in FINGERPRINT}
+
+
+def open_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
+    """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
+    otherwise, unless overwrite_output_dir, which starts over. With write=False only the refusal is checked and
+    nothing is created."""
     out = Path(recipe.output_dir)
-    saved = out / RECIPE
-    current = to_dict(recipe)  # key-like values redacted: recipe.json is shared with the data
-    if saved.exists():
-        try:
-            before = json.loads(saved.read_text())
-        except ValueError:
-            before = {}  # cut by a kill while written: no fingerprint to keep
-        differ = [k for k in FINGERPRINT if _lookup(before, k) != _lookup(current, k)]
-        if differ and not recipe.overwrite_output_dir:
-            raise ConfigError(f"output_dir: {out} holds a run of a different recipe ({', '.join(differ)} differ); "
-                              "use another output_dir, or --overwrite_output_dir true to start over")
-        if not write:
-            return out
-        if differ or recipe.overwrite_output_dir:
-            for name in (LEDGER, STATS, RECIPE):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / DATA, ignore_errors=True)
-    if write:
-        out.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(current, indent=2) + "\n")
+    same = open_run(out, recipe, fingerprint, write=write)
+    if write and (not same or recipe.overwrite_output_dir):
+        for name in (LEDGER, STATS):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / DATA, ignore_errors=True)
     return out
 
 
@@ -465,13 +450,13 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     """Run (or resume) the pipeline; returns the output folder."""
     from tqdm.auto import tqdm
 
-    out = prepare_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
+    out = open_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
     if backend is None and recipe.teacher.backend == "openai":
         backend = make_teacher(recipe)  # connects to nothing yet; a missing key fails before the data loads
     rows, dropped = load_prompts(recipe)
     if backend is None and _has_work(out, rows, recipe):
         backend = make_teacher(recipe)  # a failure here (no model) leaves no output folder behind
-    prepare_output_dir(recipe)
+    open_output_dir(recipe)
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
     log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
@@ -565,8 +550,6 @@ def push(out: Path, recipe: GenerateRecipe) -> None:
 
 def cli(argv: list[str]) -> int:
     """`r1lite generate --config recipe.yaml [--field value ...]`."""
-    from r1lite.runtime import setup_env
-
     path, rest = split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")
