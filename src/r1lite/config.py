@@ -21,6 +21,7 @@ import os
 import re
 import types
 import typing
+import warnings
 from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -321,6 +322,27 @@ def _section_names(cls: type) -> dict[str, set[str]]:
     return sections
 
 
+def lookup(tree: Any, dotted: str) -> Any:
+    """tree["a"]["b"] for "a.b" (None where a part is missing), in a recipe as plain data."""
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def apply_aliases(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's deprecated spellings (cls.ALIASES: old key -> section.field) moved to where they live now. A key
+    that is also a section's name (eval's `model: NAME`) is an alias only when it is not a mapping."""
+    raw = dict(raw)
+    for old, new in getattr(cls, "ALIASES", {}).items():
+        if old in raw and not (old == new.split(".")[0] and isinstance(raw[old], dict)):
+            section, name = new.split(".")
+            warnings.warn(f"recipe field {old!r} is deprecated; write {section}: {{{name}: ...}}", DeprecationWarning,
+                          stacklevel=2)
+            value = raw.pop(old)
+            raw[section] = {**(raw.get(section) or {}), name: value}
+    return raw
+
+
 def parse_overrides(argv: list[str]) -> dict[str, Any]:
     """`--a 1 --b=x --flag` -> {"a": 1, "b": "x", "flag": True}. Values use YAML syntax."""
     out: dict[str, Any] = {}
@@ -342,8 +364,10 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
 
 def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     sections = _section_names(cls)
-    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in apply_aliases(cls, raw).items()}
+    aliases = getattr(cls, "ALIASES", {})
     for key, value in overrides.items():
+        key = aliases.get(key, key)
         if "." in key:
             section, _, name = key.partition(".")
             if section not in sections or section == "" or name not in sections[section]:

@@ -23,13 +23,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from r1lite import eval_report
-from r1lite.config import ConfigError, check_output_path, load_cli_recipe, redact, to_dict
+from r1lite.config import ConfigError, check_output_path, check_positive, load_cli_recipe, lookup, redact
 from r1lite.eval_report import read_records, record_key
-from r1lite.models import check_model_path
+from r1lite.models import ModelArgs, check_model_path
 from r1lite.runtime import append_jsonl, open_run, setup_env
+from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ CHUNK = 64  # problems generated, graded and appended per step: the most a kill 
 
 @dataclass
 class EvalRecipe:
-    model: str = "smollm2-135m"  # Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training output folder
+    # training's model: section: model_name_or_path (Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training
+    # output folder), dtype, model_revision, trust_remote_code; `model: NAME` and `--model NAME` still work
+    model: ModelArgs = field(default_factory=ModelArgs)
     benchmarks: list[str] = field(default_factory=lambda: ["math500"])
     benchmark_args: dict[str, Any] = field(default_factory=dict)  # name -> Benchmark fields (path, problem_field...)
     data_dir: str | None = None  # a folder of local JSONL files; null: the bundled copies, else the Hub
@@ -56,10 +59,12 @@ class EvalRecipe:
     backend: str = "hf"  # hf | vllm | openai
     backend_args: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, max_concurrency, ...
     batch_size: int = 32
-    dtype: str = "auto"
-    scoring_timeout_s: float = 5.0
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)  # training's scoring: section
     output_dir: str | None = None
     overwrite_output_dir: bool = False
+    # deprecated spellings, still read: old key -> section.field
+    ALIASES: ClassVar[dict[str, str]] = {"model": "model.model_name_or_path", "dtype": "model.dtype",
+                                         "scoring_timeout_s": "scoring.timeout_s"}
 
     def validate(self) -> None:
         from r1lite.backends import BACKENDS
@@ -73,10 +78,10 @@ class EvalRecipe:
             raise ConfigError(f"benchmarks: at least one is needed; allowed values: {', '.join(BENCHMARKS)}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend: {self.backend!r}; allowed values: {', '.join(BACKENDS)}")
-        for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit", "scoring_timeout_s"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ConfigError(f"{name}: must be a positive number, got {value}")
+        for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit"):
+            check_positive(name, getattr(self, name))
+        check_positive("scoring.timeout_s", self.scoring.timeout_s)
+        check_positive("scoring.num_workers", self.scoring.num_workers)
         if any(b <= 0 for b in self.thinking_budgets):
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
@@ -97,12 +102,12 @@ class EvalRecipe:
         if self.thinking_budgets and self.backend == "openai":
             raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
         dtypes = ("auto", "bfloat16", "float16", "float32")
-        if self.dtype not in dtypes:
-            raise ConfigError(f"dtype: {self.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        if self.model.dtype not in dtypes:
+            raise ConfigError(f"model.dtype: {self.model.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
         check_backend_args(self.backend, self.backend_args)
         check_output_path(self.output_dir, "output_dir")
         if self.backend in ("hf", "vllm"):
-            check_model_path(self.model, "model")
+            check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
         for name in self.benchmarks:
             check_local_benchmark(self, name)
 
@@ -161,16 +166,16 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # records
 
 
-SETTINGS = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
-            "backend_args", "benchmark_args", "data_dir", "dtype", "batch_size")
+SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p", "max_new_tokens",
+            "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args", "data_dir", "batch_size")
 # backend_args that change how requests are sent, not what comes back
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
 
 
-def compared_settings(recipe_or_settings: EvalRecipe | dict[str, Any]) -> dict[str, Any]:
-    """What makes a sample what it is; a resumed run must match it. (limit and the benchmark list may grow.)"""
-    settings = (redact(recipe_or_settings) if isinstance(recipe_or_settings, dict) else to_dict(recipe_or_settings))
-    out = {k: settings.get(k) for k in SETTINGS}
+def compared_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    """What makes a sample what it is, from a recipe as plain data; a resumed run must match it. (limit and the
+    benchmark list may grow.)"""
+    out = {k: lookup(redact(recipe), k) for k in SETTINGS}
     out["backend_args"] = {k: v for k, v in (out["backend_args"] or {}).items() if k not in TRANSPORT_ARGS}
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
@@ -196,14 +201,15 @@ def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
     return build_messages(problem_prompt, system)
 
 
-def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float
-                  ) -> list[dict[str, Any]]:
+def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
+                  num_workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (row, sample) from the backend's completions, graded like the GRPO accuracy reward."""
     from r1lite.grading import as_number, normalize
     from r1lite.scoring import grade_batch
 
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
-    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s)
+    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s,
+                         num_workers)
     records = []
     for (row, j, c), g in zip(flat, grades):
         key = None
@@ -227,11 +233,11 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
 
     args = dict(recipe.backend_args)
     if recipe.backend in ("hf", "vllm"):
-        args.setdefault("dtype", recipe.dtype)
+        args.setdefault("dtype", recipe.model.dtype)
     if recipe.backend == "hf":
         args.setdefault("batch_size", recipe.batch_size)
     try:
-        return make_backend(recipe.backend, model=recipe.model, **args)
+        return make_backend(recipe.backend, model=recipe.model.model_name_or_path, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"backend_args: {e}") from None
 
@@ -291,7 +297,7 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
     watch = SamplingWatch(SamplingParams(n=recipe.num_samples, temperature=recipe.temperature),
                           min_prompts=min(3, max(2, len(rows))))
-    with tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
+    with tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model.model_name_or_path}", unit="sample",
               disable=rank != 0) as bar:  # closed (its line ended) before an error is printed
         for budget, index, chunk in todo:
             params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
@@ -301,7 +307,8 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):
                 log.warning(warning)
-            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
+            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring.timeout_s,
+                                                 recipe.scoring.num_workers)
                        if record_key(r) not in done]  # partial chunks keep their finished samples
             append_jsonl(path, records)
             bar.update(len(chunk) * recipe.num_samples)

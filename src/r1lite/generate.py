@@ -36,6 +36,7 @@ from r1lite.config import (
     check_output_path,
     check_positive,
     load_recipe,
+    lookup,
     parse_overrides,
     split_config,
 )
@@ -331,7 +332,7 @@ def _rewrite(path: Path, lines: list[str]) -> None:
 
 def fingerprint(recipe: dict[str, Any]) -> dict[str, Any]:
     """The FINGERPRINT fields of a recipe (as plain data)."""
-    return {k: _lookup(recipe, k) for k in FINGERPRINT}
+    return {k: lookup(recipe, k) for k in FINGERPRINT}
 
 
 def open_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
@@ -345,12 +346,6 @@ def open_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / DATA, ignore_errors=True)
     return out
-
-
-def _lookup(tree: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        tree = tree.get(part) if isinstance(tree, dict) else None
-    return tree
 
 
 # ---------------------------------------------------------------------------------------------------------------------
