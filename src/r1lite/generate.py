@@ -3,7 +3,7 @@
     prompts (data.sources, deduplicated, benchmark n-grams removed before anything is paid for)
       -> teacher (an OpenAI-compatible API, or a local hf / vllm model), n samples each
       -> filters (truncated, <think> block, language mixing, repetition) -> verified against the gold answer
-         (r1lite.scoring; countdown rows: rewards.check_countdown) -> duplicates -> keep policy
+         (checkers.check_answers: math or countdown, as the rewards) -> duplicates -> keep policy
       -> output_dir/data/train-*.jsonl   rows {"messages": [user, assistant "<think>…</think>\\n\\nanswer"], id, ...}
          output_dir/stats.json           requests, accepted rate per source, tokens, cost, removed per filter
          output_dir/ledger.jsonl         one line per finished prompt (fsync'd): the resume point
@@ -237,15 +237,10 @@ def assistant_text(completion: Completion, prefill_think: bool = False) -> str:
 
 
 def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
-    """Each text's final answer against the row's gold (None: the gold cannot be parsed)."""
-    if row.get("nums") is not None and row.get("target") is not None:
-        from r1lite.rewards import check_countdown, countdown_equation
+    """Each text's final answer against the row's gold, for any task (None: the gold cannot be parsed)."""
+    from r1lite.checkers import check_answers
 
-        return [check_countdown(countdown_equation(t), row["nums"], row["target"]) for t in texts]
-    from r1lite.scoring import grade_batch
-
-    grades = grade_batch(texts, [row.get("answer")] * len(texts), scoring.timeout_s, scoring.num_workers)
-    return [g.correct for g in grades]
+    return check_answers([row] * len(texts), texts, scoring.timeout_s, scoring.num_workers)
 
 
 def judge(row: dict[str, Any], completions: list[Completion], texts: list[str], f: FilterArgs,

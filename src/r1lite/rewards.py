@@ -19,22 +19,20 @@ recipe `args` are passed as keyword arguments on every call. Your own GRPOTraine
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib
 import importlib.util
 import inspect
 import math
-import operator
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from r1lite.grading import boxed_values, completion_text, final_segment
+from r1lite.checkers import check_countdown, countdown_equation
+from r1lite.grading import boxed_values, completion_text
 from r1lite.scoring import grade_batch
 
 Reward = Callable[..., list]
@@ -255,46 +253,6 @@ def soft_overlong(soft_punish_cache: int | None = None, max_completion_length: i
 
 # ---------------------------------------------------------------------------------------------------------------------
 # countdown (TinyZero)
-
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_EQUATION_CHARS = re.compile(r"[\d+\-*/().\s]+")
-
-
-def _evaluate(node: ast.AST) -> Fraction:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int):
-        return Fraction(node.value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_evaluate(node.operand)
-    raise ValueError("not an arithmetic expression")
-
-
-def countdown_equation(text: str) -> str | None:
-    """The proposed equation: the last <answer> or \\boxed{} after the think block."""
-    segment = final_segment(text)
-    tags = re.findall(r"<answer>(.*?)</answer>", segment, re.DOTALL)
-    boxed = boxed_values(segment)
-    found = (tags or boxed or [None])[-1]
-    if found is None:
-        return None
-    return found.replace("\\times", "*").replace("\\cdot", "*").replace("\\div", "/").strip().strip("$") or None
-
-
-def check_countdown(equation: str | None, nums: Sequence[int], target: int) -> bool:
-    """True iff the equation uses each number exactly once, only + - * / and parentheses, and equals target."""
-    equation = (equation or "").split("=")[0].strip()  # "expr = target" states the target, drop it
-    if not equation or len(equation) > 200 or not _EQUATION_CHARS.fullmatch(equation):
-        return False
-    if Counter(int(n) for n in re.findall(r"\d+", equation)) != Counter(int(n) for n in nums):
-        return False
-    try:
-        return _evaluate(ast.parse(equation, mode="eval")) == Fraction(int(target))
-    except (ValueError, ZeroDivisionError, SyntaxError, TypeError, RecursionError):
-        return False
-
 
 def countdown(format_score: float = 0.1) -> Reward:
     """TinyZero's countdown score: 1.0 for a valid equation reaching the target, format_score for a stated but
