@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from r1lite.config import ConfigError, load_recipe
-from r1lite.sft import SFTRecipe, build_trainer, check_model_loading
+from r1lite.models import check_model_loading
+from r1lite.sft import SFTRecipe, build_trainer
 from r1lite.sft import run as run_sft
 
 

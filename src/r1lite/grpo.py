@@ -1,8 +1,13 @@
 """`r1lite grpo`: R1-Zero-style reinforcement learning with rule rewards, on TRL's GRPOTrainer.
 
-recipe -> prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes (difficulty.py)]
--> reward functions (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
--> GRPOTrainer(model, rewards, peft) -> train (resuming when asked) -> save.
+Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run, cli.
+
+    cli(argv) -> config.load_cli_recipe(GRPORecipe) -> run(recipe):
+      runtime.start_training (output folder, resume policy, run record)
+      -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
+         (difficulty.py)] -> rewards (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
+         -> GRPOTrainer(model from models.load_model, rewards, peft)
+      -> runtime.train_and_save: GRPOTrainer.train() (resuming when asked) -> save -> [push]
 
 The loss (grpo, dr_grpo, dapo, ...), beta, epsilon/epsilon_high, num_iterations, scale_rewards,
 mask_truncated_completions, vLLM (use_vllm, vllm_mode) and report_to are TRL fields set in the recipe's trainer:
@@ -28,8 +33,17 @@ from r1lite.config import (
     trainer_value,
 )
 from r1lite.data import DataArgs, check_data
+from r1lite.formats import check_formats
 from r1lite.models import ModelArgs, check_model
-from r1lite.rewards import RewardSpec
+from r1lite.rewards import (
+    COLUMNS,
+    REWARDS,
+    RewardSpec,
+    build_rewards,
+    check_user_reward,
+    is_import_path,
+    reward_args,
+)
 from r1lite.scoring import ScoringArgs
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
@@ -55,7 +69,6 @@ class DifficultyFilterArgs:
 
     def validate(self, where: str = "difficulty_filter") -> None:
         from r1lite.backends import BACKENDS
-        from r1lite.rewards import REWARDS
 
         for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
             check_positive(f"{where}.{name}", getattr(self, name))
@@ -84,9 +97,6 @@ class GRPORecipe:
     overwrite_output_dir: bool = False  # a fresh run refuses an output_dir holding checkpoints unless this is set
 
     def validate(self) -> None:
-        from r1lite.formats import check_formats
-        from r1lite.rewards import COLUMNS, REWARDS, check_user_reward, is_import_path, reward_args
-
         check_model(self.model)
         check_formats(self.data, "grpo")  # first: a wrong format is named with the accepted ones
         check_data(self.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in self.rewards))
@@ -148,10 +158,10 @@ Recipe = GRPORecipe  # the stage contract (stages.py): Recipe, run, cli
 
 def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
     """The GRPOTrainer for a recipe: model (+LoRA), prompts, bounded reward functions, TRL config."""
+    import torch
     from trl import GRPOConfig, GRPOTrainer, get_peft_config
 
-    from r1lite.rewards import build_rewards
-
+    models.check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
@@ -191,7 +201,9 @@ def _filtered(prompts: Any, recipe: GRPORecipe, output_dir: Path) -> Any:
 
 def run(recipe: GRPORecipe) -> Path:
     """Train with GRPO as the recipe says; returns the output folder (final model or adapter, logs, checkpoints)."""
-    return runtime.train_stage("grpo", recipe, build_trainer)
+    output_dir, resume, repo_id = runtime.start_training("grpo", recipe)
+    trainer = build_trainer(recipe, output_dir)
+    return runtime.train_and_save("grpo", trainer, recipe, output_dir, resume, repo_id)
 
 
 def cli(argv: list[str]) -> int:

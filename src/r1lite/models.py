@@ -381,6 +381,32 @@ def model_init_kwargs(model_args: Any) -> dict[str, Any]:
     return kwargs
 
 
+def parse_init_kwargs(value: dict[str, Any] | str | None) -> dict[str, Any]:
+    """trainer.model_init_kwargs as a dict (the command line may give it as a JSON string, as TRL accepts)."""
+    return dict(json.loads(value) if isinstance(value, str) else value or {})
+
+
+def check_model_loading(recipe: Any, on_gpu: bool) -> None:
+    """Fail before loading anything when a training recipe asks for what this machine cannot do."""
+    model, init = recipe.model, parse_init_kwargs(recipe.trainer.get("model_init_kwargs"))
+    if model.load_in_4bit or model.load_in_8bit:
+        bits = "load_in_4bit" if model.load_in_4bit else "load_in_8bit"
+        if not on_gpu:
+            raise ConfigError(f"model.{bits}: bitsandbytes quantization (QLoRA) needs a CUDA GPU and none is "
+                              f"available; set model.{bits} false to train in full precision (with use_peft for LoRA)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"model.{bits}: needs the bitsandbytes package (pip install bitsandbytes)")
+        if not model.use_peft:
+            raise ConfigError(f"model.{bits}: quantized weights cannot be trained directly; set model.use_peft true "
+                              "(QLoRA trains LoRA adapters on the quantized model)")
+    if init.get("use_kernels") and importlib.util.find_spec("kernels") is None:
+        raise ConfigError("trainer.model_init_kwargs.use_kernels: needs the kernels package (pip install kernels); "
+                          "or remove use_kernels")
+    if recipe.trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+        raise ConfigError("trainer.use_liger_kernel: needs the liger-kernel package (pip install 'r1lite[liger]'); "
+                          "TRL deprecates it for model_init_kwargs: {use_kernels: true}")
+
+
 def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str, Any] | str | None = None) -> Any:
     """The model of a recipe's `model:` section to train (quantized when load_in_4bit/8bit; PEFT is applied by the
     trainer). `init_kwargs` is the recipe's trainer.model_init_kwargs (a dict, or JSON text from the command line):
@@ -388,7 +414,7 @@ def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str
     from trl import get_quantization_config
 
     kwargs = model_init_kwargs(model_args)
-    init = dict(json.loads(init_kwargs) if isinstance(init_kwargs, str) else init_kwargs or {})
+    init = parse_init_kwargs(init_kwargs)
     if "dtype" in init:
         init["dtype"] = resolve_dtype(init["dtype"])
     kwargs.update(init)

@@ -1,5 +1,5 @@
 """What every stage does around its work: environment, the run folder (open_run: refuse or resume, the recorded
-recipe), fsynced JSONL logs; for the trainers also checkpoints, resume and the train -> save sequence (train_stage)."""
+recipe), fsynced JSONL logs; for the trainers also checkpoints and resume (start_training), train -> save -> push (train_and_save)."""
 
 from __future__ import annotations
 
@@ -246,8 +246,9 @@ def default_output_dir(stage: str) -> Path:
     return Path("runs") / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], Any]) -> Path:
-    """The part every training stage shares: output folder and resume policy, run record, train, save."""
+def start_training(stage: str, recipe: Any) -> tuple[Path, str | None, str | None]:
+    """Before a trainer is built: environment, output folder and resume policy (checkpoints), run record, Hub repo.
+    Returns (output folder, checkpoint to resume from, Hub repo id to push to)."""
     setup_env()
     output_dir = Path(recipe.trainer.get("output_dir") or default_output_dir(stage))
     resume = prepare_output_dir(output_dir, recipe.trainer.get("resume_from_checkpoint"), recipe.overwrite_output_dir)
@@ -257,7 +258,12 @@ def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], An
             {"stage": stage, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()}, indent=2))
     push = recipe.trainer.get("push_to_hub") and is_main_process()
     repo_id = hub.create_model_repo(recipe.trainer, output_dir) if push else None  # a bad token fails now
-    trainer = build_trainer(recipe, output_dir)
+    return output_dir, resume, repo_id
+
+
+def train_and_save(stage: str, trainer: Any, recipe: Any, output_dir: Path, resume: str | None,
+                   repo_id: str | None) -> Path:
+    """trainer.train() (resuming when asked), then the final model or adapter and its tokenizer, the Hub push."""
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(output_dir))
     if is_main_process():
