@@ -486,6 +486,14 @@ def check_positive(where: str, value: Any) -> None:
         raise ConfigError(f"{where}: must be a positive number, got {value}")
 
 
+def check_env_name(name: Any, where: str) -> None:
+    """The name of the environment variable holding a key. The message never echoes the value: it may be the key
+    itself, pasted in the wrong place."""
+    if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
+        raise ConfigError(f"{where}: must be the name of an environment variable (e.g. DEEPSEEK_API_KEY), not the "
+                          "key itself")
+
+
 def check_output_path(path: str | None, where: str) -> None:
     """An output folder that is a file would fail at the first write, after the model has loaded."""
     if path and Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():

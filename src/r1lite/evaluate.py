@@ -19,23 +19,29 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from r1lite import eval_report
-from r1lite.config import ConfigError, check_output_path, check_positive, load_cli_recipe, lookup, redact
+from r1lite.config import (
+    ConfigError,
+    check_env_name,
+    check_output_path,
+    check_positive,
+    load_cli_recipe,
+    lookup,
+    redact,
+)
 from r1lite.eval_report import read_records, record_key
-from r1lite.models import ModelArgs, check_model_path
+from r1lite.models import ModelArgs, check_dtype, check_model_path
 from r1lite.runtime import append_jsonl, open_run, setup_env
 from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
 SAMPLES = "samples.jsonl"
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CHUNK = 64  # problems generated, graded and appended per step: the most a kill can lose
 
 
@@ -101,9 +107,7 @@ class EvalRecipe:
             raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
         if self.thinking_budgets and self.backend == "openai":
             raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
-        dtypes = ("auto", "bfloat16", "float16", "float32")
-        if self.model.dtype not in dtypes:
-            raise ConfigError(f"model.dtype: {self.model.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        check_dtype(self.model.dtype, "model.dtype")
         check_backend_args(self.backend, self.backend_args)
         check_output_path(self.output_dir, "output_dir")
         if self.backend in ("hf", "vllm"):
@@ -121,10 +125,7 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     if "api_key" in args:
         raise ConfigError("backend_args.api_key: a key never goes into a recipe or command line; export it in an "
                           "environment variable and set backend_args.api_key_env to that variable's name")
-    env = args.get("api_key_env")
-    if env is not None and not (isinstance(env, str) and ENV_NAME.fullmatch(env)):
-        raise ConfigError("backend_args.api_key_env: must be the name of an environment variable (e.g. "
-                          "DEEPSEEK_API_KEY), not the key itself")
+    check_env_name(args.get("api_key_env"), "backend_args.api_key_env")
     if backend == "openai" and not args.get("base_url"):
         raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
     if backend == "openai":

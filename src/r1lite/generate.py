@@ -20,7 +20,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from r1lite import filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
 from r1lite.config import (
     ConfigError,
+    check_env_name,
     check_output_path,
     check_positive,
     load_recipe,
@@ -41,7 +41,7 @@ from r1lite.config import (
     split_config,
 )
 from r1lite.data import DataArgs, check_data
-from r1lite.models import check_model_path
+from r1lite.models import check_dtype, check_model_path
 from r1lite.runtime import append_jsonl, open_run, setup_env
 from r1lite.scoring import ScoringArgs
 
@@ -131,13 +131,8 @@ class GenerateRecipe:
             raise ConfigError("teacher.prefill_think: only for a local teacher (backend hf or vllm)")
         if t.backend == "openai" and not t.base_url:
             raise ConfigError("teacher.base_url: required for the openai backend (e.g. https://api.deepseek.com)")
-        if t.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t.api_key_env):
-            # never echo the value: it may be the key itself, pasted in the wrong place
-            raise ConfigError("teacher.api_key_env: must be the name of an environment variable (e.g. "
-                              "DEEPSEEK_API_KEY), not the key itself")
-        dtypes = ("auto", "bfloat16", "float16", "float32")
-        if t.dtype not in dtypes:
-            raise ConfigError(f"teacher.dtype: {t.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        check_env_name(t.api_key_env, "teacher.api_key_env")
+        check_dtype(t.dtype, "teacher.dtype")
         for where, value in [("teacher.concurrency", t.concurrency), ("teacher.timeout_s", t.timeout_s),
                              ("teacher.batch_size", t.batch_size), ("teacher.max_cost_usd", t.max_cost_usd),
                              ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),

@@ -76,14 +76,18 @@ class ModelArgs(ModelConfig):
     trust_remote_code: bool = False  # executing a model repo's code is opt-in
 
 
+def check_dtype(dtype: Any, where: str) -> None:
+    dtypes = ("auto", "bfloat16", "float16", "float32")
+    if dtype not in dtypes:
+        raise ConfigError(f"{where}: {dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+
+
 def check_model(model: Any, where: str = "model") -> None:
     if not model.model_name_or_path:
         raise ConfigError(f"{where}.model_name_or_path: required (a Hub id, a local folder, a .gguf file, "
                           f"{', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>)")
     check_model_path(model.model_name_or_path, f"{where}.model_name_or_path")
-    dtypes = ("auto", "bfloat16", "float16", "float32")
-    if model.dtype not in dtypes:
-        raise ConfigError(f"{where}.dtype: {model.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+    check_dtype(model.dtype, f"{where}.dtype")
     if model.use_peft:
         check_positive(f"{where}.lora_r", model.lora_r)
         targets = model.lora_target_modules

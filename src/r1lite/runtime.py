@@ -161,20 +161,6 @@ def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) ->
 RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
 
 
-def recorded_recipe(output_dir: Path) -> dict[str, Any] | None:
-    """The recipe recorded in a run folder, or None when there is none."""
-    path = output_dir / RECIPE_FILE
-    if not path.is_file():
-        return None
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        tree = None
-    if not isinstance(tree, dict):
-        raise ConfigError(f"output_dir: {path} is unreadable; use another output_dir or --overwrite_output_dir true")
-    return tree
-
-
 def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
              has_outputs: bool = True, write: bool = True) -> bool:
     """The one run-folder policy: refuse or resume, never mix two recipes' outputs.
@@ -183,10 +169,16 @@ def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]],
     the values that make an output what it is) differ from this recipe's, refuse, naming each change, unless
     overwrite_output_dir. Returns whether the outputs there are this recipe's to continue (False: the stage starts
     them over). With `write`, creates the folder and records the recipe, atomically (the main process only)."""
-    current = to_dict(recipe)
-    before = recorded_recipe(output_dir) if has_outputs and settings else None
+    current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
     changed = []
-    if before is not None:
+    if has_outputs and settings and recorded.is_file():
+        try:
+            before = yaml.safe_load(recorded.read_text())
+        except yaml.YAMLError:
+            before = None
+        if not isinstance(before, dict):
+            raise ConfigError(f"output_dir: {recorded} is unreadable; use another output_dir or "
+                              "--overwrite_output_dir true")
         old, new = settings(before), settings(current)
         changed = [k for k in new if old.get(k) != new[k]]
         if changed and not recipe.overwrite_output_dir:
