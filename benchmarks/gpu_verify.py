@@ -83,7 +83,9 @@ def predicted(stage: str, recipe: object) -> dict:
 def measure(stage: str, raw: dict) -> dict:
     import torch
 
-    from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
+    from r1lite.config import load_recipe
+    from r1lite.grpo import GRPORecipe
+    from r1lite.sft import SFTRecipe
 
     recipe = load_recipe(GRPORecipe if stage == "grpo" else SFTRecipe, raw=raw)
     run = getattr(__import__(f"r1lite.{stage}", fromlist=["x"]), f"run_{stage}")

@@ -110,8 +110,8 @@ def measure(trainer: Any, seconds: float) -> dict[str, float]:
 
 
 def build(work: Path, mode: str, batch_size: int, accumulation: int, max_length: int, seed: int) -> Any:
-    from r1lite.config import SFTRecipe, load_recipe
-    from r1lite.sft import build_trainer
+    from r1lite.config import load_recipe
+    from r1lite.sft import SFTRecipe, build_trainer
 
     out = work / f"out-{mode}"
     raw = {"model": {"model_name_or_path": str(work / "model")},

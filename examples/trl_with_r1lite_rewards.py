@@ -12,7 +12,7 @@ from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
 from r1lite.models import materialize
-from r1lite.rewards import accuracy, format_
+from r1lite.rewards import Accuracy, Format
 
 parser = argparse.ArgumentParser()
 parser.add_argument("model", nargs="?", default="tiny:qwen2")
@@ -27,7 +27,7 @@ dataset = Dataset.from_list([
 ])
 trainer = GRPOTrainer(
     model=materialize(args.model),  # a Hub id stays a Hub id; smollm2-135m / tiny:<arch> become a local folder
-    reward_funcs=[accuracy(timeout_s=5.0), format_(answer="boxed")],
+    reward_funcs=[Accuracy(timeout_s=5.0), Format(answer="boxed")],
     args=GRPOConfig(output_dir=args.output_dir, max_steps=args.max_steps, per_device_train_batch_size=4,
                     num_generations=2, max_completion_length=16, reward_weights=[1.0, 0.1], logging_steps=1,
                     report_to="none", bf16=False, use_cpu=True, activation_checkpointing=False),

@@ -8,7 +8,8 @@ import pytest
 
 from r1lite import data
 from r1lite.benchmarks import BENCHMARKS, BUNDLED_DIR, bundled_file, load_benchmark
-from r1lite.config import ConfigError, DataArgs, DataSource
+from r1lite.config import ConfigError
+from r1lite.data import DataArgs, DataSource
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "gsm8k": 1319}  # the README's line counts

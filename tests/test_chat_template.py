@@ -6,7 +6,7 @@ import string
 import pytest
 
 from r1lite import models
-from r1lite.config import ModelArgs
+from r1lite.models import ModelArgs
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe, parse_overrides
+from r1lite.config import ConfigError, load_recipe, parse_overrides
+from r1lite.grpo import GRPORecipe
+from r1lite.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,9 +140,10 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):
-    from r1lite.cli import guess_stage, main
+    from r1lite.cli import main
+    from r1lite.stages import stage_of
 
-    assert guess_stage(path) == stage
+    assert stage_of(path) == stage
     assert main(["check", "--config", str(REPO / path)]) == 0
     assert f"valid {stage} recipe" in capsys.readouterr().out
     assert main(["check", "--config", str(REPO / path), "--bogus_field", "1"]) == 2

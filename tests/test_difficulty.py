@@ -7,7 +7,8 @@ import pytest
 
 from r1lite import data, difficulty
 from r1lite.backends import Completion
-from r1lite.config import ConfigError, GRPORecipe, load_recipe
+from r1lite.config import ConfigError, load_recipe
+from r1lite.grpo import GRPORecipe
 
 K = 4  # samples per prompt
 
@@ -110,7 +111,7 @@ def test_grpo_with_filter_on_a_tiny_model(tmp_path):
     """The real path: HF backend on the starting model, the recipe's accuracy reward, then training on what is kept.
     A random tiny model never solves arithmetic, so the default band keeps nothing (and says why); an inclusive
     [0, 1] band keeps every prompt."""
-    from r1lite.grpo import run_grpo
+    from r1lite.grpo import run as run_grpo
 
     with pytest.raises(ConfigError, match=r"no training prompt has a pass rate in \[0.0, 1.0\].*0.00: 40"):
         run_grpo(recipe(tmp_path))

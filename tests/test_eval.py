@@ -11,7 +11,8 @@ from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training
 from r1lite.budget import ANSWER_PREFIX, generate_with_budget
 from r1lite.config import ConfigError, load_recipe
 from r1lite.eval_report import problems_of
-from r1lite.evaluate import EvalRecipe, grade_records, read_records, run_eval
+from r1lite.evaluate import EvalRecipe, grade_records, read_records
+from r1lite.evaluate import run as run_eval
 
 
 @pytest.mark.parametrize("n, c, k", [(5, 2, 1), (5, 2, 3), (6, 0, 2), (6, 6, 4), (8, 3, 5), (4, 1, 4)])

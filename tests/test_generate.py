@@ -19,8 +19,9 @@ from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.config import ConfigError, load_recipe
-from r1lite.generate import GenerateRecipe, cost_usd, run_generate
+from r1lite.generate import GenerateRecipe, cost_usd
 from r1lite.generate import cli as generate_cli
+from r1lite.generate import run as run_generate
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV, KEY = "R1LITE_TEST_API_KEY", "sk-r1lite-test-7f3a9c2e5b1d4e6a"
@@ -437,9 +438,9 @@ def test_duplicates_and_selection():
 @pytest.mark.slow
 def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
     """SmolLM2-135M as a local teacher on 20 synthetic arithmetic prompts -> verified traces -> SFT of a tiny student."""
-    from r1lite.config import SFTRecipe
     from r1lite.grading import grade
-    from r1lite.sft import run_sft
+    from r1lite.sft import SFTRecipe
+    from r1lite.sft import run as run_sft
 
     monkeypatch.chdir(ROOT)
     recipe = load_recipe(GenerateRecipe, "recipes/smollm2-135m/generate/arithmetic_local.yaml",
@@ -465,8 +466,8 @@ def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
 
 
 def test_countdown_rows_use_the_countdown_checker():
-    from r1lite.config import ScoringArgs
     from r1lite.generate import verify
+    from r1lite.scoring import ScoringArgs
 
     row = {"problem": "Using the numbers [3, 5, 2], create an equation that equals 13.", "answer": "3 * 5 - 2",
            "nums": [3, 5, 2], "target": 13}

@@ -11,8 +11,9 @@ import torch
 import yaml
 
 from r1lite import rewards
-from r1lite.config import ConfigError, GRPORecipe, load_recipe
-from r1lite.grpo import run_grpo
+from r1lite.config import ConfigError, load_recipe
+from r1lite.grpo import GRPORecipe
+from r1lite.grpo import run as run_grpo
 
 REPO = Path(__file__).resolve().parents[1]
 

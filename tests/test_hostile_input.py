@@ -17,8 +17,10 @@ import yaml
 from r1lite.backends import Completion, SamplingParams
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
-from r1lite.config import GRPORecipe, load_recipe, to_dict
-from r1lite.evaluate import EvalRecipe, run_eval
+from r1lite.config import load_recipe, to_dict
+from r1lite.evaluate import EvalRecipe
+from r1lite.evaluate import run as run_eval
+from r1lite.grpo import GRPORecipe
 
 KEY = "sk-live-0123456789abcdefABCDEF"
 
@@ -133,10 +135,10 @@ def test_settings_files_never_hold_a_key_like_value(tmp_path):
     recipe = load_recipe(EvalRecipe, raw={"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA),
                                           "system_prompt": f"my key is {KEY}", "output_dir": str(tmp_path / "e"),
                                           "backend_args": {"hub_token": "hf_abcdefghijklmnopqrstuv"}})
-    from r1lite.evaluate import write_output_dir
+    from r1lite.evaluate import open_output_dir
 
-    write_output_dir(recipe, tmp_path / "e", reusable=False)
-    text = (tmp_path / "e" / "eval_settings.json").read_text()
+    open_output_dir(recipe, tmp_path / "e")
+    text = (tmp_path / "e" / "resolved_recipe.yaml").read_text()
     assert KEY not in text and "hf_abcdefghij" not in text and "<redacted>" in text
     from r1lite.eval_report import build_results
 

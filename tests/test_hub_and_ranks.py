@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from r1lite import hub, models, runtime
-from r1lite.config import ConfigError, GRPORecipe, load_recipe
+from r1lite.config import ConfigError, load_recipe
+from r1lite.grpo import GRPORecipe
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -85,7 +86,7 @@ def test_hub_origin_follows_runs_and_adapters_back_to_the_hub(tmp_path, previous
 
 
 def test_push_uploads_model_card_and_tokenizer_never_run_records(tmp_path, previous_stage, monkeypatch):
-    from r1lite.grpo import run_grpo
+    from r1lite.grpo import run as run_grpo
 
     fake = FakeHub().install(monkeypatch)
     out = run_grpo(load_recipe(GRPORecipe, raw=_grpo_raw(tmp_path, previous_stage, push_to_hub=True,
@@ -107,7 +108,7 @@ def test_push_refuses_mid_run_pushes_before_training(tmp_path, monkeypatch):
     FakeHub().install(monkeypatch)
     recipe = load_recipe(GRPORecipe, raw=_grpo_raw(tmp_path, "tiny:qwen2", push_to_hub=True,
                                                    hub_strategy="every_save"))
-    from r1lite.grpo import run_grpo
+    from r1lite.grpo import run as run_grpo
 
     with pytest.raises(ConfigError, match="hub_strategy: 'every_save'.*allowed values: end"):
         run_grpo(recipe)

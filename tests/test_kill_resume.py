@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from r1lite import rewards
-from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
-from r1lite.grpo import run_grpo
-from r1lite.sft import run_sft
+from r1lite.config import load_recipe
+from r1lite.grpo import GRPORecipe
+from r1lite.grpo import run as run_grpo
+from r1lite.sft import SFTRecipe
+from r1lite.sft import run as run_sft
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +28,9 @@ CHILD = """
 import json, os, signal, sys
 import transformers
 from r1lite import rewards
-from r1lite.config import GRPORecipe, SFTRecipe, load_recipe
+from r1lite.config import load_recipe
+from r1lite.grpo import GRPORecipe
+from r1lite.sft import SFTRecipe
 
 stage, mode, kill_step, raw = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 
@@ -48,11 +52,11 @@ def kill_at(cls, method):
 
 if stage == "grpo":
     from trl import GRPOTrainer as Trainer
-    from r1lite.grpo import run_grpo as run
+    from r1lite.grpo import run
     recipe = load_recipe(GRPORecipe, raw=raw)
 else:
     from trl import SFTTrainer as Trainer
-    from r1lite.sft import run_sft as run
+    from r1lite.sft import run
     recipe = load_recipe(SFTRecipe, raw=raw)
 if mode == "after_log":
     kill_at(Trainer, "compute_loss")

@@ -7,7 +7,8 @@ import torch
 
 from r1lite import data, models, tasks
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, DataArgs, DataSource
+from r1lite.config import ConfigError
+from r1lite.data import DataArgs, DataSource
 
 
 def test_resolve_every_kind_of_name(tmp_path):
@@ -107,8 +108,7 @@ def test_countdown_targets_are_reachable():
 
 
 def test_where_keeps_matching_rows_and_names_bad_columns():
-    from r1lite.config import DataArgs, DataSource
-    from r1lite.data import check_source, load_problems
+    from r1lite.data import DataArgs, DataSource, check_source, load_problems
 
     source = DataSource(path="bundled:math_train_256", where={"level": [3, "4"]})
     ds = load_problems(DataArgs(sources=[source], shuffle=False))

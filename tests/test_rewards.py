@@ -6,8 +6,9 @@ import time
 import pytest
 
 from r1lite import rewards
+from r1lite.checkers import check_countdown
 from r1lite.grading import extract_answer, grade, normalize
-from r1lite.rewards import REWARDS, check_countdown, make_reward
+from r1lite.rewards import REWARDS, make_reward
 from r1lite.scoring import Scorer
 
 

@@ -9,8 +9,10 @@ import shutil
 import pytest
 import torch
 
-from r1lite.config import ConfigError, SFTRecipe, load_recipe
-from r1lite.sft import build_trainer, check_model_loading, run_sft
+from r1lite.config import ConfigError, load_recipe
+from r1lite.models import check_model_loading
+from r1lite.sft import SFTRecipe, build_trainer
+from r1lite.sft import run as run_sft
 
 
 def recipe(tmp_path, model=None, data=None, **trainer):

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import data
+from r1lite import data, sft
 from r1lite.cli import main
-from r1lite.config import ConfigError, DataArgs, DataSource, GRPORecipe, SFTRecipe, load_recipe
+from r1lite.config import ConfigError, load_recipe
+from r1lite.data import DataArgs, DataSource
 from r1lite.formats import check_formats
+from r1lite.grpo import GRPORecipe
 from r1lite.rewards import make_reward
+from r1lite.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 USER_REWARDS = '''
@@ -118,7 +121,7 @@ def test_grpo_conversational_and_standard_prompts_are_used_as_given(tmp_path):
 
 def test_grpo_trains_on_a_conversational_prompt(tmp_path):
     """Used to pass `r1lite check` and then fail with KeyError: 'problem'."""
-    from r1lite.grpo import run_grpo
+    from r1lite.grpo import run as run_grpo
 
     chat = _jsonl(tmp_path / "chat.jsonl", [{"prompt": CHAT, "answer": "4"}] * 4)
     out = run_grpo(load_recipe(GRPORecipe, raw=_grpo(tmp_path, chat, max_steps=1, report_to="none")))
@@ -159,20 +162,20 @@ def test_sft_accepts_every_trl_format_and_wraps_only_when_asked(tmp_path):
     for name, rows in formats.items():
         args = DataArgs(sources=[DataSource(path=_jsonl(tmp_path / f"{name}.jsonl", rows))], system_prompt=None)
         check_formats(args, "sft")
-        loaded[name] = data.load_conversations(args)[0]
+        loaded[name] = sft.load_conversations(args)[0]
     assert loaded["messages"]["messages"] == loaded["conv_pc"]["messages"] == CHAT + [{"role": "assistant",
                                                                                         "content": "4"}]
     assert (loaded["std_pc"]["prompt"], loaded["std_pc"]["completion"]) == ("2+2=", "4")
     assert loaded["text"]["text"] == "2+2=4"
     assert loaded["problem"]["messages"][-1]["content"] == "Two and two make 4."  # as written: no <think> added
-    wrapped = data.load_conversations(DataArgs(sources=[DataSource(path=str(tmp_path / "problem.jsonl"))],
+    wrapped = sft.load_conversations(DataArgs(sources=[DataSource(path=str(tmp_path / "problem.jsonl"))],
                                                system_prompt=None, wrap_in_think=True))[0]
     assert wrapped["messages"][-1]["content"] == "<think>\nTwo and two make 4.\n</think>\nThe answer is \\boxed{4}."
 
 
 @pytest.mark.parametrize("rows", [[{"prompt": "2+2=", "completion": " 4"}], [{"text": "2+2=4. 3+3=6."}]])
 def test_sft_trains_on_standard_formats(tmp_path, rows):
-    from r1lite.sft import run_sft
+    from r1lite.sft import run as run_sft
 
     path = _jsonl(tmp_path / "d.jsonl", rows * 4)
     raw = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": {"sources": [{"path": path}], "system_prompt": None},

@@ -15,112 +15,37 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
-# subcommand -> "module:function"; the function takes the remaining argv and returns an exit code
-COMMANDS = {
-    "generate": "r1lite.generate:cli",
-    "sft": "r1lite.cli:train_cli",
-    "grpo": "r1lite.cli:train_cli",
-    "eval": "r1lite.evaluate:cli",
-    "demo": "r1lite.demo:cli",
-    "check": "r1lite.cli:check_cli",
-    "decontaminate": "r1lite.decontaminate:cli",
-    "plan": "r1lite.plan:cli",
-    "recipes": "r1lite.recipes_check:cli",
-}
+from r1lite.stages import STAGES, recipe_class, stage_of
 
-
-def _recipe_class(stage: str) -> type:
-    module, name = RECIPE_CLASSES[stage].split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-# stage -> "module:recipe class"; `r1lite check` guesses the stage from the recipe's folder (recipes/<model>/<stage>/)
-RECIPE_CLASSES = {
-    "grpo": "r1lite.config:GRPORecipe",
-    "sft": "r1lite.config:SFTRecipe",
-    "eval": "r1lite.evaluate:EvalRecipe",
-    "generate": "r1lite.generate:GenerateRecipe",
-}
-
-
-def guess_stage(path: str) -> str:
-    from pathlib import Path
-
-    parts = Path(path).parts[:-1]
-    for part in reversed(parts):
-        if part in RECIPE_CLASSES:
-            return part
-        if part == "demo":  # recipes/<model>/demo/<stage>.yaml
-            return Path(path).stem if Path(path).stem in RECIPE_CLASSES else "grpo"
-    return "sft" if "sft" in Path(path).name else "grpo"
-
-
-def _split_config(argv: list[str]) -> tuple[str | None, list[str]]:
-    """Pull `--config PATH` out of argv; the rest are field overrides."""
-    from r1lite.config import ConfigError
-
-    rest, path, i = [], None, 0
-    while i < len(argv):
-        if argv[i] == "--config":
-            if i + 1 == len(argv) or argv[i + 1].startswith("--"):
-                raise ConfigError("--config: needs a value: --config path/to/recipe.yaml")
-            path, i = argv[i + 1], i + 2
-        elif argv[i].startswith("--config="):
-            path, i = argv[i].split("=", 1)[1], i + 1
-        else:
-            rest.append(argv[i])
-            i += 1
-    if path is not None and Path(path).is_dir():
-        raise ConfigError(f"--config: {path} is a folder; give a recipe file (.yaml) in it")
-    if path == "":
-        raise ConfigError("--config: needs a value: --config path/to/recipe.yaml")
-    return path, rest
-
-
-def load_stage_recipe(stage: str, argv: list[str]):
-    from r1lite.config import load_recipe, parse_overrides
-
-    path, rest = _split_config(argv)
-    return load_recipe(_recipe_class(stage), path, parse_overrides(rest))
-
-
-def train_cli(argv: list[str], stage: str) -> int:
-    recipe = load_stage_recipe(stage, argv)
-    from r1lite import runtime
-
-    runtime.setup_logging(recipe.trainer)
-    run = importlib.import_module(f"r1lite.{stage}")
-    output_dir = getattr(run, f"run_{stage}")(recipe)
-    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
-        print(f"{stage} finished: {output_dir}")
-    return 0
+# commands other than the stages (stages.STAGES) -> module; each module's cli(argv) returns an exit code
+TOOLS = {"demo": "r1lite.demo", "decontaminate": "r1lite.decontaminate", "plan": "r1lite.plan",
+         "recipes": "r1lite.recipes_check"}
 
 
 def check_cli(argv: list[str]) -> int:
     """`r1lite check --config recipe.yaml [--stage grpo|sft|eval|generate]`: validate only, no model is loaded."""
-    from r1lite.config import ConfigError, load_recipe, parse_overrides
+    from r1lite.config import ConfigError, load_recipe, parse_overrides, split_config
 
-    path, rest = _split_config(argv)
+    path, rest = split_config(argv)
     stage = None
     if "--stage" in rest:
         i = rest.index("--stage")
         if i + 1 == len(rest) or rest[i + 1].startswith("--"):
-            raise ConfigError(f"--stage: needs a value; allowed values: {', '.join(RECIPE_CLASSES)}")
+            raise ConfigError(f"--stage: needs a value; allowed values: {', '.join(STAGES)}")
         stage, rest = rest[i + 1], rest[:i] + rest[i + 2:]
     if path is None:
-        raise ConfigError(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(RECIPE_CLASSES)}] "
+        raise ConfigError(f"usage: r1lite check --config recipe.yaml [--stage {'|'.join(STAGES)}] "
                           "[--field value ...]")
-    stage = stage or guess_stage(path)
-    if stage not in RECIPE_CLASSES:
-        raise ConfigError(f"--stage {stage!r}: allowed values: {', '.join(RECIPE_CLASSES)}")
-    load_recipe(_recipe_class(stage), path, parse_overrides(rest))
+    stage = stage or stage_of(path)
+    if stage not in STAGES:
+        raise ConfigError(f"--stage {stage!r}: allowed values: {', '.join(STAGES)}")
+    load_recipe(recipe_class(stage), path, parse_overrides(rest))
     print(f"{path}: valid {stage} recipe")
     return 0
 
 
-CHECK_USAGE = f"""usage: r1lite check --config RECIPE.yaml [--stage {'|'.join(RECIPE_CLASSES)}] [--field value ...]
+CHECK_USAGE = f"""usage: r1lite check --config RECIPE.yaml [--stage {'|'.join(STAGES)}] [--field value ...]
 
 Validate a recipe as training would (fields, types, cross-field rules, data columns, reward functions), without
 loading a model. The stage comes from the recipe's folder (recipes/<model>/<stage>/) unless --stage says it.
@@ -133,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command in RECIPE_CLASSES and ("-h" in rest or "--help" in rest):
+    if command in STAGES and ("-h" in rest or "--help" in rest):
         from r1lite.recipe_help import render
 
         print(render(command), end="")
@@ -141,20 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check" and ("-h" in rest or "--help" in rest):
         print(CHECK_USAGE)
         return 0
-    if command not in COMMANDS:
+    commands = [*STAGES, "check", *TOOLS]
+    if command not in commands:
         import difflib
 
-        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        close = difflib.get_close_matches(command, commands, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        print(f"r1lite: unknown command {command!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"r1lite: unknown command {command!r}{hint}; commands: {', '.join(commands)}", file=sys.stderr)
         return 2
     from r1lite.backends.openai import APIError
     from r1lite.config import ConfigError
 
-    module, function = COMMANDS[command].split(":")
     try:
-        handler = getattr(importlib.import_module(module), function)
-        return handler(rest, command) if function == "train_cli" else handler(rest)
+        if command == "check":
+            return check_cli(rest)
+        return importlib.import_module(STAGES.get(command) or TOOLS[command]).cli(rest)
     except ConfigError as e:
         print(f"r1lite {command}: configuration error: {_one_line(e)}", file=sys.stderr)
         return 2

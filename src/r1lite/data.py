@@ -2,7 +2,6 @@
 
     problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
     prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
-    chats = load_conversations(recipe.data)               # SFT: messages, or standard prompt/completion, or text
 
 Rows may come in any of TRL's formats (formats.py lists what each stage accepts): a `prompt` column is used as
 given, a `problem` column is built into a chat.
@@ -10,21 +9,52 @@ given, a `problem` column is built into a chat.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import math
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, DataArgs, DataSource
-from r1lite.prompts import build_messages, system_prompt
+from r1lite.config import ConfigError, check_positive, coerce
+from r1lite.prompts import build_messages
 
 PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SYNTHETIC = "synthetic:"
 BUNDLED = "bundled:"  # a data set shipped in r1lite/benchmark_data/, e.g. bundled:gsm8k_train_256
+
+
+@dataclass
+class DataSource:
+    """One dataset in a mixture."""
+
+    path: str  # Hub dataset id, local .jsonl/.json/.parquet/.csv file or folder, or "synthetic:<task>"
+    name: str | None = None  # Hub dataset config name
+    split: str = "train"
+    weight: float = 1.0  # share of the mixture, relative to the other sources
+    num_samples: int | None = None  # rows taken from this source (after its own seeded shuffle)
+    columns: dict[str, str] = field(default_factory=dict)  # source column -> r1lite column, e.g. {question: problem}
+    task_args: dict[str, Any] = field(default_factory=dict)  # synthetic tasks only: n, difficulty, seed, ...
+    where: dict[str, Any] = field(default_factory=dict)  # keep rows whose column equals a value or is in a list,
+    # e.g. {level: [3, 4, 5]} (MATH levels 3-5, as the R1-Zero papers train on); matched as text, so 3 == "3"
+
+
+@dataclass
+class DataArgs:
+    sources: list[DataSource] = field(default_factory=list)  # the datasets mixed into one (see DataSource)
+    system_prompt: str | None = "r1"  # a name in prompts.SYSTEM_PROMPTS, literal text, or null for none
+    prompt_template: str = "{problem}"  # user turn; {problem} is the problem text
+    num_samples: int | None = None  # rows in the final mixture (default: all rows of all sources)
+    max_prompt_tokens: int | None = 512  # drop prompts longer than this (TRL never truncates prompts)
+    wrap_in_think: bool = False  # SFT from problem + solution: write a solution with no </think> in R1's format,
+    # <think>solution</think> then \boxed{answer}; off: the solution is the assistant turn as written
+    shuffle: bool = True  # shuffle each source and the mixture (seeded)
+    seed: int = 0  # seed of shuffling and of repeated rows in the mixture
 
 
 def local_path(path: str) -> Path:
@@ -51,7 +81,7 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
     return formats.pop(), [str(p) for p in files]
 
 
-def _is_local(path: str) -> bool:
+def is_local(path: str) -> bool:
     return (path.startswith((BUNDLED, ".", "/", "~")) or Path(path).expanduser().exists()
             or _suffix(Path(path)) in LOCAL_FORMATS)
 
@@ -61,7 +91,7 @@ def peek_columns(source: DataSource) -> list[str] | None:
     if source.path.startswith(SYNTHETIC):
         rows = _synthetic_rows(source, n=1)
         return list(rows[0]) if rows else []
-    if not _is_local(source.path):
+    if not is_local(source.path):
         return None
     path = local_path(source.path)
     if not path.exists():
@@ -91,7 +121,7 @@ def peek_row(source: DataSource) -> dict[str, Any] | None:
         except (TypeError, ValueError):  # bad task_args: check_source names them
             return None
         row = rows[0] if rows else None
-    elif not _is_local(source.path) or not local_path(source.path).exists():
+    elif not is_local(source.path) or not local_path(source.path).exists():
         return None
     else:
         try:
@@ -149,7 +179,6 @@ def check_task_args(source: DataSource, where: str) -> None:
     wrong type would be a TypeError later."""
     import typing
 
-    from r1lite.config import _check_positive, _coerce
     from r1lite.tasks import TASKS
 
     name = source.path[len(SYNTHETIC):]
@@ -161,8 +190,8 @@ def check_task_args(source: DataSource, where: str) -> None:
         if key not in hints:
             raise ConfigError(f"{where}.task_args.{key}: not an argument of {source.path}; allowed values: "
                               f"{', '.join(hints)}")
-        source.task_args[key] = _coerce(value, hints[key], f"{where}.task_args.{key}")  # "5" from a CLI -> 5
-    _check_positive(f"{where}.task_args.n", source.task_args.get("n"))
+        source.task_args[key] = coerce(value, hints[key], f"{where}.task_args.{key}")  # "5" from a CLI -> 5
+    check_positive(f"{where}.task_args.n", source.task_args.get("n"))
 
 
 def _source_column(source: DataSource, columns: list[str], wanted: tuple[str, ...]) -> str:
@@ -194,7 +223,7 @@ def _is_training_chat(value: Any) -> bool:
 def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> None:
     """Every row of a local source (streamed: a large file costs time, not memory) has each required column with a
     usable value. Hub datasets are checked when they load."""
-    if source.path.startswith(SYNTHETIC) or not _is_local(source.path):
+    if source.path.startswith(SYNTHETIC) or not is_local(source.path):
         return
     try:
         for place, row in iter_local_rows(local_path(source.path)):
@@ -321,7 +350,7 @@ def read_source(source: DataSource) -> Any:
 
     if source.path.startswith(SYNTHETIC):
         ds = datasets.Dataset.from_list(_synthetic_rows(source))
-    elif _is_local(source.path):
+    elif is_local(source.path):
         builder, files = _local_files(local_path(source.path))
         ds = datasets.load_dataset(builder, data_files=files, split="train")
     else:
@@ -437,33 +466,27 @@ def format_solution(row: dict[str, Any], wrap_in_think: bool = False) -> str:
     return f"<think>\n{solution.strip()}\n</think>{tail}"
 
 
-def load_conversations(data: DataArgs) -> Any:
-    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
-    prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
-    from r1lite.formats import sft_format
-
+def check_data(data: DataArgs, where: str = "data", need_answer: bool = True, need_solution: bool = False) -> None:
     if not data.sources:
-        raise ConfigError("data.sources: at least one source is needed")
-    parts = []
+        raise ConfigError(f"{where}.sources: at least one source is needed (a file, a Hub id or synthetic:<task>)")
+    check_prompt_template(data.prompt_template, f"{where}.prompt_template")
+    check_positive(f"{where}.max_prompt_tokens", data.max_prompt_tokens)
+    check_positive(f"{where}.num_samples", data.num_samples)
     for i, source in enumerate(data.sources):
-        ds = read_source(source)
-        fmt, why = sft_format(ds[0])
-        if fmt is None:
-            raise ConfigError(f"data.sources[{i}]: {source.path}: {why} (r1lite check lists the accepted formats)")
-        if fmt == "standard prompt-completion":
-            parts.append(ds.select_columns(["prompt", "completion", "id", "source"]))
-            continue
-        if fmt == "text":
-            parts.append(ds.select_columns(["text", "id", "source"]))
-            continue
-        if fmt == "conversational prompt-completion":
-            ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
-        elif fmt == "problem-solution":
-            ds = ds.map(lambda row: {"messages": build_messages(row["problem"], data.system_prompt,
-                                                                data.prompt_template)
-                                     + [{"role": "assistant", "content": format_solution(row, data.wrap_in_think)}]})
-        if system_prompt(data.system_prompt) and ds[0]["messages"][0]["role"] != "system":
-            text = system_prompt(data.system_prompt)
-            ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
-        parts.append(ds.select_columns(["messages", "id", "source"]))
-    return mix(parts, data.sources, data.num_samples, data.seed, data.shuffle)
+        check_positive(f"{where}.sources[{i}].weight", source.weight)
+        check_positive(f"{where}.sources[{i}].num_samples", source.num_samples)
+        check_source(source, f"{where}.sources[{i}]", need_answer=need_answer, need_solution=need_solution)
+
+
+def check_prompt_template(template: str, where: str) -> None:
+    """Without a {problem} slot every prompt would be the template itself (other braces, as in \\boxed{}, are
+    literal text)."""
+    from r1lite.prompts import USER_TEMPLATES
+
+    if template in USER_TEMPLATES or "{problem}" in template:
+        return
+    slots = re.findall(r"\{([^{}]*)\}", template)
+    typo = next((f" ({{{s}}} is not a placeholder; did you mean {{problem}}?)" for s in slots
+                 if difflib.get_close_matches(s.lower(), ["problem"], cutoff=0.6)), "")
+    raise ConfigError(f"{where}: no {{problem}} slot{typo}, so every prompt would be the template text alone; "
+                      f"write the problem's place as {{problem}}, or use one of: {', '.join(USER_TEMPLATES)}")

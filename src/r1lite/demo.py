@@ -105,13 +105,13 @@ def _shown(path: Path) -> str:
 
 def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual."""
-    from r1lite.config import GRPORecipe, SFTRecipe, load_recipe, planned_outputs
-    from r1lite.evaluate import EvalRecipe
+    from r1lite.config import load_recipe
+    from r1lite.models import planned_outputs
+    from r1lite.stages import recipe_class
 
-    classes = {"eval": EvalRecipe, "sft": SFTRecipe, "grpo": GRPORecipe}
     trained = [o["trainer.output_dir"] for o in overrides.values() if "trainer.output_dir" in o]
     with planned_outputs(trained):  # later stages start from models earlier stages have not written yet
-        return {stage: load_recipe(classes[stage.split("_")[0]], recipe_file(stage), o)
+        return {stage: load_recipe(recipe_class(stage.split("_")[0]), recipe_file(stage), o)
                 for stage, o in overrides.items()}
 
 
@@ -124,11 +124,8 @@ def _finished(stage: str, out: Path) -> bool:
 
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
              data_dir: str | None = None, model: str = "smollm2-135m") -> Path:
-    from r1lite import demo_report
-    from r1lite.evaluate import run_eval
-    from r1lite.grpo import run_grpo
+    from r1lite import demo_report, stages
     from r1lite.runtime import setup_env
-    from r1lite.sft import run_sft
 
     setup_env()
     out = Path(output_dir)
@@ -144,14 +141,13 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
           f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on 2 CPU cores")
-    runners = {"eval": run_eval, "sft": run_sft, "grpo": run_grpo}
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):
             print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
             continue
         print(f"[{i}/{len(STAGES)}] {stage} ...")
         start = time.time()
-        runners[stage.split("_")[0]](recipes[stage])
+        stages.module(stage.split("_")[0]).run(recipes[stage])
         state["wall_s"][stage] = round(time.time() - start, 1)
         state_path.write_text(json.dumps(state, indent=2))
     state_path.write_text(json.dumps(state, indent=2))

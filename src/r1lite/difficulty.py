@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from r1lite.config import ConfigError, DifficultyFilterArgs, GRPORecipe, trainer_value
+from r1lite.config import ConfigError, trainer_value
+from r1lite.runtime import append_jsonl
+
+if TYPE_CHECKING:  # grpo.py imports this module
+    from r1lite.grpo import DifficultyFilterArgs, GRPORecipe
 
 PASS_RATES = "pass_rates.jsonl"
 SUMMARY = "difficulty_filter.json"
@@ -74,15 +77,6 @@ def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _append(path: Path, records: list[dict[str, Any]]) -> None:
-    torn = path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as fh:
-        fh.write("\n" if torn else "")  # a kill mid-line: start on a fresh line
-        fh.writelines(json.dumps(r) + "\n" for r in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def reward_grader(recipe: GRPORecipe) -> Grader:
     """A completion passes when the recipe's correctness reward (difficulty_filter.pass_reward) gives it full
     credit: the same code that scores it during training."""
@@ -125,7 +119,7 @@ def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, ba
             passed = grade([c.text for c in samples], rows[j])
             records.append({"settings": settings, "key": keys[j], "id": rows[j].get("id"),
                             "passes": sum(passed), "samples": len(passed), "pass_rate": sum(passed) / len(passed)})
-        _append(path, records)
+        append_jsonl(path, records)
         done.update((r["key"], r) for r in records)
         log(f"difficulty_filter: chunk {n}/{len(todo)} sampled ({len(missing)} prompts x {cfg.num_samples})")
     return [done[k]["pass_rate"] for k in keys]

@@ -12,6 +12,23 @@ from r1lite.config import to_dict
 from r1lite.runtime import versions
 
 
+def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
+    return r["benchmark"], str(r["id"]), int(r.get("budget") or 0), int(r["sample"])
+
+
+def read_records(output_dir: Path) -> list[dict[str, Any]]:
+    """Every finished sample of this folder (all ranks' files); a half-written last line (a kill) is ignored."""
+    records = {}
+    for path in sorted(output_dir.glob("samples*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            records[record_key(r)] = r
+    return list(records.values())
+
+
 def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
     """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of metrics.summarize)."""
     grouped: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -54,7 +71,7 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
                 summary[f"by_{attr}"] = {str(v): metrics.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
                                          for v in values}
         scores[bench] = summary
-    return {"model": recipe.model, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
+    return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
             "config": to_dict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
 
 
@@ -134,8 +151,6 @@ def plot_budget(results: dict[str, Any], path: Path) -> None:
 
 def compare(run_a: Path, run_b: Path) -> str:
     """Side by side pass@1 of two runs; on shared problems, a paired 95% interval on the difference."""
-    from r1lite.evaluate import read_records
-
     results = [json.loads((run / "results.json").read_text()) for run in (run_a, run_b)]
     problems = [problems_of(read_records(run)) for run in (run_a, run_b)]
     lines = [f"A: {run_a} ({results[0]['model']})", f"B: {run_b} ({results[1]['model']})", "",

@@ -19,32 +19,37 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from r1lite import eval_report
 from r1lite.config import (
     ConfigError,
-    check_model_path,
+    check_env_name,
     check_output_path,
-    load_recipe,
-    parse_overrides,
+    check_positive,
+    load_cli_recipe,
+    lookup,
     redact,
-    to_dict,
 )
+from r1lite.eval_report import read_records, record_key
+from r1lite.models import ModelArgs, check_dtype, check_model_path
+from r1lite.runtime import append_jsonl, open_run, setup_env
+from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
 SAMPLES = "samples.jsonl"
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CHUNK = 64  # problems generated, graded and appended per step: the most a kill can lose
 
 
 @dataclass
 class EvalRecipe:
-    model: str = "smollm2-135m"  # Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training output folder
+    # training's model: section: model_name_or_path (Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training
+    # output folder), dtype, model_revision, trust_remote_code; `model: NAME` and `--model NAME` still work
+    model: ModelArgs = field(default_factory=ModelArgs)
     benchmarks: list[str] = field(default_factory=lambda: ["math500"])
     benchmark_args: dict[str, Any] = field(default_factory=dict)  # name -> Benchmark fields (path, problem_field...)
     data_dir: str | None = None  # a folder of local JSONL files; null: the bundled copies, else the Hub
@@ -60,10 +65,12 @@ class EvalRecipe:
     backend: str = "hf"  # hf | vllm | openai
     backend_args: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, max_concurrency, ...
     batch_size: int = 32
-    dtype: str = "auto"
-    scoring_timeout_s: float = 5.0
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)  # training's scoring: section
     output_dir: str | None = None
     overwrite_output_dir: bool = False
+    # deprecated spellings, still read: old key -> section.field
+    ALIASES: ClassVar[dict[str, str]] = {"model": "model.model_name_or_path", "dtype": "model.dtype",
+                                         "scoring_timeout_s": "scoring.timeout_s"}
 
     def validate(self) -> None:
         from r1lite.backends import BACKENDS
@@ -77,10 +84,10 @@ class EvalRecipe:
             raise ConfigError(f"benchmarks: at least one is needed; allowed values: {', '.join(BENCHMARKS)}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend: {self.backend!r}; allowed values: {', '.join(BACKENDS)}")
-        for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit", "scoring_timeout_s"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ConfigError(f"{name}: must be a positive number, got {value}")
+        for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit"):
+            check_positive(name, getattr(self, name))
+        check_positive("scoring.timeout_s", self.scoring.timeout_s)
+        check_positive("scoring.num_workers", self.scoring.num_workers)
         if any(b <= 0 for b in self.thinking_budgets):
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
@@ -100,27 +107,25 @@ class EvalRecipe:
             raise ConfigError(f"data_dir: {self.data_dir} is not a folder")
         if self.thinking_budgets and self.backend == "openai":
             raise ConfigError("thinking_budgets: budget forcing continues raw text; allowed backends: hf, vllm")
-        dtypes = ("auto", "bfloat16", "float16", "float32")
-        if self.dtype not in dtypes:
-            raise ConfigError(f"dtype: {self.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        check_dtype(self.model.dtype, "model.dtype")
         check_backend_args(self.backend, self.backend_args)
         check_output_path(self.output_dir, "output_dir")
         if self.backend in ("hf", "vllm"):
-            check_model_path(self.model, "model")
+            check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
         for name in self.benchmarks:
             check_local_benchmark(self, name)
 
 
+
+Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
+
 def check_backend_args(backend: str, args: dict[str, Any]) -> None:
-    """A key never belongs in a recipe (it would be echoed and written to eval_settings.json): only the name of the
+    """A key never belongs in a recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the
     environment variable that holds it. The message never repeats the value, which may be the key itself."""
     if "api_key" in args:
         raise ConfigError("backend_args.api_key: a key never goes into a recipe or command line; export it in an "
                           "environment variable and set backend_args.api_key_env to that variable's name")
-    env = args.get("api_key_env")
-    if env is not None and not (isinstance(env, str) and ENV_NAME.fullmatch(env)):
-        raise ConfigError("backend_args.api_key_env: must be the name of an environment variable (e.g. "
-                          "DEEPSEEK_API_KEY), not the key itself")
+    check_env_name(args.get("api_key_env"), "backend_args.api_key_env")
     if backend == "openai" and not args.get("base_url"):
         raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
     if backend == "openai":
@@ -162,94 +167,29 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # records
 
 
-def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
-    return r["benchmark"], str(r["id"]), int(r.get("budget") or 0), int(r["sample"])
-
-
-def read_records(output_dir: Path) -> list[dict[str, Any]]:
-    """Every finished sample of this folder (all ranks' files); a half-written last line (a kill) is ignored."""
-    records = {}
-    for path in sorted(output_dir.glob("samples*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            records[record_key(r)] = r
-    return list(records.values())
-
-
-def _append(path: Path, records: list[dict[str, Any]]) -> None:
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            torn = fh.read(1) != b"\n"  # a kill mid-line: start on a fresh line, not glued to the fragment
-    else:
-        torn = False
-    with open(path, "a") as fh:
-        if torn:
-            fh.write("\n")
-        fh.writelines(json.dumps(r) + "\n" for r in records)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-SETTINGS = ("model", "temperature", "top_p", "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend",
-            "backend_args", "benchmark_args", "data_dir", "dtype", "batch_size")
+SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p", "max_new_tokens",
+            "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args", "data_dir", "batch_size")
 # backend_args that change how requests are sent, not what comes back
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
 
 
-def compared_settings(recipe_or_settings: EvalRecipe | dict[str, Any]) -> dict[str, Any]:
-    """What makes a sample what it is; a resumed run must match it. (limit and the benchmark list may grow.)"""
-    settings = (redact(recipe_or_settings) if isinstance(recipe_or_settings, dict) else to_dict(recipe_or_settings))
-    out = {k: settings.get(k) for k in SETTINGS}
+def compared_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    """What makes a sample what it is, from a recipe as plain data; a resumed run must match it. (limit and the
+    benchmark list may grow.)"""
+    out = {k: lookup(redact(recipe), k) for k in SETTINGS}
     out["backend_args"] = {k: v for k, v in (out["backend_args"] or {}).items() if k not in TRANSPORT_ARGS}
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
 
-def settings_fingerprint(recipe: EvalRecipe) -> str:
-    return hashlib.sha256(json.dumps(compared_settings(recipe), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """'field: old -> new' for each compared setting that differs."""
-    before, now = compared_settings(before), compared_settings(now)
-    return [f"{k}: {json.dumps(before[k])} -> {json.dumps(now[k])}" for k in SETTINGS if before[k] != now[k]]
-
-
-def _previous_settings(out: Path) -> dict[str, Any] | None:
-    """The settings of the samples already in `out`, or None when it holds none."""
-    stamp = out / "eval_settings.json"
-    if not (stamp.is_file() and any(out.glob("samples*.jsonl"))):
-        return None
-    try:
-        return json.loads(stamp.read_text())["settings"]
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"output_dir: {stamp} is unreadable; use another output_dir or "
-                          "--overwrite_output_dir true") from None
-
-
-def check_output_dir(recipe: EvalRecipe) -> tuple[Path, bool]:
-    """(output folder, whether the samples in it are this recipe's to reuse). Refuses samples made with other
-    settings, naming the fields that changed, unless overwrite_output_dir. Creates nothing."""
-    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    previous = _previous_settings(out)
-    changed = changed_settings(previous, to_dict(recipe)) if previous is not None else []
-    if changed and not recipe.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} holds samples made with other settings ({'; '.join(changed)}); "
-                          "use another output_dir, the same settings, or --overwrite_output_dir true")
-    return out, not changed
-
-
-def write_output_dir(recipe: EvalRecipe, out: Path, reusable: bool) -> None:
-    """Create the folder and stamp it with the settings (to_dict redacts anything that looks like a key)."""
-    out.mkdir(parents=True, exist_ok=True)
-    if not reusable:
+def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
+    """Whether the samples in `out` are this recipe's to reuse, by runtime.open_run: samples made with other settings
+    are refused, naming the fields that changed, unless overwrite_output_dir, which starts them over. With
+    write=False nothing is created."""
+    reusable = open_run(out, recipe, compared_settings, has_outputs=any(out.glob("samples*.jsonl")), write=write)
+    if write and not reusable:
         for path in out.glob("samples*.jsonl"):
             path.unlink()
-    stamp = {"fingerprint": settings_fingerprint(recipe), "settings": to_dict(recipe)}
-    (out / "eval_settings.json").write_text(json.dumps(stamp, indent=2))
+    return reusable
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -262,14 +202,15 @@ def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
     return build_messages(problem_prompt, system)
 
 
-def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float
-                  ) -> list[dict[str, Any]]:
+def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
+                  num_workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (row, sample) from the backend's completions, graded like the GRPO accuracy reward."""
     from r1lite.grading import as_number, normalize
     from r1lite.scoring import grade_batch
 
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
-    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s)
+    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s,
+                         num_workers)
     records = []
     for (row, j, c), g in zip(flat, grades):
         key = None
@@ -293,11 +234,11 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
 
     args = dict(recipe.backend_args)
     if recipe.backend in ("hf", "vllm"):
-        args.setdefault("dtype", recipe.dtype)
+        args.setdefault("dtype", recipe.model.dtype)
     if recipe.backend == "hf":
         args.setdefault("batch_size", recipe.batch_size)
     try:
-        return make_backend(recipe.backend, model=recipe.model, **args)
+        return make_backend(recipe.backend, model=recipe.model.model_name_or_path, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"backend_args: {e}") from None
 
@@ -322,19 +263,19 @@ def chunk_seed(seed: int, budget: int | None, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
 
 
-def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
+def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     """Evaluate as the recipe says; returns the output folder (results.json, results.md, samples.jsonl, plots).
 
     Rows are cut into fixed chunks of the full benchmark list; a chunk with any missing sample is generated whole
     with its own seed and only the missing records are appended, so a resumed run equals an uninterrupted one."""
     from tqdm.auto import tqdm
 
-    from r1lite import eval_report
     from r1lite.backends import SamplingParams, SamplingWatch
     from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out, reusable = check_output_dir(recipe)  # other settings are refused before anything loads
+    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
     wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
@@ -351,13 +292,13 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
     if todo:
         backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
     if rank == 0:
-        write_output_dir(recipe, out, reusable)
+        open_output_dir(recipe, out)
     if world > 1:
         _barrier()
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
     watch = SamplingWatch(SamplingParams(n=recipe.num_samples, temperature=recipe.temperature),
                           min_prompts=min(3, max(2, len(rows))))
-    with tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model}", unit="sample",
+    with tqdm(total=total, initial=total - remaining, desc=f"eval {recipe.model.model_name_or_path}", unit="sample",
               disable=rank != 0) as bar:  # closed (its line ended) before an error is printed
         for budget, index, chunk in todo:
             params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
@@ -367,9 +308,10 @@ def run_eval(recipe: EvalRecipe, backend: Any = None) -> Path:
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):
                 log.warning(warning)
-            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring_timeout_s)
+            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring.timeout_s,
+                                                 recipe.scoring.num_workers)
                        if record_key(r) not in done]  # partial chunks keep their finished samples
-            _append(path, records)
+            append_jsonl(path, records)
             bar.update(len(chunk) * recipe.num_samples)
     if world > 1:
         _barrier()
@@ -395,21 +337,14 @@ def _barrier() -> None:
 
 def cli(argv: list[str]) -> int:
     if argv and argv[0] == "compare":
-        from r1lite import eval_report
-
         if len(argv) != 3:
             raise ConfigError("usage: r1lite eval compare RUN_A RUN_B")
-        for run in argv[1:]:
-            if not (Path(run) / "results.json").is_file():
-                raise ConfigError(f"eval compare: {run} is not a finished eval folder (no results.json); "
+        for folder in argv[1:]:
+            if not (Path(folder) / "results.json").is_file():
+                raise ConfigError(f"eval compare: {folder} is not a finished eval folder (no results.json); "
                                   "usage: r1lite eval compare RUN_A RUN_B")
         print(eval_report.compare(Path(argv[1]), Path(argv[2])))
         return 0
-    from r1lite.cli import _split_config
-    from r1lite.runtime import setup_env
-
     setup_env()
-    path, rest = _split_config(argv)
-    recipe = load_recipe(EvalRecipe, path, parse_overrides(rest))
-    run_eval(recipe)
+    run(load_cli_recipe(EvalRecipe, argv))
     return 0

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1lite.config import ConfigError, DataArgs
-from r1lite.data import PROBLEM_COLUMNS, peek_row
+from r1lite.config import ConfigError
+from r1lite.data import PROBLEM_COLUMNS, DataArgs, peek_row
 
 SOLUTION_COLUMNS = ("solution", "completion")
 

@@ -3,7 +3,7 @@
     prompts (data.sources, deduplicated, benchmark n-grams removed before anything is paid for)
       -> teacher (an OpenAI-compatible API, or a local hf / vllm model), n samples each
       -> filters (truncated, <think> block, language mixing, repetition) -> verified against the gold answer
-         (r1lite.scoring; countdown rows: rewards.check_countdown) -> duplicates -> keep policy
+         (checkers.check_answers: math or countdown, as the rewards) -> duplicates -> keep policy
       -> output_dir/data/train-*.jsonl   rows {"messages": [user, assistant "<think>…</think>\\n\\nanswer"], id, ...}
          output_dir/stats.json           requests, accepted rate per source, tokens, cost, removed per filter
          output_dir/ledger.jsonl         one line per finished prompt (fsync'd): the resume point
@@ -20,7 +20,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from collections import Counter
@@ -33,20 +32,23 @@ from r1lite import filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
 from r1lite.config import (
     ConfigError,
-    DataArgs,
-    ScoringArgs,
-    _check_positive,
-    check_data,
-    check_model_path,
+    check_env_name,
     check_output_path,
+    check_positive,
     load_recipe,
-    to_dict,
+    lookup,
+    parse_overrides,
+    split_config,
 )
+from r1lite.data import DataArgs, check_data
+from r1lite.models import check_dtype, check_model_path
+from r1lite.runtime import append_jsonl, open_run, setup_env
+from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
 DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
-LEDGER, STATS, RECIPE, DATA = "ledger.jsonl", "stats.json", "recipe.json", "data"
+LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 STATS_EVERY_S = 60.0
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
 FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
@@ -129,20 +131,15 @@ class GenerateRecipe:
             raise ConfigError("teacher.prefill_think: only for a local teacher (backend hf or vllm)")
         if t.backend == "openai" and not t.base_url:
             raise ConfigError("teacher.base_url: required for the openai backend (e.g. https://api.deepseek.com)")
-        if t.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t.api_key_env):
-            # never echo the value: it may be the key itself, pasted in the wrong place
-            raise ConfigError("teacher.api_key_env: must be the name of an environment variable (e.g. "
-                              "DEEPSEEK_API_KEY), not the key itself")
-        dtypes = ("auto", "bfloat16", "float16", "float32")
-        if t.dtype not in dtypes:
-            raise ConfigError(f"teacher.dtype: {t.dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+        check_env_name(t.api_key_env, "teacher.api_key_env")
+        check_dtype(t.dtype, "teacher.dtype")
         for where, value in [("teacher.concurrency", t.concurrency), ("teacher.timeout_s", t.timeout_s),
                              ("teacher.batch_size", t.batch_size), ("teacher.max_cost_usd", t.max_cost_usd),
                              ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),
                              ("filters.repetition_ngram", f.repetition_ngram),
                              ("filters.max_per_prompt", f.max_per_prompt), ("decontamination.ngram", d.ngram),
                              ("scoring.timeout_s", self.scoring.timeout_s), ("shard_rows", self.shard_rows)]:
-            _check_positive(where, value)
+            check_positive(where, value)
         for where, value in [("teacher.max_retries", t.max_retries), ("teacher.price_input_per_m",
                              t.price_input_per_m), ("teacher.price_output_per_m", t.price_output_per_m),
                              ("sampling.temperature", s.temperature)]:
@@ -171,6 +168,9 @@ class GenerateRecipe:
             check_model_path(t.model, "teacher.model")
         check_output_path(self.output_dir, "output_dir")
         check_data(self.data, need_answer=True)
+
+
+Recipe = GenerateRecipe  # the stage contract (stages.py): Recipe, run, cli
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -232,15 +232,10 @@ def assistant_text(completion: Completion, prefill_think: bool = False) -> str:
 
 
 def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
-    """Each text's final answer against the row's gold (None: the gold cannot be parsed)."""
-    if row.get("nums") is not None and row.get("target") is not None:
-        from r1lite.rewards import check_countdown, countdown_equation
+    """Each text's final answer against the row's gold, for any task (None: the gold cannot be parsed)."""
+    from r1lite.checkers import check_answers
 
-        return [check_countdown(countdown_equation(t), row["nums"], row["target"]) for t in texts]
-    from r1lite.scoring import grade_batch
-
-    grades = grade_batch(texts, [row.get("answer")] * len(texts), scoring.timeout_s, scoring.num_workers)
-    return [g.correct for g in grades]
+    return check_answers([row] * len(texts), texts, scoring.timeout_s, scoring.num_workers)
 
 
 def judge(row: dict[str, Any], completions: list[Completion], texts: list[str], f: FilterArgs,
@@ -303,15 +298,9 @@ class Store:
             if self.shard_count and self.shard_count + len(rows) > self.shard_rows:
                 self.shard = self.shard.with_name(f"train-{int(self.shard.stem.split('-')[1]) + 1:05d}.jsonl")
                 self.shard_count = 0
-            with open(self.shard, "a") as fh:  # one write per prompt
-                fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_jsonl(self.shard, rows, ensure_ascii=False)
             self.shard_count += len(rows)
-        with open(self.dir / LEDGER, "a") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.dir / LEDGER, [entry], ensure_ascii=False)
         self.entries.append(entry)
         self.done.add(entry["key"])
 
@@ -331,37 +320,22 @@ def _rewrite(path: Path, lines: list[str]) -> None:
         os.replace(tmp, path)
 
 
-def prepare_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
-    """Resume the run in output_dir when it was made by the same recipe (FINGERPRINT fields); refuse otherwise,
-    unless overwrite_output_dir. With write=False only the refusal is checked and nothing is created."""
+def fingerprint(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The FINGERPRINT fields of a recipe (as plain data)."""
+    return {k: lookup(recipe, k) for k in FINGERPRINT}
+
+
+def open_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
+    """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
+    otherwise, unless overwrite_output_dir, which starts over. With write=False only the refusal is checked and
+    nothing is created."""
     out = Path(recipe.output_dir)
-    saved = out / RECIPE
-    current = to_dict(recipe)  # key-like values redacted: recipe.json is shared with the data
-    if saved.exists():
-        try:
-            before = json.loads(saved.read_text())
-        except ValueError:
-            before = {}  # cut by a kill while written: no fingerprint to keep
-        differ = [k for k in FINGERPRINT if _lookup(before, k) != _lookup(current, k)]
-        if differ and not recipe.overwrite_output_dir:
-            raise ConfigError(f"output_dir: {out} holds a run of a different recipe ({', '.join(differ)} differ); "
-                              "use another output_dir, or --overwrite_output_dir true to start over")
-        if not write:
-            return out
-        if differ or recipe.overwrite_output_dir:
-            for name in (LEDGER, STATS, RECIPE):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / DATA, ignore_errors=True)
-    if write:
-        out.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(current, indent=2) + "\n")
+    same = open_run(out, recipe, fingerprint, write=write)
+    if write and (not same or recipe.overwrite_output_dir):
+        for name in (LEDGER, STATS):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / DATA, ignore_errors=True)
     return out
-
-
-def _lookup(tree: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        tree = tree.get(part) if isinstance(tree, dict) else None
-    return tree
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -457,17 +431,17 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def run_generate(recipe: GenerateRecipe, backend: Any = None) -> Path:
+def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     """Run (or resume) the pipeline; returns the output folder."""
     from tqdm.auto import tqdm
 
-    out = prepare_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
+    out = open_output_dir(recipe, write=False)  # refuse another recipe's folder before anything loads
     if backend is None and recipe.teacher.backend == "openai":
         backend = make_teacher(recipe)  # connects to nothing yet; a missing key fails before the data loads
     rows, dropped = load_prompts(recipe)
     if backend is None and _has_work(out, rows, recipe):
         backend = make_teacher(recipe)  # a failure here (no model) leaves no output folder behind
-    prepare_output_dir(recipe)
+    open_output_dir(recipe)
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
     log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
@@ -561,17 +535,13 @@ def push(out: Path, recipe: GenerateRecipe) -> None:
 
 def cli(argv: list[str]) -> int:
     """`r1lite generate --config recipe.yaml [--field value ...]`."""
-    from r1lite.cli import _split_config
-    from r1lite.config import parse_overrides
-    from r1lite.runtime import setup_env
-
-    path, rest = _split_config(argv)
+    path, rest = split_config(argv)
     if path is None:
         raise ConfigError("usage: r1lite generate --config recipe.yaml [--field value ...]")
     recipe = load_recipe(GenerateRecipe, path, parse_overrides(rest))
     setup_env()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    out = run_generate(recipe)
+    out = run(recipe)
     stats = json.loads((out / STATS).read_text())
     rate = stats["accepted_rate"]
     print(f"generate: {stats['accepted']} accepted of {stats['requests']} samples "

@@ -1,8 +1,13 @@
 """`r1lite grpo`: R1-Zero-style reinforcement learning with rule rewards, on TRL's GRPOTrainer.
 
-recipe -> prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes (difficulty.py)]
--> reward functions (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
--> GRPOTrainer(model, rewards, peft) -> train (resuming when asked) -> save.
+Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run, cli.
+
+    cli(argv) -> config.load_cli_recipe(GRPORecipe) -> run(recipe):
+      runtime.start_training (output folder, resume policy, run record)
+      -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
+         (difficulty.py)] -> rewards (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
+         -> GRPOTrainer(model from models.load_model, rewards, peft)
+      -> runtime.train_and_save: GRPOTrainer.train() (resuming when asked) -> save -> [push]
 
 The loss (grpo, dr_grpo, dapo, ...), beta, epsilon/epsilon_high, num_iterations, scale_rewards,
 mask_truncated_completions, vLLM (use_vllm, vllm_mode) and report_to are TRL fields set in the recipe's trainer:
@@ -12,20 +17,151 @@ section and passed through unchanged.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, runtime
 from r1lite import prompts as prompts_mod
-from r1lite.config import ConfigError, GRPORecipe, trainer_value
+from r1lite.config import (
+    ConfigError,
+    check_positive,
+    check_resume,
+    load_cli_recipe,
+    suggest,
+    trainer_section,
+    trainer_value,
+)
+from r1lite.data import DataArgs, check_data
+from r1lite.formats import check_formats
+from r1lite.models import ModelArgs, check_model
+from r1lite.rewards import (
+    COLUMNS,
+    REWARDS,
+    RewardSpec,
+    build_rewards,
+    check_user_reward,
+    is_import_path,
+    reward_args,
+)
+from r1lite.scoring import ScoringArgs
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
+SCALE_REWARDS = ("group", "batch", "none", True, False)
+
+
+@dataclass
+class DifficultyFilterArgs:
+    """Before training, keep only prompts whose pass rate under the starting policy lies in `band` (difficulty.py)."""
+
+    num_samples: int = 8  # completions sampled per training prompt
+    band: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [low, high]: keep low < pass rate < high
+    inclusive: bool = False  # true: keep low <= pass rate <= high
+    pass_reward: str = "accuracy"  # a completion passes when this reward gives it full credit (1.0)
+    temperature: float | None = None  # default: trainer.temperature (sample as training will)
+    top_p: float = 1.0
+    max_new_tokens: int | None = None  # default: trainer.max_completion_length
+    backend: str = "hf"  # hf | vllm | openai (the eval backends)
+    backend_args: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, model for a served policy
+    batch_size: int = 64  # hf backend: sequences generated together
+    pass_rates: str | None = None  # JSONL of pass rates, resumed and reused; default <output_dir>/pass_rates.jsonl
+    seed: int = 0
+
+    def validate(self, where: str = "difficulty_filter") -> None:
+        from r1lite.backends import BACKENDS
+
+        for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
+            check_positive(f"{where}.{name}", getattr(self, name))
+        if len(self.band) != 2 or not 0.0 <= self.band[0] <= self.band[1] <= 1.0:
+            raise ConfigError(f"{where}.band: {self.band} must be [low, high] with 0 <= low <= high <= 1")
+        if not self.inclusive and self.band[0] == self.band[1]:
+            raise ConfigError(f"{where}.band: {self.band} keeps nothing with exclusive bounds (set inclusive: true)")
+        if self.temperature is not None and self.temperature < 0:
+            raise ConfigError(f"{where}.temperature: must be >= 0, got {self.temperature}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
+                              f"{', '.join(BACKENDS)}")
+        if self.pass_reward not in REWARDS:
+            raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward{suggest(self.pass_reward, REWARDS)};"
+                              f" allowed values: {', '.join(sorted(REWARDS))}")
+
+
+@dataclass
+class GRPORecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy")])
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)
+    difficulty_filter: DifficultyFilterArgs | None = None  # off unless the recipe has the section
+    trainer: dict[str, Any] = trainer_section("grpo")
+    overwrite_output_dir: bool = False  # a fresh run refuses an output_dir holding checkpoints unless this is set
+
+    def validate(self) -> None:
+        check_model(self.model)
+        check_formats(self.data, "grpo")  # first: a wrong format is named with the accepted ones
+        check_data(self.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in self.rewards))
+        if not self.rewards:
+            raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
+        for i, spec in enumerate(self.rewards):
+            if is_import_path(spec.name):  # your own function: it must import and be callable
+                try:
+                    check_user_reward(spec.name, spec.args)
+                except ValueError as e:
+                    raise ConfigError(f"rewards[{i}].name: {e}") from None
+                continue
+            if spec.name not in REWARDS:
+                raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{suggest(spec.name, REWARDS)}; "
+                                  f"allowed values: {', '.join(sorted(REWARDS))}, or module.path:function")
+            allowed = reward_args(spec.name)
+            for key in spec.args:
+                if allowed and key not in allowed:
+                    raise ConfigError(f"rewards[{i}].args.{key}: not an argument of {spec.name}{suggest(key, allowed)}; "
+                                      f"allowed values: {', '.join(allowed)}")
+        check_positive("scoring.timeout_s", self.scoring.timeout_s)
+        t = self.trainer
+        loss = trainer_value(self, "loss_type")
+        if loss not in LOSS_TYPES:
+            raise ConfigError(f"trainer.loss_type: {loss!r} is not a TRL loss{suggest(str(loss), LOSS_TYPES)}; "
+                              f"allowed values: {', '.join(LOSS_TYPES)}")
+        if trainer_value(self, "scale_rewards") not in SCALE_REWARDS:
+            raise ConfigError(f"trainer.scale_rewards: {t['scale_rewards']!r}; allowed values: group, batch, none")
+        for name in ("max_completion_length", "num_generations", "per_device_train_batch_size",
+                     "gradient_accumulation_steps", "num_iterations", "steps_per_generation", "generation_batch_size"):
+            check_positive(f"trainer.{name}", trainer_value(self, name))
+        if loss == "dr_grpo" and trainer_value(self, "max_completion_length") is None:
+            raise ConfigError("trainer.max_completion_length: dr_grpo normalises by it, so it must be set")
+        g = trainer_value(self, "num_generations")
+        if g < 2:
+            raise ConfigError(f"trainer.num_generations: GRPO needs at least 2 generations per prompt, got {g}")
+        per_device = trainer_value(self, "per_device_train_batch_size")
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if t.get("generation_batch_size") and t.get("steps_per_generation"):
+            raise ConfigError("trainer.generation_batch_size and trainer.steps_per_generation: set one, not both")
+        gen_batch = t.get("generation_batch_size") or (
+            per_device * world * (t.get("steps_per_generation") or trainer_value(self, "gradient_accumulation_steps")))
+        if gen_batch % g:
+            raise ConfigError(
+                f"trainer.num_generations: the generation batch ({gen_batch} = per_device_train_batch_size {per_device} x "
+                f"{world} processes x steps_per_generation/gradient_accumulation_steps) must be divisible by "
+                f"num_generations ({g}); allowed num_generations here: "
+                f"{', '.join(str(d) for d in range(2, gen_batch + 1) if gen_batch % d == 0) or 'none'}")
+        if gen_batch % (per_device * world):
+            raise ConfigError(f"trainer.generation_batch_size: {gen_batch} must be divisible by the global batch "
+                              f"({per_device} x {world})")
+        if self.difficulty_filter is not None:
+            self.difficulty_filter.validate()
+        check_resume(self.trainer)
+
+
+Recipe = GRPORecipe  # the stage contract (stages.py): Recipe, run, cli
 
 
 def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
     """The GRPOTrainer for a recipe: model (+LoRA), prompts, bounded reward functions, TRL config."""
+    import torch
     from trl import GRPOConfig, GRPOTrainer, get_peft_config
 
-    from r1lite.rewards import build_rewards
-
+    models.check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
@@ -63,6 +199,18 @@ def _filtered(prompts: Any, recipe: GRPORecipe, output_dir: Path) -> Any:
         return filter_prompts(prompts, recipe, output_dir)
 
 
-def run_grpo(recipe: GRPORecipe) -> Path:
+def run(recipe: GRPORecipe) -> Path:
     """Train with GRPO as the recipe says; returns the output folder (final model or adapter, logs, checkpoints)."""
-    return runtime.train_stage("grpo", recipe, build_trainer)
+    output_dir, resume, repo_id = runtime.start_training("grpo", recipe)
+    trainer = build_trainer(recipe, output_dir)
+    return runtime.train_and_save("grpo", trainer, recipe, output_dir, resume, repo_id)
+
+
+def cli(argv: list[str]) -> int:
+    """`r1lite grpo [--config R] [--field value ...]`."""
+    recipe = load_cli_recipe(GRPORecipe, argv)
+    runtime.setup_logging(recipe.trainer)
+    output_dir = run(recipe)
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"grpo finished: {output_dir}")
+    return 0

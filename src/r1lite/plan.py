@@ -642,22 +642,21 @@ def _parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 def cli(argv: list[str]) -> int:
-    from r1lite.cli import _split_config
-    from r1lite.config import ConfigError, GRPORecipe, SFTRecipe, load_recipe, parse_overrides
-    from r1lite.recipes_check import stage_of
+    from r1lite.config import ConfigError, load_recipe, parse_overrides, split_config
+    from r1lite.stages import TRAINING, recipe_class, stage_of
 
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
-    path, rest = _split_config(argv)
+    path, rest = split_config(argv)
     opts, rest = _parse(rest)
     if path is None or "--gpu" not in opts:
         print(USAGE, file=sys.stderr)
         return 2
     stage = stage_of(path)
-    if stage not in ("grpo", "sft"):
+    if stage not in TRAINING:
         raise ConfigError(f"{path}: plan covers training recipes (grpo, sft), not {stage}")
-    recipe = load_recipe(GRPORecipe if stage == "grpo" else SFTRecipe, path, parse_overrides(rest))
+    recipe = load_recipe(recipe_class(stage), path, parse_overrides(rest))
     strategy = opts.get("--strategy")
     if "--accelerate_config" in opts:
         strategy = strategy_of_accelerate_config(opts["--accelerate_config"])

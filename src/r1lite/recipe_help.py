@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import importlib.util
 import inspect
 import io
@@ -18,15 +17,9 @@ import tokenize
 import typing
 from typing import Any
 
+from r1lite.stages import STAGES, recipe_class
 from r1lite.trl_schema import NO_DEFAULT, trainer_fields
 
-# stage -> (module whose docstring opens the help, "module:recipe class")
-STAGES = {
-    "grpo": ("r1lite.grpo", "r1lite.config:GRPORecipe"),
-    "sft": ("r1lite.sft", "r1lite.config:SFTRecipe"),
-    "eval": ("r1lite.evaluate", "r1lite.evaluate:EvalRecipe"),
-    "generate": ("r1lite.generate", "r1lite.generate:GenerateRecipe"),
-}
 DOC_WIDTH = 110  # one line of doc per field
 
 
@@ -116,13 +109,11 @@ def _section_type(hint: Any) -> tuple[type | None, bool]:
 
 def render(stage: str) -> str:
     """The full `--help` text of a recipe-driven stage."""
-    doc_module, target = STAGES[stage]
-    module, name = target.split(":")
-    recipe_cls = getattr(importlib.import_module(module), name)
+    recipe_cls = recipe_class(stage)
     hints = typing.get_type_hints(recipe_cls)
     config = "--config RECIPE.yaml" if stage == "generate" else "[--config RECIPE.yaml]"  # others run on defaults
     out = [f"usage: r1lite {stage} {config} [--field value | --section.field value ...]",
-           f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "", module_doc(doc_module), "",
+           f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "", module_doc(STAGES[stage]), "",
            ("Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
             "section.name when the name is in several sections):")]
     top = []

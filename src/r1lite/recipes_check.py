@@ -17,7 +17,6 @@ Recipes of other stages (generate/, eval/) are validated only.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import tempfile
 import time
@@ -26,16 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.benchmarks import BUNDLED_DIR, find_local
+from r1lite.stages import TRAINING, module, recipe_class, stage_of
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
 DEFAULT_DATA_DIR = BUNDLED_DIR
 ROWS = 4  # rows of data per recipe: enough for one GRPO step of 2 prompts x 2 generations
 
-# stage -> (module, recipe class); the stage is the recipe's folder, or its file name (demo/grpo.yaml)
-STAGES = {"grpo": ("r1lite.config", "GRPORecipe"), "sft": ("r1lite.config", "SFTRecipe"),
-          "generate": ("r1lite.generate", "GenerateRecipe"), "eval": ("r1lite.evaluate", "EvalRecipe")}
-TRAINING = ("grpo", "sft")
 
 # Hub dataset (lowercased) -> local stand-in file; others get DEFAULT_STAND_IN
 STAND_INS = {"openai/gsm8k": "gsm8k_train_256.jsonl"}
@@ -66,23 +62,6 @@ class Result:
     ok: bool
     message: str
     seconds: float
-
-
-def stage_of(path: str | Path) -> str:
-    """grpo | sft | generate | eval, from the recipe's folder or, failing that, its file name."""
-    from r1lite.config import ConfigError
-
-    path = Path(path)
-    for name in (path.parent.name, path.stem):
-        if name in STAGES:
-            return name
-    raise ConfigError(f"{path}: cannot tell the stage; put the recipe in a folder named one of {', '.join(STAGES)} "
-                      "(recipes/<model>/<stage>/name.yaml)")
-
-
-def recipe_class(stage: str) -> type:
-    module, name = STAGES[stage]
-    return getattr(importlib.import_module(module), name)
 
 
 def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
@@ -119,12 +98,12 @@ def _written_by(output_dir: str, recipe_path: Path) -> str | None:
 
 
 def _smoke_source(source: dict[str, Any], data_dir: Path) -> dict[str, Any]:
-    from r1lite.data import SYNTHETIC, _is_local
+    from r1lite.data import SYNTHETIC, is_local
 
     path = str(source["path"])
     if path.startswith(SYNTHETIC):
         return {**source, "num_samples": None, "task_args": {**source.get("task_args", {}), "n": ROWS}}
-    if _is_local(path):
+    if is_local(path):
         return {**source, "num_samples": ROWS}
     name = STAND_INS.get(path.lower(), DEFAULT_STAND_IN)
     local = find_local(data_dir, name) or data_dir / name  # plain or gzipped (.jsonl.gz, as bundled)
@@ -176,7 +155,7 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
         with tempfile.TemporaryDirectory(prefix="r1lite-recipes-check-") as tmp:
             raw = smoke_raw(read_yaml(path), stage, path, Path(data_dir), Path(tmp) / "out")
             recipe = load_recipe(cls, raw=raw)
-            run = getattr(importlib.import_module(f"r1lite.{stage}"), f"run_{stage}")
+            run = module(stage).run
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 run(recipe)  # progress bars and log rows of a one-step run are noise here
         return Result(str(path), stage, True, f"valid; 1 step on {raw['model']['model_name_or_path']}",

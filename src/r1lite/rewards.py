@@ -1,4 +1,4 @@
-"""Rule rewards: a plain registry name -> factory; each factory returns a TRL reward function.
+"""Rule rewards: a plain registry, name -> reward class; an instance is a TRL reward function.
 
 A reward function follows TRL's convention `f(completions, **columns) -> list[float | None]`: completions are
 strings or chat message lists; dataset columns (answer, nums, target, ...) arrive as lists; `completion_ids`
@@ -6,37 +6,42 @@ strings or chat message lists; dataset columns (answer, nums, target, ...) arriv
 TRL skips it. Nothing here needs a model, and nothing raises on garbage: answer checking runs through
 `r1lite.scoring` with a hard deadline per completion.
 
-Factories take the recipe's `args` for that reward plus, when they declare them, the run context: timeout_s,
-num_workers (scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>).
+A reward's fields are the recipe's `args` for it plus the run context it lists in CONTEXT: timeout_s, num_workers
+(scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>). Instances hold
+plain data, so they pickle.
 
 A recipe can also name your own function, `my_pkg.rewards:length_penalty` or `path/to/file.py:length_penalty`
 (relative to the working directory): a TRL reward function `f(completions, **kwargs) -> list[float | None]`, whose
 recipe `args` are passed as keyword arguments on every call. Your own GRPOTrainer script can use these rewards too:
 
-    from r1lite.rewards import accuracy, format_
-    GRPOTrainer(model, reward_funcs=[accuracy(), format_()], args=GRPOConfig(...), train_dataset=ds)
+    from r1lite.rewards import Accuracy, Format
+    GRPOTrainer(model, reward_funcs=[Accuracy(), Format()], args=GRPOConfig(...), train_dataset=ds)
 """
 
 from __future__ import annotations
 
-import ast
-import functools
+import dataclasses
 import importlib
 import importlib.util
 import inspect
 import math
-import operator
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from r1lite.grading import boxed_values, completion_text, final_segment
+from r1lite.checkers import check_countdown, countdown_equation
+from r1lite.grading import boxed_values, completion_text
 from r1lite.scoring import grade_batch
 
-Reward = Callable[..., list]
+
+@dataclass
+class RewardSpec:
+    name: str  # a registry name (rewards.REWARDS), or your own function: module.path:function or file.py:function
+    weight: float = 1.0  # its share of the total reward (TRL's reward_weights)
+    args: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the reward, or of your own function
 
 
 def _golds(n: int, answer: Sequence | None, solution: Sequence | None) -> list[str | None]:
@@ -57,60 +62,82 @@ def _lengths(completions: Sequence[Any], completion_ids: Sequence[Sequence[int]]
     return [len(completion_text(c).split()) for c in completions]
 
 
-def _named(func: Callable, name: str) -> Callable:
-    func.__name__ = name  # TRL logs rewards/<__name__>/mean
-    return func
-
+# Each reward is a small dataclass: its fields are the recipe's args plus, listed in CONTEXT, what the run supplies
+# (make_reward passes those explicitly). Instances hold plain data only, so they pickle (TRL's asynchronous GRPO
+# sends rewards to other processes); TRL logs each as rewards/<__name__>/mean.
 
 # ---------------------------------------------------------------------------------------------------------------------
 # correctness
 
 
-def accuracy(boxed_only: bool = False, timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
+@dataclass
+class Accuracy:
     """1.0 when the final answer (after </think>; last \\boxed{} wins) equals the gold, 0.0 when not, None when the
     gold cannot be parsed. Bounded by `timeout_s` per completion. boxed_only: pay only a right answer inside
     \\boxed{} (an unboxed "The answer is 60" earns 0), so RL cannot trade the answer format for correctness."""
 
-    def reward(completions: list, answer: list | None = None, solution: list | None = None, **_: Any) -> list:
-        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers,
-                             anywhere=False)
-        return [None if g.correct is None else float(g.correct_boxed if boxed_only else g.correct) for g in grades]
+    boxed_only: bool = False
+    timeout_s: float = 5.0
+    num_workers: int | None = None
+    CONTEXT: ClassVar[tuple[str, ...]] = ("timeout_s", "num_workers")
+    __name__: ClassVar[str] = "accuracy"
 
-    return _named(reward, "accuracy")
+    def __call__(self, completions: list, answer: list | None = None, solution: list | None = None,
+                 **_: Any) -> list:
+        grades = grade_batch(completions, _golds(len(completions), answer, solution), self.timeout_s,
+                             self.num_workers, anywhere=False)
+        return [None if g.correct is None else float(g.correct_boxed if self.boxed_only else g.correct)
+                for g in grades]
 
 
-def cosine(max_len: int | None = None, min_value_wrong: float = -1.0, max_value_wrong: float = -0.5,
-           min_value_correct: float = 0.5, max_value_correct: float = 1.0, timeout_s: float = 5.0,
-           num_workers: int | None = None, max_completion_length: int | None = None) -> Reward:
+@dataclass
+class Cosine:
     """Cosine length scaling (Yeo et al. 2025): short correct answers earn most, short wrong ones lose most. Lengths
-    are tokens, clamped at max_len (no wrap-around past it, unlike open-r1's version)."""
-    max_len = max_len or max_completion_length or 1024
+    are tokens, clamped at max_len (default: the trainer's max_completion_length; no wrap-around past it, unlike
+    open-r1's version)."""
 
-    def reward(completions: list, answer: list | None = None, solution: list | None = None,
-               completion_ids: list | None = None, **_: Any) -> list:
-        grades = grade_batch(completions, _golds(len(completions), answer, solution), timeout_s, num_workers,
-                             anywhere=False)
+    max_len: int | None = None
+    min_value_wrong: float = -1.0
+    max_value_wrong: float = -0.5
+    min_value_correct: float = 0.5
+    max_value_correct: float = 1.0
+    timeout_s: float = 5.0
+    num_workers: int | None = None
+    max_completion_length: int | None = None
+    CONTEXT: ClassVar[tuple[str, ...]] = ("timeout_s", "num_workers", "max_completion_length")
+    __name__: ClassVar[str] = "cosine"
+
+    def __call__(self, completions: list, answer: list | None = None, solution: list | None = None,
+                 completion_ids: list | None = None, **_: Any) -> list:
+        max_len = self.max_len or self.max_completion_length or 1024
+        grades = grade_batch(completions, _golds(len(completions), answer, solution), self.timeout_s,
+                             self.num_workers, anywhere=False)
         scores: list[float | None] = []
         for g, length in zip(grades, _lengths(completions, completion_ids)):
             if g.correct is None:
                 scores.append(None)
                 continue
             progress = min(length, max_len) / max_len
-            lo, hi = (min_value_correct, max_value_correct) if g.correct else (max_value_wrong, min_value_wrong)
+            lo, hi = ((self.min_value_correct, self.max_value_correct) if g.correct
+                      else (self.max_value_wrong, self.min_value_wrong))
             scores.append(lo + 0.5 * (hi - lo) * (1.0 + math.cos(progress * math.pi)))
         return scores
 
-    return _named(reward, "cosine")
 
-
-def length(timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
+@dataclass
+class Length:
     """Kimi k1.5 length penalty within each prompt's group: lambda = 0.5 - (len - min) / (max - min); correct
     answers get lambda, wrong ones min(0, lambda). 0 when all lengths in a group are equal."""
 
-    def reward(completions: list, answer: list | None = None, solution: list | None = None,
-               completion_ids: list | None = None, prompts: list | None = None, **_: Any) -> list:
+    timeout_s: float = 5.0
+    num_workers: int | None = None
+    CONTEXT: ClassVar[tuple[str, ...]] = ("timeout_s", "num_workers")
+    __name__: ClassVar[str] = "length"
+
+    def __call__(self, completions: list, answer: list | None = None, solution: list | None = None,
+                 completion_ids: list | None = None, prompts: list | None = None, **_: Any) -> list:
         golds = _golds(len(completions), answer, solution)
-        grades = grade_batch(completions, golds, timeout_s, num_workers, anywhere=False)
+        grades = grade_batch(completions, golds, self.timeout_s, self.num_workers, anywhere=False)
         lengths = _lengths(completions, completion_ids)
         keys = [completion_text(p) for p in prompts] if prompts is not None else golds
         groups: dict[Any, list[int]] = defaultdict(list)
@@ -125,8 +152,6 @@ def length(timeout_s: float = 5.0, num_workers: int | None = None) -> Reward:
                 lam = 0.0 if hi == lo else 0.5 - (lengths[i] - lo) / (hi - lo)
                 scores[i] = lam if grades[i].correct else min(0.0, lam)
         return scores
-
-    return _named(reward, "length")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -146,175 +171,164 @@ def _think_parts(text: str, think_prefilled: bool) -> tuple[str, str] | None:
     return reasoning, after
 
 
-def format_(answer: str = "boxed", think_prefilled: bool = False) -> Reward:
+@dataclass
+class Format:
     """1.0 for `<think>reasoning</think>` then a final answer, else 0.0.
 
     answer: "boxed" (a \\boxed{} after the think block, R1's format), "tag" (`<answer>...</answer>`, R1-Zero's
     format) or "any" (any non-empty text). think_prefilled: the chat template already emitted `<think>` (the
     R1-Distill templates), so the completion starts inside the reasoning and must not open another block.
     """
-    if answer not in ("boxed", "tag", "any"):
-        raise ValueError(f"format reward answer={answer!r}; allowed values: boxed, tag, any")
 
-    def reward(completions: list, **_: Any) -> list:
+    answer: str = "boxed"
+    think_prefilled: bool = False
+    CONTEXT: ClassVar[tuple[str, ...]] = ("think_prefilled",)
+    __name__: ClassVar[str] = "format"
+
+    def __post_init__(self) -> None:
+        if self.answer not in ("boxed", "tag", "any"):
+            raise ValueError(f"format reward answer={self.answer!r}; allowed values: boxed, tag, any")
+
+    def __call__(self, completions: list, **_: Any) -> list:
         scores = []
         for c in completions:
-            parts = _think_parts(completion_text(c), think_prefilled)
+            parts = _think_parts(completion_text(c), self.think_prefilled)
             ok = parts is not None and parts[0].strip() != ""
             if ok:
                 after = parts[1]
-                if answer == "boxed":
+                if self.answer == "boxed":
                     ok = bool(boxed_values(after))
-                elif answer == "tag":
+                elif self.answer == "tag":
                     ok = re.fullmatch(r"\s*<answer>(?!.*<answer>).+?</answer>\s*", after, re.DOTALL) is not None
                 else:
                     ok = after.strip() != ""
             scores.append(float(ok))
         return scores
 
-    return _named(reward, "format")
 
-
-def tag_count(answer_tag: bool = False, think_prefilled: bool = False) -> Reward:
+@dataclass
+class TagCount:
     """Partial format credit (open-r1's tag_count, whitespace-tolerant): an equal share for each of <think>,
     </think> (and <answer>, </answer> with answer_tag) that appears exactly once."""
-    tags = ["<think>", "</think>"] + (["<answer>", "</answer>"] if answer_tag else [])
 
-    def reward(completions: list, **_: Any) -> list:
+    answer_tag: bool = False
+    think_prefilled: bool = False
+    CONTEXT: ClassVar[tuple[str, ...]] = ("think_prefilled",)
+    __name__: ClassVar[str] = "tag_count"
+
+    def __call__(self, completions: list, **_: Any) -> list:
+        tags = ["<think>", "</think>"] + (["<answer>", "</answer>"] if self.answer_tag else [])
         scores = []
         for c in completions:
             text = completion_text(c)
             counts = {t: text.count(t) for t in tags}
-            if think_prefilled and counts["<think>"] == 0:
+            if self.think_prefilled and counts["<think>"] == 0:
                 counts["<think>"] = 1
             scores.append(sum(counts[t] == 1 for t in tags) / len(tags))
         return scores
-
-    return _named(reward, "tag_count")
 
 
 _STEP = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", re.MULTILINE)
 
 
-def reasoning_steps(min_steps: int = 3) -> Reward:
+@dataclass
+class ReasoningSteps:
     """min(1, steps / min_steps) for explicit step markers ("Step 1:", "1.", bullets, "First,", ...)."""
 
-    def reward(completions: list, **_: Any) -> list:
-        return [min(1.0, len(_STEP.findall(completion_text(c)[:50_000])) / min_steps) for c in completions]
+    min_steps: int = 3
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
+    __name__: ClassVar[str] = "reasoning_steps"
 
-    return _named(reward, "reasoning_steps")
+    def __call__(self, completions: list, **_: Any) -> list:
+        return [min(1.0, len(_STEP.findall(completion_text(c)[:50_000])) / self.min_steps) for c in completions]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # length shaping: TRL's own implementations, fed token ids
 
 
-def repetition(ngram_size: int = 3, max_penalty: float = -1.0) -> Reward:
+@dataclass
+class Repetition:
     """(1 - unique/total n-grams) * max_penalty on token ids (trl.rewards), on words when no ids are given."""
-    from trl.rewards import get_repetition_penalty_reward
 
-    trl_reward = get_repetition_penalty_reward(ngram_size=ngram_size, max_penalty=max_penalty)
-    vocab: dict[str, int] = {}
+    ngram_size: int = 3
+    max_penalty: float = -1.0
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
+    __name__: ClassVar[str] = "repetition"
 
-    def reward(completions: list, completion_ids: list | None = None, **_: Any) -> list:
+    def __call__(self, completions: list, completion_ids: list | None = None, **_: Any) -> list:
+        from trl.rewards import get_repetition_penalty_reward
+
         if completion_ids is None:
+            vocab: dict[str, int] = {}
             completion_ids = [[vocab.setdefault(w, len(vocab)) for w in completion_text(c).split()]
                               for c in completions]
+        trl_reward = get_repetition_penalty_reward(ngram_size=self.ngram_size, max_penalty=self.max_penalty)
         return [float(x) for x in trl_reward(completion_ids=completion_ids)]
 
-    return _named(reward, "repetition")
 
-
-def soft_overlong(soft_punish_cache: int | None = None, max_completion_length: int | None = None,
-                  max_len: int | None = None) -> Reward:
+@dataclass
+class SoftOverlong:
     """DAPO's soft overlong punishment (trl.rewards): 0 up to L - cache, then linearly down to -1 at L.
-    L defaults to the trainer's max_completion_length, the cache to L/4 (DAPO: 4096 of 20480)."""
-    from trl.rewards import get_soft_overlong_punishment
+    L (max_len) defaults to the trainer's max_completion_length, the cache to L/4 (DAPO: 4096 of 20480)."""
 
-    limit = max_len or max_completion_length
-    soft_punish_cache = soft_punish_cache if soft_punish_cache is not None else (limit or 0) // 4
-    if not limit or soft_punish_cache >= limit:
-        raise ValueError(f"soft_overlong needs max_len > soft_punish_cache ({soft_punish_cache}); got {limit}")
-    trl_reward = get_soft_overlong_punishment(max_completion_len=limit, soft_punish_cache=soft_punish_cache)
+    soft_punish_cache: int | None = None
+    max_completion_length: int | None = None
+    max_len: int | None = None
+    CONTEXT: ClassVar[tuple[str, ...]] = ("max_completion_length",)
+    __name__: ClassVar[str] = "soft_overlong"
 
-    def reward(completions: list, completion_ids: list | None = None, **_: Any) -> list:
+    def __post_init__(self) -> None:
+        self.max_len = self.max_len or self.max_completion_length
+        if self.soft_punish_cache is None:
+            self.soft_punish_cache = (self.max_len or 0) // 4
+        if not self.max_len or self.soft_punish_cache >= self.max_len:
+            raise ValueError(f"soft_overlong needs max_len > soft_punish_cache ({self.soft_punish_cache}); "
+                             f"got {self.max_len}")
+
+    def __call__(self, completions: list, completion_ids: list | None = None, **_: Any) -> list:
+        from trl.rewards import get_soft_overlong_punishment
+
         if completion_ids is None:
             completion_ids = [[0] * n for n in _lengths(completions, None)]
+        trl_reward = get_soft_overlong_punishment(max_completion_len=self.max_len,
+                                                  soft_punish_cache=self.soft_punish_cache)
         return [float(x) for x in trl_reward(completion_ids=completion_ids)]
-
-    return _named(reward, "soft_overlong")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# countdown (TinyZero)
-
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_EQUATION_CHARS = re.compile(r"[\d+\-*/().\s]+")
+# countdown (TinyZero): the checker lives in the grading layer (checkers.py), shared with generate and eval
 
 
-def _evaluate(node: ast.AST) -> Fraction:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int):
-        return Fraction(node.value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_evaluate(node.operand)
-    raise ValueError("not an arithmetic expression")
-
-
-def countdown_equation(text: str) -> str | None:
-    """The proposed equation: the last <answer> or \\boxed{} after the think block."""
-    segment = final_segment(text)
-    tags = re.findall(r"<answer>(.*?)</answer>", segment, re.DOTALL)
-    boxed = boxed_values(segment)
-    found = (tags or boxed or [None])[-1]
-    if found is None:
-        return None
-    return found.replace("\\times", "*").replace("\\cdot", "*").replace("\\div", "/").strip().strip("$") or None
-
-
-def check_countdown(equation: str | None, nums: Sequence[int], target: int) -> bool:
-    """True iff the equation uses each number exactly once, only + - * / and parentheses, and equals target."""
-    equation = (equation or "").split("=")[0].strip()  # "expr = target" states the target, drop it
-    if not equation or len(equation) > 200 or not _EQUATION_CHARS.fullmatch(equation):
-        return False
-    if Counter(int(n) for n in re.findall(r"\d+", equation)) != Counter(int(n) for n in nums):
-        return False
-    try:
-        return _evaluate(ast.parse(equation, mode="eval")) == Fraction(int(target))
-    except (ValueError, ZeroDivisionError, SyntaxError, TypeError, RecursionError):
-        return False
-
-
-def countdown(format_score: float = 0.1) -> Reward:
+@dataclass
+class Countdown:
     """TinyZero's countdown score: 1.0 for a valid equation reaching the target, format_score for a stated but
     wrong equation, 0.0 for none."""
 
-    def reward(completions: list, nums: list, target: list, **_: Any) -> list:
+    format_score: float = 0.1
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
+    __name__: ClassVar[str] = "countdown"
+
+    def __call__(self, completions: list, nums: list, target: list, **_: Any) -> list:
         scores = []
         for c, numbers, goal in zip(completions, nums, target):
             equation = countdown_equation(completion_text(c))
-            scores.append(1.0 if check_countdown(equation, numbers, goal) else format_score if equation else 0.0)
+            scores.append(1.0 if check_countdown(equation, numbers, goal) else self.format_score if equation else 0.0)
         return scores
 
-    return _named(reward, "countdown")
 
-
-REWARDS: dict[str, Callable[..., Reward]] = {
-    "accuracy": accuracy,
-    "format": format_,
-    "tag_count": tag_count,
-    "reasoning_steps": reasoning_steps,
-    "length": length,
-    "cosine": cosine,
-    "repetition": repetition,
-    "soft_overlong": soft_overlong,
-    "countdown": countdown,
+REWARDS: dict[str, Callable[..., Callable[..., list]]] = {  # name -> reward class (or any factory)
+    "accuracy": Accuracy,
+    "format": Format,
+    "tag_count": TagCount,
+    "reasoning_steps": ReasoningSteps,
+    "length": Length,
+    "cosine": Cosine,
+    "repetition": Repetition,
+    "soft_overlong": SoftOverlong,
+    "countdown": Countdown,
 }
 
-CONTEXT = ("timeout_s", "num_workers", "max_completion_length", "think_prefilled")
 COLUMNS = {"accuracy": ("answer",), "cosine": ("answer",), "length": ("answer",), "countdown": ("nums", "target")}
 
 
@@ -368,41 +382,44 @@ def check_user_reward(name: str, args: dict[str, Any]) -> None:
                              f"{', '.join(n for n in named if n not in ('completions', 'prompts')) or 'none'}")
 
 
-def user_reward(name: str, args: dict[str, Any] | None = None) -> Reward:
-    """Your own reward function, with the recipe's args bound; logged as rewards/<function name>."""
-    func = import_reward(name)
-    bound = functools.partial(func, **(args or {}))
+@dataclass
+class UserReward:
+    """Your own reward function (`module.path:function` or `file.py:function`), called with the recipe's args on
+    every call; logged as rewards/<function name>. It pickles when the function is importable by its module name."""
 
-    def reward(*call_args: Any, **kwargs: Any) -> list:
-        return bound(*call_args, **kwargs)
+    path: str
+    args: dict[str, Any] = field(default_factory=dict)
+    func: Callable = field(init=False, repr=False)
 
-    return _named(reward, getattr(func, "__name__", name.rpartition(":")[2]))
+    def __post_init__(self) -> None:
+        self.func = import_reward(self.path)
+        self.__name__ = getattr(self.func, "__name__", self.path.rpartition(":")[2])
+
+    def __call__(self, *call_args: Any, **kwargs: Any) -> list:
+        return self.func(*call_args, **{**self.args, **kwargs})
 
 
 def reward_args(name: str) -> list[str]:
-    """The recipe-settable arguments of a reward (its factory's parameters minus the run context)."""
-    try:
-        return [p for p in inspect.signature(REWARDS[name]).parameters if p not in CONTEXT]
-    except (TypeError, ValueError):  # a callable without a signature: accept anything
+    """The recipe-settable arguments of a registry reward (its fields minus the run context); [] (anything) for a
+    registered factory that is not one of these dataclasses."""
+    cls = REWARDS[name]
+    if not dataclasses.is_dataclass(cls):
         return []
+    return [f.name for f in dataclasses.fields(cls) if f.name not in cls.CONTEXT]
 
 
-def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -> Reward:
-    """Build one reward from the registry, or import your own (`module:function`); `context` values are passed only to
-    registry factories that declare them."""
+def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -> Callable[..., list]:
+    """One reward: a registry class with the recipe's args and the run context it declares (timeout_s,
+    num_workers, max_completion_length, think_prefilled), or your own function (`module:function`)."""
     if is_import_path(name):
-        return user_reward(name, args)
-    factory = REWARDS[name]
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    accepted = {k: v for k, v in context.items() if k in params and v is not None}
-    return factory(**{**accepted, **(args or {})})
+        return UserReward(name, dict(args or {}))
+    cls = REWARDS[name]
+    given = {k: v for k, v in context.items() if k in getattr(cls, "CONTEXT", ()) and v is not None}
+    return cls(**{**given, **(args or {})})
 
 
 def build_rewards(specs: Sequence[Any], timeout_s: float = 5.0, num_workers: int | None = None,
-                  **context: Any) -> tuple[list[Reward], list[float]]:
+                  **context: Any) -> tuple[list[Callable[..., list]], list[float]]:
     """The recipe's rewards as (functions, weights) for GRPOTrainer(reward_funcs=..., reward_weights=...)."""
     funcs = [make_reward(s.name, s.args, timeout_s=timeout_s, num_workers=num_workers, **context) for s in specs]
     return funcs, [float(s.weight) for s in specs]

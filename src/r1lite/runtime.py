@@ -1,4 +1,5 @@
-"""What every training stage does around the trainer: environment, output folder, resume, logs, run record."""
+"""What every stage does around its work: environment, the run folder (open_run: refuse or resume, the recorded
+recipe), fsynced JSONL logs; for the trainers also checkpoints and resume (start_training), train -> save -> push (train_and_save)."""
 
 from __future__ import annotations
 
@@ -157,13 +158,57 @@ def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) ->
     return None
 
 
-def write_run_record(output_dir: Path, recipe: Any, stage: str) -> None:
-    if not is_main_process():
-        return
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "resolved_recipe.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
-    (output_dir / "run.json").write_text(json.dumps(
-        {"stage": stage, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()}, indent=2))
+RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
+
+
+def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             has_outputs: bool = True, write: bool = True) -> bool:
+    """The one run-folder policy: refuse or resume, never mix two recipes' outputs.
+
+    When `output_dir` holds outputs (`has_outputs`) of a recorded recipe whose `settings` (a recipe as plain data ->
+    the values that make an output what it is) differ from this recipe's, refuse, naming each change, unless
+    overwrite_output_dir. Returns whether the outputs there are this recipe's to continue (False: the stage starts
+    them over). With `write`, creates the folder and records the recipe, atomically (the main process only)."""
+    current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
+    changed = []
+    if has_outputs and settings and recorded.is_file():
+        try:
+            before = yaml.safe_load(recorded.read_text())
+        except yaml.YAMLError:
+            before = None
+        if not isinstance(before, dict):
+            raise ConfigError(f"output_dir: {recorded} is unreadable; use another output_dir or "
+                              "--overwrite_output_dir true")
+        old, new = settings(before), settings(current)
+        changed = [k for k in new if old.get(k) != new[k]]
+        if changed and not recipe.overwrite_output_dir:
+            details = "; ".join(f"{k}: {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in changed)
+            raise ConfigError(f"output_dir: {output_dir} holds a run made with other settings ({', '.join(changed)} "
+                              f"differ: {details}); use another output_dir, the same settings, or "
+                              "--overwrite_output_dir true")
+    if write and is_main_process():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tmp = output_dir / f"{RECIPE_FILE}.tmp"
+        tmp.write_text(yaml.safe_dump(current, sort_keys=False))
+        os.replace(tmp, output_dir / RECIPE_FILE)  # never half-written, whenever the run is killed
+    return not changed
+
+
+def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
+    """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
+    is ended first, so the next row is not glued to it (readers skip the fragment)."""
+    torn = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+    with open(path, "a") as fh:
+        fh.write("\n" if torn else "")
+        fh.writelines(json.dumps(r, **dumps) + "\n" for r in rows)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
@@ -193,15 +238,24 @@ def default_output_dir(stage: str) -> Path:
     return Path("runs") / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train_stage(stage: str, recipe: Any, build_trainer: Callable[[Any, Path], Any]) -> Path:
-    """The part every training stage shares: output folder and resume policy, run record, train, save."""
+def start_training(stage: str, recipe: Any) -> tuple[Path, str | None, str | None]:
+    """Before a trainer is built: environment, output folder and resume policy (checkpoints), run record, Hub repo.
+    Returns (output folder, checkpoint to resume from, Hub repo id to push to)."""
     setup_env()
     output_dir = Path(recipe.trainer.get("output_dir") or default_output_dir(stage))
     resume = prepare_output_dir(output_dir, recipe.trainer.get("resume_from_checkpoint"), recipe.overwrite_output_dir)
-    write_run_record(output_dir, recipe, stage)
+    open_run(output_dir, recipe)  # a trainer's run folder is judged by its checkpoints (above), not its settings
+    if is_main_process():
+        (output_dir / "run.json").write_text(json.dumps(
+            {"stage": stage, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()}, indent=2))
     push = recipe.trainer.get("push_to_hub") and is_main_process()
     repo_id = hub.create_model_repo(recipe.trainer, output_dir) if push else None  # a bad token fails now
-    trainer = build_trainer(recipe, output_dir)
+    return output_dir, resume, repo_id
+
+
+def train_and_save(stage: str, trainer: Any, recipe: Any, output_dir: Path, resume: str | None,
+                   repo_id: str | None) -> Path:
+    """trainer.train() (resuming when asked), then the final model or adapter and its tokenizer, the Hub push."""
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(output_dir))
     if is_main_process():
@@ -236,8 +290,7 @@ def metrics_callback(output_dir: Path) -> Any:
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and state.is_world_process_zero:
                 row = {"step": state.global_step, "time": round(time.time(), 3), **logs}
-                with open(output_dir / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps(row, default=float) + "\n")
+                append_jsonl(output_dir / "metrics.jsonl", [row], default=float)
 
     return MetricsJSONL()
 
@@ -285,12 +338,10 @@ class CompletionRecorder:
         step = state.global_step if state is not None else None
         prompts = columns.get("prompts") or [None] * len(completions)
         answers = columns.get("answer") or [None] * len(completions)
-        with open(self.path, "a") as fh:
-            for i, completion in enumerate(completions):
-                row = {"step": step, "prompt": _last_turn(prompts[i]) if prompts[i] is not None else None,
-                       "completion": completion_text(completion), "answer": answers[i],
-                       "rewards": {n: pending[n][i] for n in self.names}}
-                fh.write(json.dumps(row) + "\n")
+        append_jsonl(self.path, [{"step": step, "prompt": _last_turn(prompts[i]) if prompts[i] is not None else None,
+                                  "completion": completion_text(completion), "answer": answers[i],
+                                  "rewards": {n: pending[n][i] for n in self.names}}
+                                 for i, completion in enumerate(completions)])
 
 
 def wrap_rewards(funcs: list[Callable], output_dir: Path) -> list[SafeReward]:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ from r1lite.grading import Grade, completion_text, grade, grade_quick
 log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536
 STARTUP_S = 60.0  # a worker that has not imported its libraries by then is replaced
+
+
+@dataclass
+class ScoringArgs:
+    timeout_s: float = 5.0  # every completion gets a score within this wall-clock time
+    num_workers: int | None = None  # scoring processes; default: all CPU cores
 
 
 def default_num_workers() -> int:

@@ -1,27 +1,84 @@
 """`r1lite sft`: distillation / cold-start SFT on reasoning traces, on TRL's SFTTrainer.
 
-recipe -> conversations (data.py: messages, conversational prompt/completion, or problem + solution; formats.py) ->
-prompt / completion pairs (the last assistant turn is the completion, so the loss is on assistant tokens only with
-any chat template; standard prompt/completion text and `text` rows go to TRL as they are) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model, peft) -> train (resuming when asked) -> save.
+Read top to bottom: SFTRecipe (its sections and validate()), load_conversations, build_trainer, run, cli.
+
+    cli(argv) -> config.load_cli_recipe(SFTRecipe) -> run(recipe):
+      runtime.start_training (output folder, resume policy, run record)
+      -> build_trainer: conversations (messages, conversational prompt/completion, or problem + solution;
+         formats.py) -> prompt / completion pairs (the last assistant turn is the completion, so the loss is on
+         assistant tokens only with any chat template; standard prompt/completion and `text` rows go to TRL as they
+         are) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model from models.load_model, peft)
+      -> runtime.train_and_save: SFTTrainer.train() (resuming when asked) -> save -> [push]
 
 Packing (`packing: true`, TRL's bfd, padding-free), padding_free, max_length, gradient checkpointing and report_to
 are TRL fields passed through unchanged. r1lite loads the model itself (GGUF, tiny:<arch>, adapter folders), so
 `model_init_kwargs` (e.g. `{use_kernels: true}` for Hub/Liger kernels) and QLoRA (`model.load_in_4bit`) are applied
-here: TRL ignores both for a model passed in already loaded.
+by models.load_model: TRL ignores both for a model passed in already loaded.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, models, runtime
-from r1lite.config import ConfigError, SFTRecipe
+from r1lite import data, models, prompts, runtime
+from r1lite.config import ConfigError, check_positive, check_resume, load_cli_recipe, trainer_section, trainer_value
+from r1lite.data import DataArgs, check_data
+from r1lite.formats import check_formats, sft_format
+from r1lite.models import ModelArgs, check_model
 
 log = logging.getLogger("r1lite")
+
+
+@dataclass
+class SFTRecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    trainer: dict[str, Any] = trainer_section("sft")
+    overwrite_output_dir: bool = False
+
+    def validate(self) -> None:
+        check_model(self.model)
+        check_formats(self.data, "sft")
+        check_data(self.data, need_answer=False, need_solution=True)
+        for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
+            check_positive(f"trainer.{name}", trainer_value(self, name))
+        check_resume(self.trainer)
+
+
+Recipe = SFTRecipe  # the stage contract (stages.py): Recipe, run, cli
+
+
+def load_conversations(args: DataArgs) -> Any:
+    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
+    prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
+    if not args.sources:
+        raise ConfigError("data.sources: at least one source is needed")
+    parts = []
+    for i, source in enumerate(args.sources):
+        ds = data.read_source(source)
+        fmt, why = sft_format(ds[0])
+        if fmt is None:
+            raise ConfigError(f"data.sources[{i}]: {source.path}: {why} (r1lite check lists the accepted formats)")
+        if fmt == "standard prompt-completion":
+            parts.append(ds.select_columns(["prompt", "completion", "id", "source"]))
+            continue
+        if fmt == "text":
+            parts.append(ds.select_columns(["text", "id", "source"]))
+            continue
+        if fmt == "conversational prompt-completion":
+            ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
+        elif fmt == "problem-solution":
+            ds = ds.map(lambda row: {"messages": prompts.build_messages(row["problem"], args.system_prompt,
+                                                                        args.prompt_template)
+                                     + [{"role": "assistant", "content": data.format_solution(row, args.wrap_in_think)}]})
+        if prompts.system_prompt(args.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+            text = prompts.system_prompt(args.system_prompt)
+            ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
+        parts.append(ds.select_columns(["messages", "id", "source"]))
+    return data.mix(parts, args.sources, args.num_samples, args.seed, args.shuffle)
 
 
 def to_prompt_completion(conversations: Any) -> Any:
@@ -49,61 +106,28 @@ def check_think_survives(dataset: Any, tokenizer: Any) -> None:
                           "trainer.chat_template_path to a template that keeps it")
 
 
-def init_kwargs(recipe: SFTRecipe) -> dict[str, Any]:
-    """trainer.model_init_kwargs as a dict (the command line may give it as a JSON string, as TRL accepts)."""
-    init = recipe.trainer.get("model_init_kwargs") or {}
-    return dict(json.loads(init) if isinstance(init, str) else init)
-
-
-def check_model_loading(recipe: SFTRecipe, on_gpu: bool) -> None:
-    """Fail before loading anything when the recipe asks for what this machine cannot do."""
-    model, init = recipe.model, init_kwargs(recipe)
-    if model.load_in_4bit or model.load_in_8bit:
-        bits = "load_in_4bit" if model.load_in_4bit else "load_in_8bit"
-        if not on_gpu:
-            raise ConfigError(f"model.{bits}: bitsandbytes quantization (QLoRA) needs a CUDA GPU and none is "
-                              f"available; set model.{bits} false to train in full precision (with use_peft for LoRA)")
-        if importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError(f"model.{bits}: needs the bitsandbytes package (pip install bitsandbytes)")
-        if not model.use_peft:
-            raise ConfigError(f"model.{bits}: quantized weights cannot be trained directly; set model.use_peft true "
-                              "(QLoRA trains LoRA adapters on the quantized model)")
-    if init.get("use_kernels") and importlib.util.find_spec("kernels") is None:
-        raise ConfigError("trainer.model_init_kwargs.use_kernels: needs the kernels package (pip install kernels); "
-                          "or remove use_kernels")
-    if recipe.trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
-        raise ConfigError("trainer.use_liger_kernel: needs the liger-kernel package (pip install 'r1lite[liger]'); "
-                          "TRL deprecates it for model_init_kwargs: {use_kernels: true}")
-
-
-def load_student(recipe: SFTRecipe) -> Any:
-    """The model to fine-tune: the recipe's model with trainer.model_init_kwargs (kernels, attention, dtype, ...)
-    and 4/8-bit quantization applied."""
-    return models.load_model(recipe.model, init_kwargs=init_kwargs(recipe))
-
-
 def build_trainer(recipe: SFTRecipe, output_dir: Path) -> Any:
     """The SFTTrainer for a recipe, ready to train (its train_dataset is tokenized, labels masked, packed)."""
     import torch
     from trl import SFTConfig, SFTTrainer, get_peft_config
 
-    check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
+    models.check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code, padding_side="right")
-    dataset = data.load_conversations(recipe.data)
+    dataset = load_conversations(recipe.data)
     if "messages" in dataset.column_names:  # standard prompt/completion and text go to TRL as they are
         dataset = to_prompt_completion(dataset)
         if not recipe.trainer.get("chat_template_path"):
             check_think_survives(dataset, tokenizer)
     kwargs = runtime.trainer_kwargs(recipe, output_dir)
-    kwargs.pop("model_init_kwargs", None)  # applied by load_student; TRL would only warn that it ignores them
+    kwargs.pop("model_init_kwargs", None)  # applied by models.load_model; TRL would only warn that it ignores them
     try:
         args = SFTConfig(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
 
     trainer = SFTTrainer(
-        model=load_student(recipe),
+        model=models.load_model(recipe.model, init_kwargs=recipe.trainer.get("model_init_kwargs")),
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -127,6 +151,18 @@ def check_kept(prepared: Any, n_conversations: int, max_length: int | None) -> N
                     n_conversations - kept, n_conversations, max_length)
 
 
-def run_sft(recipe: SFTRecipe) -> Path:
+def run(recipe: SFTRecipe) -> Path:
     """Fine-tune on the recipe's conversations; returns the output folder (model or adapter, logs, checkpoints)."""
-    return runtime.train_stage("sft", recipe, build_trainer)
+    output_dir, resume, repo_id = runtime.start_training("sft", recipe)
+    trainer = build_trainer(recipe, output_dir)
+    return runtime.train_and_save("sft", trainer, recipe, output_dir, resume, repo_id)
+
+
+def cli(argv: list[str]) -> int:
+    """`r1lite sft [--config R] [--field value ...]`."""
+    recipe = load_cli_recipe(SFTRecipe, argv)
+    runtime.setup_logging(recipe.trainer)
+    output_dir = run(recipe)
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"sft finished: {output_dir}")
+    return 0

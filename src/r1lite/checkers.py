@@ -1,0 +1,84 @@
+"""Answer checkers per task: is this completion's final answer right? The grading layer's one entry, check_answers,
+serves the trainer's rewards, generate's verification and eval alike, so every task the trainer can reward can be
+graded everywhere.
+
+    math       the final answer (after </think>, last \\boxed{}) equals the row's `answer` (grading.py, bounded and
+               parallel in scoring.py)
+    countdown  the proposed equation (last <answer> or \\boxed{}) uses each of the row's `nums` once and equals its
+               `target` (TinyZero)
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections import Counter
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from r1lite.grading import boxed_values, final_segment
+from r1lite.scoring import grade_batch
+
+
+def task_of(row: dict[str, Any]) -> str:
+    """countdown for rows with `nums` and `target`, else math."""
+    return "countdown" if row.get("nums") is not None and row.get("target") is not None else "math"
+
+
+def check_answers(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_s: float = 5.0,
+                  num_workers: int | None = None) -> list[bool | None]:
+    """Whether each text answers its row (one text per row) rightly; None when a math gold cannot be parsed."""
+    out: list[bool | None] = [None] * len(texts)
+    math = [i for i, row in enumerate(rows) if task_of(row) == "math"]
+    for i, row in enumerate(rows):
+        if task_of(row) == "countdown":
+            out[i] = check_countdown(countdown_equation(texts[i]), row["nums"], row["target"])
+    grades = grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s, num_workers)
+    for i, g in zip(math, grades):
+        out[i] = g.correct
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# countdown (TinyZero)
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_EQUATION_CHARS = re.compile(r"[\d+\-*/().\s]+")
+
+
+def _evaluate(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return Fraction(node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_evaluate(node.operand)
+    raise ValueError("not an arithmetic expression")
+
+
+def countdown_equation(text: str) -> str | None:
+    """The proposed equation: the last <answer> or \\boxed{} after the think block."""
+    segment = final_segment(text)
+    tags = re.findall(r"<answer>(.*?)</answer>", segment, re.DOTALL)
+    boxed = boxed_values(segment)
+    found = (tags or boxed or [None])[-1]
+    if found is None:
+        return None
+    return found.replace("\\times", "*").replace("\\cdot", "*").replace("\\div", "/").strip().strip("$") or None
+
+
+def check_countdown(equation: str | None, nums: Sequence[int], target: int) -> bool:
+    """True iff the equation uses each number exactly once, only + - * / and parentheses, and equals target."""
+    equation = (equation or "").split("=")[0].strip()  # "expr = target" states the target, drop it
+    if not equation or len(equation) > 200 or not _EQUATION_CHARS.fullmatch(equation):
+        return False
+    if Counter(int(n) for n in re.findall(r"\d+", equation)) != Counter(int(n) for n in nums):
+        return False
+    try:
+        return _evaluate(ast.parse(equation, mode="eval")) == Fraction(int(target))
+    except (ValueError, ZeroDivisionError, SyntaxError, TypeError, RecursionError):
+        return False

@@ -1,0 +1,93 @@
+"""The package's shape: imports between r1lite modules form no cycle (counting the lazy ones inside functions), no
+module imports another's private name, and the stages are listed in one place (stages.STAGES)."""
+
+import ast
+from pathlib import Path
+
+from r1lite import stages
+
+PACKAGE = Path(stages.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, at any depth, except those under `if TYPE_CHECKING:` (never run)."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if _is_type_checking(node):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _graph() -> tuple[dict[str, set[str]], list[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph, private = {}, []
+    for name, path in modules.items():
+        deps = set()
+        for node in _imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in modules}
+                continue
+            if not (node.module or "").startswith("r1lite"):
+                continue
+            for alias in node.names:
+                deps.add(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module)
+                if alias.name.startswith("_"):
+                    private.append(f"{name}: from {node.module} import {alias.name}")
+        graph[name] = deps - {name, "r1lite"}
+    return graph, private
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep] if dep in path else [node, dep]
+            if dep not in state and (found := visit(dep, path + [dep])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
+
+
+def test_imports_form_no_cycle():
+    graph, _ = _graph()
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_no_private_name_is_imported_across_modules():
+    _, private = _graph()
+    assert private == []
+
+
+def test_every_stage_module_has_the_stage_contract():
+    for stage in stages.STAGES:
+        module = stages.module(stage)
+        assert callable(module.run) and callable(module.cli), stage
+        assert callable(getattr(module.Recipe, "validate", None)), stage
+
+
+def test_the_stages_are_listed_once():
+    """No other module spells out the stage modules: they read stages.STAGES."""
+    listed = [p.name for p in PACKAGE.rglob("*.py") if p.name != "stages.py"
+              and all(f'"r1lite.{m}"' in p.read_text() for m in ("grpo", "sft", "evaluate", "generate"))]
+    assert listed == []
