@@ -93,6 +93,8 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
         arch = models.arch_of(model_name)
     except ValueError:  # a path that does not exist yet, e.g. the output of an earlier stage
         arch = None
+    if arch is None and Path(recipe_path).resolve().parent == DEMO_RECIPES:
+        arch = models.arch_of("smollm2-135m")  # the demo's stages all chain from its embedded model
     arch = arch or plan.model_shape(model_name, recipe_path).model_type
     if arch not in models.TINY_ARCHS:
         raise ConfigError(f"model.model_name_or_path: no tiny stand-in for architecture {arch!r}; known: "
