@@ -21,8 +21,8 @@ RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
 # seconds on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
-COST = {"convert": 30, "eval_base": 75, "eval": 45, "sft_start": 20, "sft_step": 7.5, "grpo_start": 25,
-        "filter": 60, "grpo_step": 15}
+COST = {"convert": 30, "eval_base": 80, "eval": 60, "sft_start": 15, "sft_step": 6, "grpo_start": 25,
+        "filter": 45, "grpo_step": 14}
 SFT_STEPS = 8  # a light cold start: GRPO needs room to improve on it (shared/design/cpu-grpo-findings.md)
 
 
@@ -31,7 +31,8 @@ def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
     if tiny:
         return {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2}
     p = {"sft_steps": SFT_STEPS, "grpo_steps": 0, "eval_n": 128, "gsm8k": 8}
-    p["grpo_steps"] = max(4, min(int((minutes * 60 - estimate_s(p)) // COST["grpo_step"]), 100))
+    # the budget counts a first run's model conversion, so the plan (and the result) does not depend on the cache
+    p["grpo_steps"] = max(4, min(int((minutes * 60 - estimate_s(p, convert=True)) // COST["grpo_step"]), 100))
     return p
 
 
