@@ -450,7 +450,7 @@ def from_pretrained(name: str, **kwargs: Any) -> Any:
 
 def load_inference_model(name: str, dtype: str | None = "auto", device: str | None = None,
                          trust_remote_code: bool = False) -> Any:
-    """A model ready to generate (eval mode), from any accepted name or a training output folder."""
-    model = from_pretrained(name, dtype=resolve_dtype(dtype), trust_remote_code=trust_remote_code)
-    model.eval()
-    return model.to(device) if device else model
+    """A model ready to generate (eval mode), from any accepted name or a training output folder: `load_model` on a
+    `model:` section naming it, so eval, generate and the difficulty filter load exactly what the trainers load."""
+    args = ModelArgs(model_name_or_path=name, dtype=dtype or "auto", trust_remote_code=trust_remote_code)
+    return load_model(args, device).eval()
