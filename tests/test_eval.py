@@ -227,3 +227,21 @@ def test_paired_interval_is_honest_on_tiny_or_uniform_samples():
     assert all(x != x for x in metrics.paired_diff_ci([0], [1]))  # one problem: no interval
     diff, low, high = metrics.paired_diff_ci([0, 0, 0], [1, 1, 1])
     assert diff == 1.0 and low < 0.5 < high <= 1.0  # every problem moved, yet three problems prove little
+
+
+def test_countdown_benchmark_rows_are_graded_by_the_countdown_checker():
+    """An equation that equals the target without using the given numbers is wrong (the math grader alone would
+    credit `5+5` against a gold `2*3+4`, both 10)."""
+    from r1lite.backends import Completion
+    from r1lite.benchmarks import get_benchmark, load_benchmark
+    from r1lite.evaluate import grade_records
+
+    bench = get_benchmark("countdown", path="synthetic:countdown", task_args={"n": 4, "num_count": 3})
+    rows = load_benchmark(bench)
+    assert all("nums" in row and "target" in row for row in rows)
+    row = {**rows[0], "nums": [2, 3, 4], "target": 10, "answer": "2*3+4"}
+    texts = ["<think>4 + 2*3 = 10</think><answer>4 + 2*3</answer>", "<answer>5+5</answer>",
+             "The answer is \\boxed{(2+3)*4}"]
+    records = grade_records([row], [[Completion(t) for t in texts]], None, timeout_s=5.0)
+    assert [r["correct"] for r in records] == [True, False, False]
+    assert records[0]["answer"] == "4 + 2*3" and records[0]["formatted"] is False

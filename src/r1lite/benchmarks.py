@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from r1lite.checkers import TASK_FIELDS
 from r1lite.prompts import R1_EVAL_TEMPLATE
 
 
@@ -154,7 +155,7 @@ def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_fi
         row = {"id": str(r.get(id_field) if id_field and r.get(id_field) is not None else f"{bench.name}-{i}"),
                "benchmark": bench.name, "problem": r[problem_field], "answer": _gold(r[bench.answer_field], bench)}
         row["prompt"] = bench.template.replace("{problem}", row["problem"])
-        for key in bench.extra_fields:
+        for key in (*bench.extra_fields, *TASK_FIELDS):
             if key in r:
                 row[key] = r[key]
         rows.append(row)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from r1lite.grading import boxed_values, final_segment
+from r1lite.grading import Grade, boxed_values, final_segment
 from r1lite.scoring import grade_batch
+
+TASK_FIELDS = ("nums", "target")  # row fields a non-math checker reads, kept on benchmark rows
 
 
 def task_of(row: dict[str, Any]) -> str:
@@ -34,7 +36,7 @@ def check_answers(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_
     math = [i for i, row in enumerate(rows) if task_of(row) == "math"]
     for i, row in enumerate(rows):
         if task_of(row) == "countdown":
-            out[i] = check_countdown(countdown_equation(texts[i]), row["nums"], row["target"])
+            out[i] = grade_countdown(texts[i], row["nums"], row["target"]).correct
     grades = grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s, num_workers)
     for i, g in zip(math, grades):
         out[i] = g.correct
@@ -69,6 +71,14 @@ def countdown_equation(text: str) -> str | None:
     if found is None:
         return None
     return found.replace("\\times", "*").replace("\\cdot", "*").replace("\\div", "/").strip().strip("$") or None
+
+
+def grade_countdown(text: str, nums: Sequence[int], target: int) -> Grade:
+    """A countdown completion graded like a math one (answer, correct, boxed, ...), for eval's records."""
+    equation = countdown_equation(text)
+    correct = check_countdown(equation, nums, target)
+    boxed = bool(boxed_values(final_segment(text)))
+    return Grade(equation, correct, boxed, correct and boxed, correct)
 
 
 def check_countdown(equation: str | None, nums: Sequence[int], target: int) -> bool:

@@ -204,13 +204,20 @@ def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
 
 def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
                   num_workers: int | None = None) -> list[dict[str, Any]]:
-    """One record per (row, sample) from the backend's completions, graded like the GRPO accuracy reward."""
+    """One record per (row, sample) from the backend's completions, graded like the trainer's rewards (math: the
+    accuracy reward's grader; countdown rows, with nums and target: the countdown checker)."""
+    from r1lite.checkers import grade_countdown, task_of
     from r1lite.grading import as_number, normalize
     from r1lite.scoring import grade_batch
 
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
-    grades = grade_batch([c.text for _, _, c in flat], [row["answer"] for row, _, _ in flat], timeout_s,
-                         num_workers)
+    math = [i for i, (row, _, _) in enumerate(flat) if task_of(row) == "math"]
+    grades = [grade_countdown(c.text, row["nums"], row["target"]) if task_of(row) == "countdown" else None
+              for row, _, c in flat]
+    math_grades = grade_batch([flat[i][2].text for i in math], [flat[i][0]["answer"] for i in math], timeout_s,
+                              num_workers)
+    for i, g in zip(math, math_grades):
+        grades[i] = g
     records = []
     for (row, j, c), g in zip(flat, grades):
         key = None
