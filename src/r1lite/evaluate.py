@@ -100,7 +100,8 @@ class EvalRecipe:
         for name, args in self.benchmark_args.items():
             for key in args:
                 if key not in allowed:
-                    raise ConfigError(f"benchmark_args.{name}.{key}: unknown field; allowed values: {', '.join(allowed)}")
+                    raise ConfigError(f"benchmark_args.{name}.{key}: unknown field; allowed values: "
+                                      f"{', '.join(allowed)}")
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.output_dir:
             raise ConfigError("output_dir: required with several processes (every rank writes its shard there)")
         if self.data_dir and not Path(self.data_dir).is_dir():
@@ -167,8 +168,9 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # records
 
 
-SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p", "max_new_tokens",
-            "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args", "data_dir", "batch_size")
+SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p",
+            "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args",
+            "data_dir", "batch_size")
 # backend_args that change how requests are sent, not what comes back
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
 
