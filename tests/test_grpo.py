@@ -10,7 +10,6 @@ import pytest
 import torch
 import yaml
 
-from r1lite import rewards
 from r1lite.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
 from r1lite.grpo import run as run_grpo
@@ -18,19 +17,6 @@ from r1lite.grpo import run as run_grpo
 REPO = Path(__file__).resolve().parents[1]
 
 
-class DigitShare:
-    """Easily learnable: the share of digits in the completion (a random tiny model starts near 10/100)."""
-
-    __name__ = "digit_share"
-
-    def __call__(self, completions, **kwargs):
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
-
-
-@pytest.fixture
-def digit_reward(monkeypatch):
-    monkeypatch.setitem(rewards.REWARDS, "digit_share", lambda: DigitShare())
 
 
 def raw_recipe(tmp_path, reward="digit_share", **trainer):

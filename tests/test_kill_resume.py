@@ -10,9 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from r1lite import rewards
 from r1lite.config import load_recipe
 from r1lite.grpo import GRPORecipe
 from r1lite.grpo import run as run_grpo
@@ -65,18 +62,6 @@ else:
 run(recipe)
 """
 
-
-class DigitShare:
-    __name__ = "digit_share"
-
-    def __call__(self, completions, **kwargs):
-        texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
-
-
-@pytest.fixture
-def digit_reward(monkeypatch):
-    monkeypatch.setitem(rewards.REWARDS, "digit_share", lambda: DigitShare())
 
 
 def grpo_raw(out: Path, **trainer) -> dict:

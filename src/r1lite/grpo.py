@@ -2,7 +2,7 @@
 
 Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run, cli.
 
-    cli(argv) -> config.load_cli_recipe(GRPORecipe) -> run(recipe):
+    cli(argv) -> runtime.training_cli -> config.load_cli_recipe(GRPORecipe) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
          (difficulty.py)] -> rewards (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
@@ -27,7 +27,6 @@ from r1lite.config import (
     ConfigError,
     check_positive,
     check_resume,
-    load_cli_recipe,
     suggest,
     trainer_section,
     trainer_value,
@@ -208,9 +207,4 @@ def run(recipe: GRPORecipe) -> Path:
 
 def cli(argv: list[str]) -> int:
     """`r1lite grpo [--config R] [--field value ...]`."""
-    recipe = load_cli_recipe(GRPORecipe, argv)
-    runtime.setup_logging(recipe.trainer)
-    output_dir = run(recipe)
-    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
-        print(f"grpo finished: {output_dir}")
-    return 0
+    return runtime.training_cli("grpo", GRPORecipe, run, argv)
