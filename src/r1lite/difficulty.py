@@ -15,21 +15,61 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from r1lite.config import ConfigError, trainer_value
+from r1lite.backends import BACKENDS
+from r1lite.config import ConfigError, check_positive, suggest, trainer_value
+from r1lite.rewards import REWARDS
 from r1lite.runtime import append_jsonl
 
 if TYPE_CHECKING:  # grpo.py imports this module
-    from r1lite.grpo import DifficultyFilterArgs, GRPORecipe
+    from r1lite.grpo import GRPORecipe
 
 PASS_RATES = "pass_rates.jsonl"
 SUMMARY = "difficulty_filter.json"
 CHUNK = 32  # prompts sampled, graded and appended per step: the most a kill can lose
+
+@dataclass
+class DifficultyFilterArgs:
+    """Before training, keep only prompts whose pass rate under the starting policy lies in `band` (difficulty.py)."""
+
+    num_samples: int = 8  # completions sampled per training prompt
+    band: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [low, high]: keep low < pass rate < high
+    inclusive: bool = False  # true: keep low <= pass rate <= high
+    pass_reward: str = "accuracy"  # a completion passes when this reward gives it full credit (1.0)
+    temperature: float | None = None  # default: trainer.temperature (sample as training will)
+    top_p: float = 1.0
+    max_new_tokens: int | None = None  # default: trainer.max_completion_length
+    backend: str = "hf"  # hf | vllm | openai (the eval backends)
+    backend_args: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, model for a served policy
+    batch_size: int = 64  # hf backend: sequences generated together
+    pass_rates: str | None = None  # JSONL of pass rates, resumed and reused; default <output_dir>/pass_rates.jsonl
+    seed: int = 0
+
+    def validate(self, where: str = "difficulty_filter") -> None:
+        for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
+            check_positive(f"{where}.{name}", getattr(self, name))
+        if len(self.band) != 2 or not 0.0 <= self.band[0] <= self.band[1] <= 1.0:
+            raise ConfigError(f"{where}.band: {self.band} must be [low, high] with 0 <= low <= high <= 1")
+        if not self.inclusive and self.band[0] == self.band[1]:
+            raise ConfigError(f"{where}.band: {self.band} keeps nothing with exclusive bounds (set inclusive: true)")
+        if self.temperature is not None and self.temperature < 0:
+            raise ConfigError(f"{where}.temperature: must be >= 0, got {self.temperature}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
+                              f"{', '.join(BACKENDS)}")
+        if self.pass_reward not in REWARDS:
+            raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward{suggest(self.pass_reward, REWARDS)};"
+                              f" allowed values: {', '.join(sorted(REWARDS))}")
+
+
 
 # (completions of one prompt, that prompt's dataset row) -> whether each completion passes
 Grader = Callable[[list[str], dict[str, Any]], list[bool]]
@@ -157,7 +197,19 @@ def filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: 
                    grade: Grader | None = None) -> Any:
     """The rows of `prompts` (a Dataset with a chat `prompt` column) whose pass rate lies in the band; writes the
     pass rates (difficulty_filter.pass_rates, default <output_dir>/pass_rates.jsonl) and a summary
-    (<output_dir>/difficulty_filter.json). `backend` and `grade` replace the recipe's (tests)."""
+    (<output_dir>/difficulty_filter.json). `backend` and `grade` replace the recipe's (tests). With several
+    processes, rank 0 samples first and the others then find every pass rate in its file."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        first = nullcontext()
+    else:
+        from accelerate import PartialState
+
+        first = PartialState().main_process_first()
+    with first:
+        return _filter_prompts(prompts, recipe, output_dir, backend, grade)
+
+
+def _filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: Any, grade: Grader | None) -> Any:
     cfg = recipe.difficulty_filter
     started = time.time()
     model = recipe.model.model_name_or_path

@@ -2,12 +2,13 @@
 
 Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run, cli.
 
-    cli(argv) -> runtime.training_cli -> config.load_cli_recipe(GRPORecipe) -> run(recipe):
+    cli(argv): config.load_cli_recipe(GRPORecipe) (YAML + overrides -> validate()) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
          (difficulty.py)] -> rewards (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
          -> GRPOTrainer(model from models.load_model, rewards, peft)
       -> runtime.train_and_save: GRPOTrainer.train() (resuming when asked) -> save -> [push]
+Every call goes down: no module below calls back into this one.
 
 The loss (grpo, dr_grpo, dapo, ...), beta, epsilon/epsilon_high, num_iterations, scale_rewards,
 mask_truncated_completions, vLLM (use_vllm, vllm_mode) and report_to are TRL fields set in the recipe's trainer:
@@ -21,17 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, models, runtime
+from r1lite import data, difficulty, models, runtime
 from r1lite import prompts as prompts_mod
 from r1lite.config import (
     ConfigError,
     check_positive,
     check_resume,
+    load_cli_recipe,
     suggest,
     trainer_section,
     trainer_value,
 )
 from r1lite.data import DataArgs, check_data
+from r1lite.difficulty import DifficultyFilterArgs
 from r1lite.formats import check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import (
@@ -47,42 +50,6 @@ from r1lite.scoring import ScoringArgs
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)
-
-
-@dataclass
-class DifficultyFilterArgs:
-    """Before training, keep only prompts whose pass rate under the starting policy lies in `band` (difficulty.py)."""
-
-    num_samples: int = 8  # completions sampled per training prompt
-    band: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [low, high]: keep low < pass rate < high
-    inclusive: bool = False  # true: keep low <= pass rate <= high
-    pass_reward: str = "accuracy"  # a completion passes when this reward gives it full credit (1.0)
-    temperature: float | None = None  # default: trainer.temperature (sample as training will)
-    top_p: float = 1.0
-    max_new_tokens: int | None = None  # default: trainer.max_completion_length
-    backend: str = "hf"  # hf | vllm | openai (the eval backends)
-    backend_args: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, model for a served policy
-    batch_size: int = 64  # hf backend: sequences generated together
-    pass_rates: str | None = None  # JSONL of pass rates, resumed and reused; default <output_dir>/pass_rates.jsonl
-    seed: int = 0
-
-    def validate(self, where: str = "difficulty_filter") -> None:
-        from r1lite.backends import BACKENDS
-
-        for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
-            check_positive(f"{where}.{name}", getattr(self, name))
-        if len(self.band) != 2 or not 0.0 <= self.band[0] <= self.band[1] <= 1.0:
-            raise ConfigError(f"{where}.band: {self.band} must be [low, high] with 0 <= low <= high <= 1")
-        if not self.inclusive and self.band[0] == self.band[1]:
-            raise ConfigError(f"{where}.band: {self.band} keeps nothing with exclusive bounds (set inclusive: true)")
-        if self.temperature is not None and self.temperature < 0:
-            raise ConfigError(f"{where}.temperature: must be >= 0, got {self.temperature}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
-                              f"{', '.join(BACKENDS)}")
-        if self.pass_reward not in REWARDS:
-            raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward{suggest(self.pass_reward, REWARDS)};"
-                              f" allowed values: {', '.join(sorted(REWARDS))}")
 
 
 @dataclass
@@ -165,7 +132,7 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
     if recipe.difficulty_filter is not None:
-        prompts = _filtered(prompts, recipe, output_dir)
+        prompts = difficulty.filter_prompts(prompts, recipe, output_dir)
     funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers,
                                    max_completion_length=trainer_value(recipe, "max_completion_length"),
                                    think_prefilled=prompts_mod.prefills_think(tokenizer))
@@ -185,19 +152,6 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
     )
 
 
-def _filtered(prompts: Any, recipe: GRPORecipe, output_dir: Path) -> Any:
-    """Difficulty filtering before the model loads; with several processes, rank 0 samples first and the others
-    then find every pass rate in its file."""
-    from r1lite.difficulty import filter_prompts
-
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        return filter_prompts(prompts, recipe, output_dir)
-    from accelerate import PartialState
-
-    with PartialState().main_process_first():
-        return filter_prompts(prompts, recipe, output_dir)
-
-
 def run(recipe: GRPORecipe) -> Path:
     """Train with GRPO as the recipe says; returns the output folder (final model or adapter, logs, checkpoints)."""
     output_dir, resume, repo_id = runtime.start_training("grpo", recipe)
@@ -207,4 +161,9 @@ def run(recipe: GRPORecipe) -> Path:
 
 def cli(argv: list[str]) -> int:
     """`r1lite grpo [--config R] [--field value ...]`."""
-    return runtime.training_cli("grpo", GRPORecipe, run, argv)
+    recipe = load_cli_recipe(GRPORecipe, argv)
+    runtime.setup_logging(recipe.trainer)
+    output_dir = run(recipe)
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"grpo finished: {output_dir}")
+    return 0

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from r1lite import hub
-from r1lite.config import ConfigError, load_cli_recipe, to_dict
+from r1lite.config import ConfigError, to_dict
 from r1lite.grading import completion_text
 
 log = logging.getLogger("r1lite")
@@ -350,14 +350,3 @@ def wrap_rewards(funcs: list[Callable], output_dir: Path) -> list[SafeReward]:
     names = [getattr(f, "__name__", type(f).__name__) for f in funcs]
     recorder = CompletionRecorder(output_dir / name, names)
     return [SafeReward(f, recorder) for f in funcs]
-
-
-def training_cli(stage: str, recipe_class: type, run: Callable[[Any], Path], argv: list[str]) -> int:
-    """`r1lite <stage> [--config R] [--field value ...]` for a training stage: load, log, run, say where it went."""
-    recipe = load_cli_recipe(recipe_class, argv)
-    setup_logging(recipe.trainer)
-    output_dir = run(recipe)
-    if is_main_process():  # once, not once per process under accelerate launch / torchrun
-        print(f"{stage} finished: {output_dir}")
-    return 0
-

@@ -2,7 +2,7 @@
 
 Read top to bottom: SFTRecipe (its sections and validate()), load_conversations, build_trainer, run, cli.
 
-    cli(argv) -> runtime.training_cli -> config.load_cli_recipe(SFTRecipe) -> run(recipe):
+    cli(argv): config.load_cli_recipe(SFTRecipe) (YAML + overrides -> validate()) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: conversations (messages, conversational prompt/completion, or problem + solution;
          formats.py) -> prompt / completion pairs (the last assistant turn is the completion, so the loss is on
@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, prompts, runtime
-from r1lite.config import ConfigError, check_positive, check_resume, trainer_section, trainer_value
+from r1lite.config import (
+    ConfigError,
+    check_positive,
+    check_resume,
+    load_cli_recipe,
+    trainer_section,
+    trainer_value,
+)
 from r1lite.data import DataArgs, check_data
 from r1lite.formats import check_formats, sft_format
 from r1lite.models import ModelArgs, check_model
@@ -160,4 +167,9 @@ def run(recipe: SFTRecipe) -> Path:
 
 def cli(argv: list[str]) -> int:
     """`r1lite sft [--config R] [--field value ...]`."""
-    return runtime.training_cli("sft", SFTRecipe, run, argv)
+    recipe = load_cli_recipe(SFTRecipe, argv)
+    runtime.setup_logging(recipe.trainer)
+    output_dir = run(recipe)
+    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
+        print(f"sft finished: {output_dir}")
+    return 0
