@@ -21,8 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from r1lite.config import ConfigError, trainer_value
+from r1lite.config import ConfigError
 from r1lite.runtime import append_jsonl
+from r1lite.trl_schema import trainer_value
 
 if TYPE_CHECKING:  # grpo.py imports this module
     from r1lite.grpo import DifficultyFilterArgs, GRPORecipe

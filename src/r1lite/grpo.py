@@ -28,8 +28,6 @@ from r1lite.config import (
     check_positive,
     check_resume,
     suggest,
-    trainer_section,
-    trainer_value,
 )
 from r1lite.data import DataArgs, check_data
 from r1lite.formats import check_formats
@@ -44,6 +42,7 @@ from r1lite.rewards import (
     reward_args,
 )
 from r1lite.scoring import ScoringArgs
+from r1lite.trl_schema import trainer_section, trainer_value
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)

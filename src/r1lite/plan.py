@@ -265,7 +265,7 @@ class Workload:
 
 def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Workload:
     """Tokens generated and trained over the run, upper bounds (every completion / sequence at its maximum length)."""
-    from r1lite.config import trainer_value
+    from r1lite.trl_schema import trainer_value
 
     per_device = trainer_value(recipe, "per_device_train_batch_size")
     accumulation = trainer_value(recipe, "gradient_accumulation_steps")
@@ -320,7 +320,7 @@ def dataset_rows(data: Any) -> int | None:
 
 
 def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
-    from r1lite.config import trainer_value
+    from r1lite.trl_schema import trainer_value
 
     model, t = recipe.model, recipe.trainer
     weight_bytes = {"float32": 4.0}.get(model.dtype, 2.0)
