@@ -108,7 +108,8 @@ def test_countdown_targets_are_reachable():
 
 
 def test_where_keeps_matching_rows_and_names_bad_columns():
-    from r1lite.data import DataArgs, DataSource, check_source, load_problems
+    from r1lite.data import DataArgs, DataSource, load_problems
+    from r1lite.formats import check_source
 
     source = DataSource(path="bundled:math_train_256", where={"level": [3, "4"]})
     ds = load_problems(DataArgs(sources=[source], shuffle=False))

@@ -29,8 +29,8 @@ from r1lite.config import (
     check_resume,
     suggest,
 )
-from r1lite.data import DataArgs, check_data
-from r1lite.formats import check_formats
+from r1lite.data import DataArgs
+from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import (
     COLUMNS,
