@@ -52,7 +52,7 @@ def _is_dataclass_type(tp: Any) -> bool:
 
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """Check `value` against the type hint `tp`, converting CLI/YAML strings ("1e-6", "true") where unambiguous."""
-    if tp is Any or tp is typing.Any:
+    if tp is Any:
         return value
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):

@@ -168,12 +168,9 @@ def _parquet_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     try:
-        batches = pq.ParquetFile(file).iter_batches()
-        number = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                yield f"{file}: row {number}", row
-                number += 1
+        rows = (row for batch in pq.ParquetFile(file).iter_batches() for row in batch.to_pylist())
+        for number, row in enumerate(rows):
+            yield f"{file}: row {number}", row
     except (OSError, ValueError) as e:
         if isinstance(e, ValueError) and str(e).startswith(str(file)):
             raise

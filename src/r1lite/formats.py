@@ -167,9 +167,7 @@ def peek_columns(source: DataSource) -> list[str] | None:
             return pq.read_schema(files[0]).names
         except (OSError, ValueError) as e:
             raise ValueError(f"{files[0]}: not a readable parquet file ({e})") from None
-    for _, row in iter_local_rows(path):
-        return list(row)
-    return []
+    return list(next(iter_local_rows(path))[1])  # iter_local_rows raises on a file without rows
 
 
 def _source_column(source: DataSource, columns: list[str], wanted: tuple[str, ...]) -> str:

@@ -71,13 +71,11 @@ def check_model(model: Any, where: str = "model") -> None:
         targets = model.lora_target_modules
         targets = [targets] if isinstance(targets, str) else (targets or [])
         wanted = [t for t in targets if t != "all-linear"]
-        if wanted:
-            present = module_names(model.model_name_or_path)
-            if present is not None:
-                missing = [t for t in wanted if t not in present]
-                if missing:
-                    raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
-                                      f"all-linear, {', '.join(sorted(present))}")
+        present = module_names(model.model_name_or_path) if wanted else None  # None: unknown offline
+        missing = [t for t in wanted if present is not None and t not in present]
+        if missing:
+            raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
+                              f"all-linear, {', '.join(sorted(present))}")
 
 
 _PLANNED_OUTPUTS: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar("planned", default=frozenset())

@@ -65,10 +65,10 @@ def _class_fields(path: Path, class_name: str) -> dict[str, FieldSpec]:
     return fields
 
 
-def _field_keyword(value: ast.expr | None, name: str) -> ast.expr | None:
-    """The `name=` argument of a `field(...)` default; None when the default is not such a call or lacks it."""
+def _field_call(value: ast.expr | None) -> dict[str | None, ast.expr] | None:
+    """The keyword arguments of a `field(...)` default, by name; None when the default is not such a call."""
     if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field":
-        return next((kw.value for kw in value.keywords if kw.arg == name), None)
+        return {kw.arg: kw.value for kw in value.keywords}
     return None
 
 
@@ -80,18 +80,17 @@ def _literal(node: ast.expr | None, fallback: Any) -> Any:
 
 
 def _literal_default(value: ast.expr | None) -> Any:
-    is_field = isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field"
-    return _literal(_field_keyword(value, "default") if is_field else value, NO_DEFAULT)
+    kwargs = _field_call(value)
+    return _literal(value if kwargs is None else kwargs.get("default"), NO_DEFAULT)
 
 
 def _literal_help(value: ast.expr | None) -> str:
     """The "help" entry of `field(..., metadata={"help": ...})`, when it is a plain string."""
-    metadata = _field_keyword(value, "metadata")
+    metadata = (_field_call(value) or {}).get("metadata")
     if not isinstance(metadata, ast.Dict):
         return ""
-    item = next((v for k, v in zip(metadata.keys, metadata.values) if isinstance(k, ast.Constant) and k.value == "help"),
-                None)
-    return str(_literal(item, ""))
+    helps = [v for k, v in zip(metadata.keys, metadata.values) if isinstance(k, ast.Constant) and k.value == "help"]
+    return str(_literal(helps[0], "")) if helps else ""
 
 
 def _imported_fields(kind: str) -> dict[str, FieldSpec]:
