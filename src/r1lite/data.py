@@ -117,17 +117,15 @@ def _open_bytes(file: Path) -> Any:
 
 def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     with _open_bytes(file) as fh:
-        head = fh.read(64).lstrip()
-    if head.startswith(b"["):  # one JSON array of objects
-        try:
-            with _open_bytes(file) as fh:
+        is_array = fh.read(64).lstrip().startswith(b"[")  # one JSON array of objects, else JSON Lines
+        fh.seek(0)
+        if is_array:
+            try:
                 rows = json.loads(_decode(fh.read(), f"{file}"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
-        for i, row in enumerate(rows):
-            yield _object(row, f"{file}: item {i}")
-        return
-    with _open_bytes(file) as fh:
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
+            yield from (_object(row, f"{file}: item {i}") for i, row in enumerate(rows))
+            return
         for number, raw in enumerate(fh, 1):
             text = _decode(raw, f"{file}:{number}")
             if not text.strip():
@@ -141,11 +139,11 @@ def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _decode(raw: bytes, place: str) -> str:
     try:
-        if b"\x00" in raw:
-            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
-        return raw.decode("utf-8")
+        if b"\x00" not in raw:  # NUL bytes decode as UTF-8 but mean a UTF-16 or binary file
+            return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"{place}: not UTF-8 text (a binary, compressed or UTF-16 file?)") from None
+        pass
+    raise ValueError(f"{place}: not UTF-8 text (a binary, compressed or UTF-16 file?)")
 
 
 def _object(row: Any, place: str) -> tuple[str, dict[str, Any]]:

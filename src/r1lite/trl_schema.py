@@ -211,8 +211,7 @@ def _matches(value: Any, part: str) -> bool | None:
 def _check_trainer_type(value: Any, annotation: str, where: str) -> None:
     """TRL fields are typed by their annotation text: a value of another type would crash minutes into training."""
     parts = _annotation_parts(annotation)
-    results = [_matches(value, p) for p in parts]
-    if any(r is not False for r in results):
+    if any(_matches(value, p) is not False for p in parts):
         return
     wanted = " or ".join(dict.fromkeys(_TYPE_WORDS.get(p, _TYPE_WORDS.get(p.split("[")[0].strip(), p)) for p in parts))
     raise ConfigError(f"{where}: expected {wanted}, got {_short(value)}")
