@@ -7,9 +7,9 @@ still built (and validates everything else) when training starts; if TRL is ever
 be read, we fall back to importing it.
 
 Top to bottom: `trainer_fields(kind)` reads each field's name, annotation text, literal default and help;
-`trainer_section(kind)` is the recipe field that config.build hands to `build_trainer_section`, which converts each value as
-its annotation admits (a command line gives text), checks its type against the annotation and its range against
-TRAINER_RANGES; `trainer_value` reads a field back as TRL will see it.
+`trainer_section(kind)` is the recipe field that config.build hands to `build_trainer_section`, which converts each
+value as its annotation admits (a command line gives text), checks its type against the annotation and its range
+against TRAINER_RANGES; `trainer_value` reads a field back as TRL will see it.
 """
 
 from __future__ import annotations
