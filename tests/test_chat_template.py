@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from r1lite import models
+from r1lite import model_names, models
 from r1lite.models import ModelArgs
 
 
@@ -23,7 +23,7 @@ def base_folder(tmp_path_factory):
     backend.decoder = decoders.Fuse()
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="</s>", unk_token="<unk>")
     config = AutoConfig.for_model("qwen2", vocab_size=len(tok), eos_token_id=tok.eos_token_id, bos_token_id=None,
-                                  **models.TINY_ARCHS["qwen2"])
+                                  **model_names.TINY_ARCHS["qwen2"])
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("base")
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)

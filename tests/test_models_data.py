@@ -5,29 +5,29 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1lite import data, models, tasks
+from r1lite import data, model_names, models, tasks
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.config import ConfigError
 from r1lite.data import DataArgs, DataSource
 
 
 def test_resolve_every_kind_of_name(tmp_path):
-    assert models.resolve("tiny:qwen2").kind == "tiny"
-    assert models.resolve("Qwen/Qwen2.5-0.5B-Instruct").kind == "hub"
-    assert models.resolve(str(tmp_path)).kind == "folder"
-    embedded = models.resolve("smollm2-135m")
+    assert model_names.resolve("tiny:qwen2").kind == "tiny"
+    assert model_names.resolve("Qwen/Qwen2.5-0.5B-Instruct").kind == "hub"
+    assert model_names.resolve(str(tmp_path)).kind == "folder"
+    embedded = model_names.resolve("smollm2-135m")
     assert embedded.kind == "gguf" and (Path(embedded.path) / embedded.gguf_file).is_file()
     with pytest.raises(ValueError, match="allowed values: tiny:qwen2"):
-        models.resolve("tiny:gpt5")
+        model_names.resolve("tiny:gpt5")
     with pytest.raises(ValueError, match="no such folder"):
-        models.resolve("./does/not/exist")
+        model_names.resolve("./does/not/exist")
 
 
 def test_architecture_known_offline():
-    assert models.arch_of("Qwen/Qwen2.5-Math-7B") == "qwen2"
-    assert models.arch_of("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "qwen2"
-    assert models.arch_of("smollm2-135m") == "llama"
-    assert {"q_proj", "down_proj"} <= models.module_names(models.materialize("tiny:llama"))
+    assert model_names.arch_of("Qwen/Qwen2.5-Math-7B") == "qwen2"
+    assert model_names.arch_of("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "qwen2"
+    assert model_names.arch_of("smollm2-135m") == "llama"
+    assert {"q_proj", "down_proj"} <= model_names.module_names(models.materialize("tiny:llama"))
 
 
 def test_tiny_model_round_trips_text():
@@ -108,7 +108,8 @@ def test_countdown_targets_are_reachable():
 
 
 def test_where_keeps_matching_rows_and_names_bad_columns():
-    from r1lite.data import DataArgs, DataSource, check_source, load_problems
+    from r1lite.data import DataArgs, DataSource, load_problems
+    from r1lite.formats import check_source
 
     source = DataSource(path="bundled:math_train_256", where={"level": [3, "4"]})
     ds = load_problems(DataArgs(sources=[source], shuffle=False))

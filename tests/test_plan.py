@@ -9,9 +9,9 @@ from r1lite import plan
 from r1lite.cli import main
 from r1lite.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
+from r1lite.model_names import KNOWN_SHAPES
 from r1lite.plan import GIB, Setup, estimate_memory
 from r1lite.sft import SFTRecipe
-from r1lite.shapes import KNOWN_SHAPES
 
 REPO = Path(__file__).resolve().parents[1]
 QWEN_1_5B = KNOWN_SHAPES["Qwen/Qwen2.5-1.5B"]

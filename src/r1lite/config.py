@@ -1,7 +1,8 @@
 """Recipes, generically: one YAML file + command-line overrides -> a typed recipe dataclass, validated before any
-model loads. This module knows no stage: each stage module defines its recipe class (sections are dataclasses beside
-the code that uses them: `model:` in models.py, `data:` in data.py, `scoring:` in scoring.py) and its `validate()`;
-`trainer:` holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged (checked against TRL's source, see trl_schema.py).
+model loads. This module knows no stage and no TRL: each stage module defines its recipe class (sections are
+dataclasses beside the code that uses them: `model:` in models.py, `data:` in data.py, `scoring:` in scoring.py) and
+its `validate()`; `trainer:` holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged, a section that builds and checks
+itself (trl_schema.trainer_section).
 
     model:   {model_name_or_path: smollm2-135m, use_peft: true, lora_r: 16}
     data:    {sources: [{path: bundled:gsm8k_train_256}], system_prompt: r1}
@@ -10,6 +11,10 @@ the code that uses them: `model:` in models.py, `data:` in data.py, `scoring:` i
 
 Command-line overrides use the field name (`--learning_rate 1e-6`) or, when a name is in several sections, the dotted
 path (`--data.seed 3`). Unknown keys are errors with a did-you-mean suggestion; nothing is dropped silently.
+
+Top to bottom: `coerce` / `build` turn plain data into a dataclass, strictly; `read_yaml`, `parse_overrides` and
+`apply_overrides` make that data from a file and argv, and `load_recipe` runs the whole path (then `validate()`);
+`to_dict` / `redact` turn a recipe back into plain data for files; last, the checks the validate() methods share.
 """
 
 from __future__ import annotations
@@ -22,13 +27,10 @@ import re
 import types
 import typing
 import warnings
-from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-
-from r1lite.trl_schema import NO_DEFAULT, trainer_fields
 
 
 class ConfigError(ValueError):
@@ -50,7 +52,7 @@ def _is_dataclass_type(tp: Any) -> bool:
 
 def coerce(value: Any, tp: Any, where: str) -> Any:
     """Check `value` against the type hint `tp`, converting CLI/YAML strings ("1e-6", "true") where unambiguous."""
-    if tp is Any or tp is typing.Any:
+    if tp is Any:
         return value
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -82,7 +84,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         return [coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict or tp is dict:
         if isinstance(value, str):
-            value = _parse_scalar(value)
+            value = parse_scalar(value)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
@@ -116,36 +118,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _parse_scalar(text: str) -> Any:
+def parse_scalar(text: str) -> Any:
     """A command-line value: YAML syntax (true, 3, [a, b], {k: v}), with 1e-6 read as a float (YAML 1.1 reads a str)."""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, str):
-        try:
-            return float(value) if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value) else value
-        except ValueError:
-            return value
-    return value
-
-
-def _coerce_trainer_value(value: Any, annotation: str, where: str) -> Any:
-    """TRL fields are known by their annotation text only (see trl_schema): convert strings the annotation admits."""
-    if isinstance(value, str):
-        parsed = _parse_scalar(value)
-        if "float" in annotation and isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-            return float(parsed) if "int" not in annotation or isinstance(parsed, float) else parsed
-        if "int" in annotation and isinstance(parsed, int) and not isinstance(parsed, bool):
-            return parsed
-        if "bool" in annotation and isinstance(parsed, bool):
-            return parsed
-        if ("dict" in annotation or "list" in annotation) and isinstance(parsed, (dict, list)):
-            return parsed
-        if parsed is None and "None" in annotation:
-            return None
-        return value
-    if annotation.strip() == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value):
         return float(value)
     return value
 
@@ -164,8 +143,8 @@ def build(cls: type, raw: Any, where: str) -> Any:
         if key not in fields:
             raise ConfigError(f"{path}: unknown field{suggest(str(key), fields)}; allowed fields: {', '.join(fields)}")
         f = fields[key]
-        if "trl" in f.metadata:
-            kwargs[key] = build_trainer(f.metadata["trl"], value, path)
+        if "build" in f.metadata:  # a section that builds itself (trl_schema.trainer_section)
+            kwargs[key] = f.metadata["build"](value, path)
         else:
             kwargs[key] = coerce(value, hints[f.name], path)
     try:
@@ -174,134 +153,6 @@ def build(cls: type, raw: Any, where: str) -> Any:
         if isinstance(e, ConfigError):
             raise
         raise ConfigError(f"{where or cls.__name__}: {e}") from e
-
-
-def build_trainer(kind: str, raw: Any, where: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of TRL {kind.upper()}Config fields, got {raw!r}")
-    schema = trainer_fields(kind)
-    out = {}
-    for key, value in raw.items():
-        if key not in schema:
-            raise ConfigError(f"{where}.{key}: not a field of trl.{kind.upper()}Config{suggest(key, schema)}")
-        out[key] = _coerce_trainer_value(value, schema[key].annotation, f"{where}.{key}")
-        _check_trainer_type(out[key], schema[key].annotation, f"{where}.{key}")
-        _check_trainer_range(key, out[key], f"{where}.{key}")
-    return out
-
-
-def _annotation_parts(annotation: str) -> list[str]:
-    """Top-level alternatives of an annotation's text: "dict[str, Any] | str | None" -> [dict[str, Any], str, None]."""
-    parts, depth, current = [], 0, ""
-    for ch in annotation:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "|" and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    return [*parts, current.strip()]
-
-
-_TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string",
-               "None": "null", "dict": "a mapping", "list": "a list", "Literal[False]": "false"}
-
-
-def _matches(value: Any, part: str) -> bool | None:
-    """Whether `value` fits one annotation alternative; None when the alternative is a class we can't check."""
-    base = part.split("[")[0].strip()
-    if part == "Literal[False]":
-        return value is False
-    if base == "None":
-        return value is None
-    if base == "bool":
-        return isinstance(value, bool)
-    if base == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if base == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if base == "str":
-        return isinstance(value, str)
-    if base in ("dict", "Dict"):
-        return isinstance(value, dict)
-    if base in ("list", "List"):
-        inner = part[len(base) + 1:-1].strip() if "[" in part else ""
-        return isinstance(value, list) and (not inner or all(_matches(v, inner) is not False for v in value))
-    return None  # an enum (accepted as its str alternative) or a config class
-
-
-def _check_trainer_type(value: Any, annotation: str, where: str) -> None:
-    """TRL fields are typed by their annotation text: a value of another type would crash minutes into training."""
-    parts = _annotation_parts(annotation)
-    results = [_matches(value, p) for p in parts]
-    if any(r is not False for r in results):
-        return
-    wanted = " or ".join(dict.fromkeys(_TYPE_WORDS.get(p, _TYPE_WORDS.get(p.split("[")[0].strip(), p)) for p in parts))
-    raise ConfigError(f"{where}: expected {wanted}, got {_short(value)}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-MAX_TOKENS = 1 << 20  # longer than any model's context: a larger length is a typo (1e9), not a setting
-
-# Ranges of the TRL fields r1lite relies on: (test, what is allowed). None values are TRL's "unset" and pass.
-TRAINER_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
-    "learning_rate": (lambda v: v > 0, "a number > 0"),
-    "max_steps": (lambda v: v >= 1 or v == -1, "a positive integer, or -1 to train for num_train_epochs"),
-    "num_train_epochs": (lambda v: v > 0, "a number > 0"),
-    "save_steps": (lambda v: v > 0, "a number > 0 (steps between checkpoints, or a fraction of the run below 1)"),
-    "logging_steps": (lambda v: v > 0, "a number > 0 (steps between log rows, or a fraction of the run below 1)"),
-    "eval_steps": (lambda v: v > 0, "a number > 0"),
-    "save_total_limit": (lambda v: v >= 1, "a positive integer, or null to keep every checkpoint"),
-    "temperature": (lambda v: v > 0, "a number > 0 (GRPO samples; it also scales the training log-probs)"),
-    "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "top_k": (lambda v: v >= 0, "an integer >= 0 (0 disables it)"),
-    "min_p": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "repetition_penalty": (lambda v: v > 0, "a number > 0"),
-    "max_completion_length": (lambda v: 1 <= v <= MAX_TOKENS, f"a positive integer of at most {MAX_TOKENS}"),
-    "max_length": (lambda v: 1 <= v <= MAX_TOKENS, f"a positive integer of at most {MAX_TOKENS}"),
-    "per_device_train_batch_size": (lambda v: v >= 1, "a positive integer"),
-    "gradient_accumulation_steps": (lambda v: v >= 1, "a positive integer"),
-    "num_iterations": (lambda v: v >= 1, "a positive integer"),
-    "steps_per_generation": (lambda v: v >= 1, "a positive integer"),
-    "generation_batch_size": (lambda v: v >= 1, "a positive integer"),
-    "warmup_steps": (lambda v: v >= 0, "a number >= 0 (a fraction of the run when below 1)"),
-    "weight_decay": (lambda v: v >= 0, "a number >= 0"),
-    "max_grad_norm": (lambda v: v >= 0, "a number >= 0"),
-    "beta": (lambda v: v >= 0, "a number >= 0"),
-    "epsilon": (lambda v: v > 0, "a number > 0"),
-    "epsilon_high": (lambda v: v > 0, "a number > 0"),
-    "save_strategy": (lambda v: v in ("no", "steps", "epoch", "best"), "one of no, steps, epoch, best"),
-    "eval_strategy": (lambda v: v in ("no", "steps", "epoch"), "one of no, steps, epoch"),
-    "logging_strategy": (lambda v: v in ("no", "steps", "epoch"), "one of no, steps, epoch"),
-}
-
-
-def _check_trainer_range(name: str, value: Any, where: str) -> None:
-    if name not in TRAINER_RANGES or value is None:
-        return
-    test, allowed = TRAINER_RANGES[name]
-    try:
-        ok = test(value)
-    except TypeError:  # a type the annotation admits but the range can't compare (e.g. an enum given as text)
-        ok = False
-    if not ok:
-        raise ConfigError(f"{where}: must be {allowed}, got {_short(value)}")
-
-
-def trainer_value(recipe: Any, name: str) -> Any:
-    """A trainer field as TRL will see it: the recipe's value or TRL's own default."""
-    if name in recipe.trainer:
-        return recipe.trainer[name]
-    kind = next(f.metadata["trl"] for f in dataclasses.fields(recipe) if "trl" in f.metadata)
-    default = trainer_fields(kind)[name].default
-    return None if default is NO_DEFAULT else default
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -313,8 +164,8 @@ def _section_names(cls: type) -> dict[str, set[str]]:
     sections: dict[str, set[str]] = {"": set()}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if "trl" in f.metadata:
-            sections[f.name] = set(trainer_fields(f.metadata["trl"]))
+        if "fields" in f.metadata:
+            sections[f.name] = set(f.metadata["fields"]())
         elif _is_dataclass_type(section := hints[f.name]):
             sections[f.name] = {g.name for g in dataclasses.fields(section)}
         else:
@@ -357,7 +208,7 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
                 value, i = argv[i + 1], i + 1
             else:
                 value = "true"
-        out[key.replace("-", "_") if "." not in key else key] = _parse_scalar(value)
+        out[key.replace("-", "_") if "." not in key else key] = parse_scalar(value)
         i += 1
     return out
 
@@ -456,10 +307,6 @@ KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|sk_[A-Za-z0-9]{8,}|hf_[A-Za-z0-9
 REDACTED = "<redacted>"
 
 
-def looks_like_key(value: Any) -> bool:
-    return isinstance(value, str) and bool(KEY_LIKE.search(value))
-
-
 def redact(tree: Any) -> Any:
     """`tree` with secret-named fields' values and key-looking strings replaced by <redacted>."""
     if isinstance(tree, dict):
@@ -467,16 +314,11 @@ def redact(tree: Any) -> Any:
                 for k, v in tree.items()}
     if isinstance(tree, list):
         return [redact(v) for v in tree]
-    return REDACTED if looks_like_key(tree) else tree
+    return REDACTED if isinstance(tree, str) and KEY_LIKE.search(tree) else tree
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # checks shared by the recipes' validate() methods
-
-
-def trainer_section(kind: str) -> Any:
-    """The `trainer:` field of a recipe: TRL's GRPOConfig / SFTConfig fields, as a dict checked against TRL's source."""
-    return field(default_factory=dict, metadata={"trl": kind})
 
 
 def check_positive(where: str, value: Any) -> None:

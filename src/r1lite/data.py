@@ -3,27 +3,31 @@
     problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
     prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
 
-Rows may come in any of TRL's formats (formats.py lists what each stage accepts): a `prompt` column is used as
-given, a `problem` column is built into a chat.
+Rows may come in any of TRL's formats (formats.py lists what each stage accepts and checks the data before any model
+loads): a `prompt` column is used as given, a `problem` column is built into a chat.
+
+Top to bottom: the `data:` section (DataSource, DataArgs); local files, read row by row with the file and line of
+anything unreadable (iter_local_rows, also what formats.py checks rows with); synthetic tasks; then one source as a
+datasets.Dataset with r1lite's columns (read_source), the sources mixed (mix, load_problems), and prompts built
+(to_prompts) or the SFT assistant turn written (format_solution).
 """
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, check_positive, coerce
+from r1lite.config import ConfigError
 from r1lite.prompts import build_messages
 
 PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
+SOLUTION_COLUMNS = ("solution", "completion")  # the assistant turn SFT builds from problem rows (format_solution)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SYNTHETIC = "synthetic:"
 BUNDLED = "bundled:"  # a data set shipped in r1lite/benchmark_data/, e.g. bundled:gsm8k_train_256
@@ -71,7 +75,7 @@ def _suffix(path: Path) -> str:
     return Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
 
 
-def _local_files(path: Path) -> tuple[str, list[str]]:
+def local_files(path: Path) -> tuple[str, list[str]]:
     """(datasets builder name, files) of a local file or a folder of same-format files."""
     files = sorted(p for p in path.rglob("*") if _suffix(p) in LOCAL_FORMATS) if path.is_dir() else [path]
     formats = {LOCAL_FORMATS.get(_suffix(p)) for p in files}
@@ -86,162 +90,8 @@ def is_local(path: str) -> bool:
             or _suffix(Path(path)) in LOCAL_FORMATS)
 
 
-def peek_columns(source: DataSource) -> list[str] | None:
-    """Column names of a source without loading it (first row of a local file); None when unknowable offline."""
-    if source.path.startswith(SYNTHETIC):
-        rows = _synthetic_rows(source, n=1)
-        return list(rows[0]) if rows else []
-    if not is_local(source.path):
-        return None
-    path = local_path(source.path)
-    if not path.exists():
-        raise FileNotFoundError(f"{source.path} does not exist")
-    builder, files = _local_files(path)
-    if builder == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_schema(files[0]).names
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{files[0]}: not a readable parquet file ({e})") from None
-    for _, row in iter_local_rows(path):
-        return list(row)
-    return []
-
-
-SOLUTION_COLUMNS = ("solution", "completion")  # the assistant turn SFT builds from problem rows (format_solution)
-
-
-def peek_row(source: DataSource) -> dict[str, Any] | None:
-    """The first row of a local file or a synthetic task, with the source's column renames applied; None when it
-    can't be read cheaply (a Hub dataset) or the source is missing or unreadable (check_source reports that)."""
-    if source.path.startswith(SYNTHETIC):
-        try:
-            rows = _synthetic_rows(source, n=1)
-        except (TypeError, ValueError):  # bad task_args: check_source names them
-            return None
-        row = rows[0] if rows else None
-    elif not is_local(source.path) or not local_path(source.path).exists():
-        return None
-    else:
-        try:
-            row = next((r for _, r in iter_local_rows(local_path(source.path))), None)
-        except ValueError:
-            return None
-    return None if row is None else {source.columns.get(k, k): v for k, v in row.items()}
-
-
-def check_source(source: DataSource, where: str, need_answer: bool = True, need_solution: bool = False) -> None:
-    """Fail early (before any model loads) on a missing file, columns the recipe needs but the data lacks, or any
-    row of a local file that training would crash on or silently train on garbage with."""
-    if source.path.startswith(SYNTHETIC):
-        check_task_args(source, where)
-    try:
-        columns = peek_columns(source)
-    except (FileNotFoundError, ValueError) as e:
-        field = "task_args" if source.path.startswith(SYNTHETIC) else "path"  # the task checks its own arguments
-        raise ConfigError(f"{where}.{field}: {e}") from None
-    if columns is None:
-        return
-    mapped = set(columns) | {dst for src, dst in source.columns.items() if src in columns}
-    for src in source.columns:
-        if src not in columns:
-            raise ConfigError(f"{where}.columns: column {src!r} is not in {source.path}; allowed values: "
-                              f"{', '.join(columns)}")
-    for column in source.where:
-        if column not in mapped:
-            raise ConfigError(f"{where}.where: column {column!r} is not in {source.path}; allowed values: "
-                              f"{', '.join(sorted(mapped))}")
-    if "messages" in mapped:
-        _check_rows(source, where, {_source_column(source, columns, ("messages",)): _is_training_chat})
-        return  # a chat dataset (SFT) needs no problem/answer columns
-    if "text" in mapped or {"prompt", "completion"} <= mapped:
-        return  # SFT formats that need no problem/answer columns (formats.check_formats checks the rows)
-    if not mapped & set(PROBLEM_COLUMNS):
-        raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
-                          f"map one with columns: {{<column>: problem}}; available columns: {', '.join(columns)}")
-    if need_answer and not mapped & set(ANSWER_COLUMNS):
-        raise ConfigError(f"{where}: {source.path} has no answer column (looked for {', '.join(ANSWER_COLUMNS)}) "
-                          f"and the rewards need one; available columns: {', '.join(columns)}")
-    if need_solution and not mapped & set(SOLUTION_COLUMNS):
-        raise ConfigError(f"{where}: {source.path} has no solution column (looked for messages, "
-                          f"{', '.join(SOLUTION_COLUMNS)}), so SFT would train on empty <think></think> turns; "
-                          f"map one with columns: {{<column>: solution}}; available columns: {', '.join(columns)}")
-    problem = _source_column(source, columns, PROBLEM_COLUMNS)
-    required = {problem: _is_prompt if problem == "prompt" else _is_text}
-    if need_solution:
-        required[_source_column(source, columns, SOLUTION_COLUMNS)] = _is_text
-    _check_rows(source, where, required)
-
-
-def check_task_args(source: DataSource, where: str) -> None:
-    """A synthetic task's arguments are the generator's keyword arguments, typed by its annotations; a typo or a
-    wrong type would be a TypeError later."""
-    import typing
-
-    from r1lite.tasks import TASKS
-
-    name = source.path[len(SYNTHETIC):]
-    if name not in TASKS:
-        raise ConfigError(f"{where}.path: synthetic task {name!r} is unknown; allowed values: "
-                          f"{', '.join(SYNTHETIC + t for t in TASKS)}")
-    hints = {k: v for k, v in typing.get_type_hints(TASKS[name]).items() if k not in ("split", "return")}
-    for key, value in source.task_args.items():
-        if key not in hints:
-            raise ConfigError(f"{where}.task_args.{key}: not an argument of {source.path}; allowed values: "
-                              f"{', '.join(hints)}")
-        source.task_args[key] = coerce(value, hints[key], f"{where}.task_args.{key}")  # "5" from a CLI -> 5
-    check_positive(f"{where}.task_args.n", source.task_args.get("n"))
-
-
-def _source_column(source: DataSource, columns: list[str], wanted: tuple[str, ...]) -> str:
-    """The file column that becomes the first of `wanted` present (explicit `columns:` mappings first)."""
-    renamed = {dst: src for src, dst in source.columns.items() if src in columns}
-    return next(renamed.get(c, c) for c in wanted if c in renamed or c in columns)
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _is_prompt(value: Any) -> bool:
-    """TRL's `prompt` column: text (standard) or chat messages (conversational)."""
-    return _is_text(value) or _is_chat(value)
-
-
-def _is_chat(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value)
-            and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in value))
-
-
-def _is_training_chat(value: Any) -> bool:
-    """A conversation SFT can train on: its last turn is the assistant's (the completion)."""
-    return _is_chat(value) and value[-1]["role"] == "assistant"
-
-
-def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> None:
-    """Every row of a local source (streamed: a large file costs time, not memory) has each required column with a
-    usable value. Hub datasets are checked when they load."""
-    if source.path.startswith(SYNTHETIC) or not is_local(source.path):
-        return
-    try:
-        for place, row in iter_local_rows(local_path(source.path)):
-            for column, ok in required.items():
-                if column not in row:
-                    raise ValueError(f"{place}: no {column!r} field; fields present: {', '.join(map(str, row))}")
-                if not ok(row[column]):
-                    expected = EXPECTED.get(ok, "non-empty text")
-                    raise ValueError(f"{place}: {column!r} is {_describe(row[column])}, expected {expected}")
-    except ValueError as e:
-        raise ConfigError(f"{where}.path: {e}") from None
-
-
-EXPECTED = {_is_training_chat: "a list of {role, content} messages ending with the assistant's",
-            _is_prompt: "non-empty text or a list of {role, content} messages"}
-
-
-def _describe(value: Any) -> str:
+def json_preview(value: Any) -> str:
+    """A value as JSON cut to 40 characters, for error messages that quote a row."""
     text = json.dumps(value, default=str)
     return text if len(text) <= 40 else f"{text[:37]}..."
 
@@ -249,7 +99,7 @@ def _describe(value: Any) -> str:
 def iter_local_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(\"file:line\", row) for every row of a local file or folder, streamed. Raises ValueError naming the file and
     line of the first thing `datasets` would choke on: undecodable bytes, bad JSON, a row that is not an object."""
-    builder, files = _local_files(path)
+    builder, files = local_files(path)
     for file in map(Path, files):
         reader = {"json": _json_rows, "csv": _csv_rows, "parquet": _parquet_rows}[builder]
         count = 0
@@ -267,17 +117,15 @@ def _open_bytes(file: Path) -> Any:
 
 def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     with _open_bytes(file) as fh:
-        head = fh.read(64).lstrip()
-    if head.startswith(b"["):  # one JSON array of objects
-        try:
-            with _open_bytes(file) as fh:
+        is_array = fh.read(64).lstrip().startswith(b"[")  # one JSON array of objects, else JSON Lines
+        fh.seek(0)
+        if is_array:
+            try:
                 rows = json.loads(_decode(fh.read(), f"{file}"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
-        for i, row in enumerate(rows):
-            yield _object(row, f"{file}: item {i}")
-        return
-    with _open_bytes(file) as fh:
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{file}:{e.lineno}: not valid JSON: {e.msg}") from None
+            yield from (_object(row, f"{file}: item {i}") for i, row in enumerate(rows))
+            return
         for number, raw in enumerate(fh, 1):
             text = _decode(raw, f"{file}:{number}")
             if not text.strip():
@@ -285,23 +133,23 @@ def _json_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{file}:{number}: not valid JSON ({e.msg}): {_describe(text.strip())}") from None
+                raise ValueError(f"{file}:{number}: not valid JSON ({e.msg}): {json_preview(text.strip())}") from None
             yield _object(row, f"{file}:{number}")
 
 
 def _decode(raw: bytes, place: str) -> str:
     try:
-        if b"\x00" in raw:
-            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
-        return raw.decode("utf-8")
+        if b"\x00" not in raw:  # NUL bytes decode as UTF-8 but mean a UTF-16 or binary file
+            return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"{place}: not UTF-8 text (a binary, compressed or UTF-16 file?)") from None
+        pass
+    raise ValueError(f"{place}: not UTF-8 text (a binary, compressed or UTF-16 file?)")
 
 
 def _object(row: Any, place: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(row, dict):
         raise ValueError(f"{place}: expected a JSON object with fields such as problem and answer, got "
-                         f"{type(row).__name__} {_describe(row)}")
+                         f"{type(row).__name__} {json_preview(row)}")
     return place, row
 
 
@@ -318,30 +166,32 @@ def _parquet_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     try:
-        batches = pq.ParquetFile(file).iter_batches()
-        number = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                yield f"{file}: row {number}", row
-                number += 1
+        rows = (row for batch in pq.ParquetFile(file).iter_batches() for row in batch.to_pylist())
+        for number, row in enumerate(rows):
+            yield f"{file}: row {number}", row
     except (OSError, ValueError) as e:
         if isinstance(e, ValueError) and str(e).startswith(str(file)):
             raise
         raise ValueError(f"{file}: not a readable parquet file ({e})") from None
 
 
-def _synthetic_rows(source: DataSource, n: int | None = None) -> list[dict[str, Any]]:
+def synthetic_task(source: DataSource) -> Any:
+    """The generator a `synthetic:<task>` source names (tasks.TASKS); its keyword arguments are the task_args."""
     from r1lite.tasks import TASKS
 
     name = source.path[len(SYNTHETIC):]
     if name not in TASKS:
         raise ValueError(f"synthetic task {name!r} is unknown; allowed values: "
                          f"{', '.join(SYNTHETIC + t for t in TASKS)}")
+    return TASKS[name]
+
+
+def synthetic_rows(source: DataSource, n: int | None = None) -> list[dict[str, Any]]:
     args = dict(source.task_args)
     args.setdefault("n", source.num_samples or 1000)
     if n is not None:
         args["n"] = n
-    return TASKS[name](split=source.split, **args)
+    return synthetic_task(source)(split=source.split, **args)
 
 
 def read_source(source: DataSource) -> Any:
@@ -349,9 +199,9 @@ def read_source(source: DataSource) -> Any:
     import datasets
 
     if source.path.startswith(SYNTHETIC):
-        ds = datasets.Dataset.from_list(_synthetic_rows(source))
+        ds = datasets.Dataset.from_list(synthetic_rows(source))
     elif is_local(source.path):
-        builder, files = _local_files(local_path(source.path))
+        builder, files = local_files(local_path(source.path))
         ds = datasets.load_dataset(builder, data_files=files, split="train")
     else:
         try:
@@ -466,27 +316,3 @@ def format_solution(row: dict[str, Any], wrap_in_think: bool = False) -> str:
     return f"<think>\n{solution.strip()}\n</think>{tail}"
 
 
-def check_data(data: DataArgs, where: str = "data", need_answer: bool = True, need_solution: bool = False) -> None:
-    if not data.sources:
-        raise ConfigError(f"{where}.sources: at least one source is needed (a file, a Hub id or synthetic:<task>)")
-    check_prompt_template(data.prompt_template, f"{where}.prompt_template")
-    check_positive(f"{where}.max_prompt_tokens", data.max_prompt_tokens)
-    check_positive(f"{where}.num_samples", data.num_samples)
-    for i, source in enumerate(data.sources):
-        check_positive(f"{where}.sources[{i}].weight", source.weight)
-        check_positive(f"{where}.sources[{i}].num_samples", source.num_samples)
-        check_source(source, f"{where}.sources[{i}]", need_answer=need_answer, need_solution=need_solution)
-
-
-def check_prompt_template(template: str, where: str) -> None:
-    """Without a {problem} slot every prompt would be the template itself (other braces, as in \\boxed{}, are
-    literal text)."""
-    from r1lite.prompts import USER_TEMPLATES
-
-    if template in USER_TEMPLATES or "{problem}" in template:
-        return
-    slots = re.findall(r"\{([^{}]*)\}", template)
-    typo = next((f" ({{{s}}} is not a placeholder; did you mean {{problem}}?)" for s in slots
-                 if difflib.get_close_matches(s.lower(), ["problem"], cutoff=0.6)), "")
-    raise ConfigError(f"{where}: no {{problem}} slot{typo}, so every prompt would be the template text alone; "
-                      f"write the problem's place as {{problem}}, or use one of: {', '.join(USER_TEMPLATES)}")

@@ -44,9 +44,9 @@ def estimate_s(p: dict[str, int], convert: bool = False) -> float:
 
 def needs_conversion(model: str) -> bool:
     """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
-    from r1lite import models
+    from r1lite import model_names, models
 
-    source = models.resolve(model)
+    source = model_names.resolve(model)
     return source.kind == "gguf" and not (models.cache_dir() / "models" / Path(source.gguf_file).stem).is_dir()
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from r1lite.backends import BACKENDS
-from r1lite.config import ConfigError, check_positive, suggest, trainer_value
+from r1lite.config import ConfigError, check_positive, suggest
 from r1lite.rewards import REWARDS
 from r1lite.runtime import append_jsonl
+from r1lite.trl_schema import trainer_value
 
 if TYPE_CHECKING:  # grpo.py imports this module
     from r1lite.grpo import GRPORecipe

