@@ -4,8 +4,9 @@ cli -> grpo -> runtime -> back into grpo through a callback).
 
 The check runs the real command on a tiny model under a profiler and, at every call of an r1lite function, reads the
 r1lite modules on the stack (outermost first, repeats in a row merged): none may appear twice. Two kinds of frame
-are treated apart on purpose: a recipe's own `validate()`, which the one validation path (config.load_recipe) calls
-on whatever recipe class it built, starts a chain of its own (what lies above it is the loader); dataclass-made
+are treated apart on purpose: the hooks the generic recipe loader (config.py, which imports no stage) calls on what
+it builds, a recipe's own `validate()` and the `trainer:` section's builder (trl_schema.build_trainer_section),
+start a chain of their own (what lies above them is the loader); dataclass-made
 `__init__`s and default factories, which Python runs in the dataclass's module whoever builds it, are left out.
 """
 
@@ -19,6 +20,7 @@ from r1lite import cli
 from r1lite.benchmarks import BUNDLED_DIR
 
 PACKAGE = str(Path(cli.__file__).parent)
+HOOKS = {"validate", "build_trainer_section"}
 IGNORED = {"__init__", "<lambda>", "<genexpr>", "<listcomp>", "<dictcomp>", "<setcomp>"}
 
 
@@ -30,7 +32,7 @@ def _module_chain(frame) -> list[str]:
             module = frame.f_globals.get("__name__", "?")
             if not chain or chain[-1] != module:
                 chain.append(module)
-            if code.co_name == "validate":
+            if code.co_name in HOOKS:
                 break
         frame = frame.f_back
     return chain[::-1]
