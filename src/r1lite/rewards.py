@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from r1lite.answer_extraction import boxed_values, completion_text, extract_answer
 from r1lite.checkers import check_countdown, countdown_equation
-from r1lite.grading import boxed_values, completion_text
 from r1lite.scoring import grade_batch
 
 
@@ -49,8 +49,6 @@ def _golds(n: int, answer: Sequence | None, solution: Sequence | None) -> list[s
     if answer is not None:
         return [None if a is None else str(a) for a in answer]
     if solution is not None:
-        from r1lite.grading import extract_answer
-
         return [None if s is None else (extract_answer(str(s)) or str(s)) for s in solution]
     return [None] * n
 

@@ -22,7 +22,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from r1lite.grading import Grade, completion_text, grade, grade_quick
+from r1lite.answer_extraction import completion_text
+from r1lite.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536
