@@ -43,9 +43,7 @@ def default_num_workers() -> int:
 
 
 def _serve() -> None:
-    """Worker process main: grade (index, text, gold) messages from stdin, answer on the original stdout."""
-    from multiprocessing.connection import Connection
-
+    """Worker process main: grade (index, text, gold, anywhere) messages from stdin, answer on the original stdout."""
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result pipe
     inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
@@ -82,9 +80,6 @@ class _Worker:
         self.process.stdout.close()
         self.task: tuple[int, float] | None = None  # (item index, start time)
         self.ready, self.started = False, time.monotonic()
-
-    def send(self, message: Any) -> None:
-        self.outbox.send(message)
 
     def kill(self) -> None:
         self.process.kill()
@@ -134,10 +129,8 @@ class Scorer:
                     self.cache.move_to_end(key)
                     results[i] = self.cache[key]
                     self.stats["cached"] += 1
-                elif key in todo:
-                    todo[key].append(i)
                 else:
-                    todo[key] = [i]
+                    todo.setdefault(key, []).append(i)
             remote = []
             for key, indices in todo.items():
                 quick = grade_quick(texts[indices[0]], key[1], anywhere)
@@ -170,7 +163,7 @@ class Scorer:
                 if w.ready and w.task is None and queue:
                     item = queue.popleft()
                     try:
-                        w.send(item)
+                        w.outbox.send(item)
                     except OSError:  # it died while idle: replace it, the item goes back in line
                         queue.appendleft(item)
                         self._replace(w)
