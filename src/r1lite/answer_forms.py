@@ -23,7 +23,8 @@ _UNIT = (r"(?:dollars?|cents?|units?|degrees?|square|sq|cubic|cm|mm|km|m|meters?
 # one or more unit words, each maybe squared or cubed: " cm", " square inches", " cm^2"
 _UNIT_WORDS = re.compile(rf"(?:\s*{_UNIT}(?:\^\{{?[23]\}}?|[²³])?(?![A-Za-z]))+\.?", re.IGNORECASE)
 # a text command and the power written after it: \mbox{ cm}^2
-_TEXT_CMD_POWER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox)\s*\{([^{}]*)\}(?:\s*\^\s*\{?[23]\}?)?")
+_TEXT_CMD_POWER = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mbox)\s*\{([^{}]*)\}"
+                             r"(?:\s*\^\s*\{?[23]\}?)?")
 # what models write in Unicode instead of LaTeX: √2, ∞, ½, 3×4
 _UNICODE_SQRT = re.compile(r"√\s*(\d+|[A-Za-z]|\{[^{}]*\}|\([^()]*\))")
 _UNICODE_MATH = {"∞": "\\infty ", "π": "\\pi ", "½": "\\frac{1}{2}", "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}",
@@ -58,8 +59,8 @@ def clean(answer: str) -> str:
     s = re.sub(r"(?<=\d),\\!\s*(?=\d{3})", ",", s)  # 11,\! 111,\! 100 is one number
     for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\,", ""), ("\\;", ""), ("\\:", ""),
                      ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"), ("^\\circ", ""),
-                     ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","), ("€", ""),
-                     ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " "), ("\\langle", "("),
+                     ("^{\\circ}", ""), ("°", ""), ("\\$", ""), ("$", ""), ("\\displaystyle", ""), ("{,}", ","),
+                     ("€", ""), ("£", ""), ("**", "^"), ("\\varnothing", "\\emptyset"), ("~", " "), ("\\langle", "("),
                      ("\\rangle", ")")):
         s = s.replace(old, new)
     s = _UNICODE_SQRT.sub(lambda m: "\\sqrt{" + m.group(1).strip("{}") + "}", s)

@@ -10,6 +10,7 @@ Pure Python (no torch). math-verify can take unbounded time on pathological inpu
 `r1lite.scoring` (process pool, hard deadline) from training and eval code. math-verify's own timeouts use SIGALRM,
 which only works on the main thread, so they are switched off here and the deadline is enforced by the scorer.
 """
+
 from __future__ import annotations
 
 import functools
@@ -179,11 +180,9 @@ def _inequality_as_interval(part: str) -> str | None:
     """`x<-2` -> `(-\\infty,-2)`, `1\\le x<3` -> `[1,3)` (whitespace removed), else None."""
     if m := _TWO_SIDED.fullmatch(part):
         low, op1, _, op2, high = m.groups()
-        if op1 in _LESS and op2 in _LESS:
-            return _interval(low, op1 != "<", high, op2 != "<")
-        if op1 in _GREATER and op2 in _GREATER:
-            return _interval(high, op2 != ">", low, op1 != ">")
-        return None
+        if op1 in _GREATER and op2 in _GREATER:  # 3 > x > 1 is 1 < x < 3
+            low, op1, op2, high = high, _FLIPPED[op2], _FLIPPED[op1], low
+        return _interval(low, op1 != "<", high, op2 != "<") if op1 in _LESS and op2 in _LESS else None
     if m := _ONE_SIDED.fullmatch(part):
         op, bound = m.group(2, 3) if m.group(1) else (_FLIPPED[m.group(5)], m.group(4))  # 3 > x is x < 3
         if op in _LESS:

@@ -11,10 +11,10 @@ A reward's fields are the recipe's `args` for it plus the run context it lists i
 passes them. Instances hold plain data, so they pickle (TRL's asynchronous GRPO sends rewards to other processes);
 TRL logs each as rewards/<__name__>/mean.
 
-Top to bottom: the reward classes (correctness, format, length shaping, countdown) -> REWARDS (name -> class) and
-COLUMNS (the dataset columns a reward reads) -> make_reward and build_rewards, which turn a recipe's `rewards:` list
-into TRL's reward_funcs and reward_weights; a name with an import path is your own function (`r1lite.user_rewards`).
-Your own GRPOTrainer script can use these rewards too:
+Top to bottom: RewardSpec (one entry of a recipe's `rewards:` list) -> the reward classes (correctness, format,
+length shaping, countdown) -> REWARDS (name -> class) and COLUMNS (the dataset columns a reward reads) ->
+make_reward and build_rewards: the recipe's list as TRL's reward_funcs and reward_weights. A name with an import path
+is your own function instead (`r1lite.user_rewards`). Your own GRPOTrainer script can use these rewards too:
 
     from r1lite.rewards import Accuracy, Format
     GRPOTrainer(model, reward_funcs=[Accuracy(), Format()], args=GRPOConfig(...), train_dataset=ds)
