@@ -99,13 +99,12 @@ class _Worker:
 class Scorer:
     """Grades (completion, gold) pairs with a hard per-item deadline, in parallel, with an LRU cache."""
 
-    def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None, cache_size: int = CACHE_SIZE):
+    def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None):
         if timeout_s <= 0:
             raise ValueError(f"scoring timeout_s must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
         self.num_workers = num_workers or default_num_workers()
         self.cache: collections.OrderedDict[tuple[bytes, str | None, bool], Grade] = collections.OrderedDict()
-        self.cache_size = cache_size
         self.workers: list[_Worker] = []
         self.lock = threading.Lock()  # one batch at a time: workers and cache are shared state
         self.pid = os.getpid()
@@ -149,7 +148,7 @@ class Scorer:
             results[i] = graded
         if not graded.timed_out:  # a timeout may be load-dependent: do not remember it
             self.cache[key] = graded
-            if len(self.cache) > self.cache_size:
+            if len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
 
     def _run_remote(self, items: list[tuple[int, str, str | None, bool]]) -> dict[int, Grade]:
