@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from r1lite.answer_extraction import extract_answer
 from r1lite.benchmarks import bundled_file, read_jsonl
 from r1lite.evaluate import grade_records
-from r1lite.grading import extract_answer, grade, grade_quick, read_gold
+from r1lite.grading import grade, grade_quick, read_gold
 from r1lite.rewards import make_reward
 
 DATA = Path(__file__).parent / "data"

@@ -62,20 +62,11 @@ def _braced(text: str, open_at: int) -> tuple[str, int] | None:
     return None
 
 
-def _nth_last(text: str, marker: str, n: int) -> int:
-    at = len(text)
-    for _ in range(n):
-        at = text.rfind(marker, 0, at)
-        if at < 0:
-            return 0
-    return at
-
-
 def boxed_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, value) of every \\boxed{...} / \\fbox{...} (and `\\boxed 5`), in order of appearance."""
     spans = []
     for marker in BOXED_MARKERS:
-        start = max(0, _nth_last(text, marker, MAX_MARKERS))  # only the last few matter; keeps garbage linear
+        start = len(text.rsplit(marker, MAX_MARKERS)[0])  # the last few markers: keeps garbage linear
         while (at := text.find(marker, start)) >= 0:
             start = at + len(marker)
             rest = start

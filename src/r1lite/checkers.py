@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from r1lite.grading import Grade, boxed_values, final_segment
+from r1lite.answer_extraction import boxed_values, final_segment
+from r1lite.grading import Grade
 from r1lite.scoring import grade_batch
 
 TASK_FIELDS = ("nums", "target")  # row fields a non-math checker reads, kept on benchmark rows
@@ -32,15 +33,11 @@ def task_of(row: dict[str, Any]) -> str:
 def check_answers(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_s: float = 5.0,
                   num_workers: int | None = None) -> list[bool | None]:
     """Whether each text answers its row (one text per row) rightly; None when a math gold cannot be parsed."""
-    out: list[bool | None] = [None] * len(texts)
     math = [i for i, row in enumerate(rows) if task_of(row) == "math"]
-    for i, row in enumerate(rows):
-        if task_of(row) == "countdown":
-            out[i] = grade_countdown(texts[i], row["nums"], row["target"]).correct
-    grades = grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s, num_workers)
-    for i, g in zip(math, grades):
-        out[i] = g.correct
-    return out
+    graded = dict(zip(math, grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s,
+                                        num_workers)))
+    return [graded[i].correct if i in graded else grade_countdown(text, row["nums"], row["target"]).correct
+            for i, (row, text) in enumerate(zip(rows, texts))]
 
 
 # ---------------------------------------------------------------------------------------------------------------------

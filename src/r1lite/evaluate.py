@@ -208,8 +208,8 @@ def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: in
                   num_workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (row, sample) from the backend's completions, graded like the trainer's rewards (math: the
     accuracy reward's grader; countdown rows, with nums and target: the countdown checker)."""
+    from r1lite.answer_forms import as_number, normalize
     from r1lite.checkers import grade_countdown, task_of
-    from r1lite.grading import as_number, normalize
     from r1lite.scoring import grade_batch
 
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]

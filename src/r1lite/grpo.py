@@ -35,17 +35,10 @@ from r1lite.data import DataArgs
 from r1lite.difficulty import DifficultyFilterArgs
 from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
-from r1lite.rewards import (
-    COLUMNS,
-    REWARDS,
-    RewardSpec,
-    build_rewards,
-    check_user_reward,
-    is_import_path,
-    reward_args,
-)
+from r1lite.rewards import COLUMNS, REWARDS, RewardSpec, build_rewards, reward_args
 from r1lite.scoring import ScoringArgs
 from r1lite.trl_schema import trainer_section, trainer_value
+from r1lite.user_rewards import check_user_reward, is_import_path
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)

@@ -7,12 +7,14 @@ TRL skips it. Nothing here needs a model, and nothing raises on garbage: answer 
 `r1lite.scoring` with a hard deadline per completion.
 
 A reward's fields are the recipe's `args` for it plus the run context it lists in CONTEXT: timeout_s, num_workers
-(scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>). Instances hold
-plain data, so they pickle.
+(scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>); make_reward
+passes them. Instances hold plain data, so they pickle (TRL's asynchronous GRPO sends rewards to other processes);
+TRL logs each as rewards/<__name__>/mean.
 
-A recipe can also name your own function, `my_pkg.rewards:length_penalty` or `path/to/file.py:length_penalty`
-(relative to the working directory): a TRL reward function `f(completions, **kwargs) -> list[float | None]`, whose
-recipe `args` are passed as keyword arguments on every call. Your own GRPOTrainer script can use these rewards too:
+Top to bottom: RewardSpec (one entry of a recipe's `rewards:` list) -> the reward classes (correctness, format,
+length shaping, countdown) -> REWARDS (name -> class) and COLUMNS (the dataset columns a reward reads) ->
+make_reward and build_rewards: the recipe's list as TRL's reward_funcs and reward_weights. A name with an import path
+is your own function instead (`r1lite.user_rewards`). Your own GRPOTrainer script can use these rewards too:
 
     from r1lite.rewards import Accuracy, Format
     GRPOTrainer(model, reward_funcs=[Accuracy(), Format()], args=GRPOConfig(...), train_dataset=ds)
@@ -21,20 +23,17 @@ recipe `args` are passed as keyword arguments on every call. Your own GRPOTraine
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
-import inspect
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
-from r1lite.checkers import check_countdown, countdown_equation
-from r1lite.grading import boxed_values, completion_text
+from r1lite.answer_extraction import boxed_values, completion_text, extract_answer
+from r1lite.checkers import grade_countdown
 from r1lite.scoring import grade_batch
+from r1lite.user_rewards import UserReward, is_import_path
 
 
 @dataclass
@@ -49,8 +48,6 @@ def _golds(n: int, answer: Sequence | None, solution: Sequence | None) -> list[s
     if answer is not None:
         return [None if a is None else str(a) for a in answer]
     if solution is not None:
-        from r1lite.grading import extract_answer
-
         return [None if s is None else (extract_answer(str(s)) or str(s)) for s in solution]
     return [None] * n
 
@@ -61,10 +58,6 @@ def _lengths(completions: Sequence[Any], completion_ids: Sequence[Sequence[int]]
         return [len(ids) for ids in completion_ids]
     return [len(completion_text(c).split()) for c in completions]
 
-
-# Each reward is a small dataclass: its fields are the recipe's args plus, listed in CONTEXT, what the run supplies
-# (make_reward passes those explicitly). Instances hold plain data only, so they pickle (TRL's asynchronous GRPO
-# sends rewards to other processes); TRL logs each as rewards/<__name__>/mean.
 
 # ---------------------------------------------------------------------------------------------------------------------
 # correctness
@@ -190,20 +183,17 @@ class Format:
             raise ValueError(f"format reward answer={self.answer!r}; allowed values: boxed, tag, any")
 
     def __call__(self, completions: list, **_: Any) -> list:
-        scores = []
-        for c in completions:
-            parts = _think_parts(completion_text(c), self.think_prefilled)
-            ok = parts is not None and parts[0].strip() != ""
-            if ok:
-                after = parts[1]
-                if self.answer == "boxed":
-                    ok = bool(boxed_values(after))
-                elif self.answer == "tag":
-                    ok = re.fullmatch(r"\s*<answer>(?!.*<answer>).+?</answer>\s*", after, re.DOTALL) is not None
-                else:
-                    ok = after.strip() != ""
-            scores.append(float(ok))
-        return scores
+        return [float(self._formatted(completion_text(c))) for c in completions]
+
+    def _formatted(self, text: str) -> bool:
+        parts = _think_parts(text, self.think_prefilled)
+        if parts is None or parts[0].strip() == "":
+            return False
+        if self.answer == "boxed":
+            return bool(boxed_values(parts[1]))
+        if self.answer == "tag":
+            return re.fullmatch(r"\s*<answer>(?!.*<answer>).+?</answer>\s*", parts[1], re.DOTALL) is not None
+        return parts[1].strip() != ""
 
 
 @dataclass
@@ -310,11 +300,8 @@ class Countdown:
     __name__: ClassVar[str] = "countdown"
 
     def __call__(self, completions: list, nums: list, target: list, **_: Any) -> list:
-        scores = []
-        for c, numbers, goal in zip(completions, nums, target):
-            equation = countdown_equation(completion_text(c))
-            scores.append(1.0 if check_countdown(equation, numbers, goal) else self.format_score if equation else 0.0)
-        return scores
+        grades = [grade_countdown(completion_text(c), n, t) for c, n, t in zip(completions, nums, target)]
+        return [1.0 if g.correct else self.format_score if g.answer else 0.0 for g in grades]
 
 
 REWARDS: dict[str, Callable[..., Callable[..., list]]] = {  # name -> reward class (or any factory)
@@ -330,73 +317,6 @@ REWARDS: dict[str, Callable[..., Callable[..., list]]] = {  # name -> reward cla
 }
 
 COLUMNS = {"accuracy": ("answer",), "cosine": ("answer",), "length": ("answer",), "countdown": ("nums", "target")}
-
-
-def is_import_path(name: str) -> bool:
-    """`module.path:function` or `path/to/file.py:function`, as opposed to a registry name."""
-    return ":" in name
-
-
-def import_reward(name: str) -> Callable:
-    """The object an import path names. Raises ValueError saying what is wrong (no module, no attribute, ...)."""
-    target, _, attr = name.rpartition(":")
-    if not target or not attr:
-        raise ValueError(f"{name!r}: expected module.path:function or path/to/file.py:function")
-    if target.endswith(".py"):
-        path = Path(target).expanduser().resolve()
-        if not path.is_file():
-            raise ValueError(f"{name!r}: file {target} does not exist (paths are relative to the working directory)")
-        spec = importlib.util.spec_from_file_location(f"r1lite_user_rewards.{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-    try:
-        if target.endswith(".py"):
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-    except Exception as e:  # whatever the user's module raises is the reason it cannot be used
-        raise ValueError(f"{name!r}: {target} cannot be imported ({type(e).__name__}: {e})") from e
-    if not hasattr(module, attr):
-        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise ValueError(f"{name!r}: {target} has no attribute {attr!r}; its callables: {', '.join(public) or 'none'}")
-    func = getattr(module, attr)
-    if not callable(func):
-        raise ValueError(f"{name!r}: {attr} is a {type(func).__name__}, not a function")
-    return func
-
-
-def check_user_reward(name: str, args: dict[str, Any]) -> None:
-    """What `r1lite check` verifies of your own reward: it imports, is callable, takes **kwargs (TRL passes every
-    dataset column and more) and each recipe arg is a parameter it declares."""
-    func = import_reward(name)
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return  # a builtin or C callable: nothing to inspect
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        raise ValueError(f"{name!r}: must accept **kwargs (TRL calls it with prompts, completions, completion_ids and "
-                         "every dataset column)")
-    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    for key in args:
-        if key not in named:
-            raise ValueError(f"{name!r}: args.{key} is not a parameter of the function; allowed values: "
-                             f"{', '.join(n for n in named if n not in ('completions', 'prompts')) or 'none'}")
-
-
-@dataclass
-class UserReward:
-    """Your own reward function (`module.path:function` or `file.py:function`), called with the recipe's args on
-    every call; logged as rewards/<function name>. It pickles when the function is importable by its module name."""
-
-    path: str
-    args: dict[str, Any] = field(default_factory=dict)
-    func: Callable = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.func = import_reward(self.path)
-        self.__name__ = getattr(self.func, "__name__", self.path.rpartition(":")[2])
-
-    def __call__(self, *call_args: Any, **kwargs: Any) -> list:
-        return self.func(*call_args, **{**self.args, **kwargs})
 
 
 def reward_args(name: str) -> list[str]:

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from r1lite import hub
+from r1lite.answer_extraction import completion_text
 from r1lite.config import ConfigError, to_dict
-from r1lite.grading import completion_text
 
 log = logging.getLogger("r1lite")
 

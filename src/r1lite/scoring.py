@@ -22,7 +22,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from r1lite.grading import Grade, completion_text, grade, grade_quick
+from r1lite.answer_extraction import completion_text
+from r1lite.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536
@@ -42,9 +43,7 @@ def default_num_workers() -> int:
 
 
 def _serve() -> None:
-    """Worker process main: grade (index, text, gold) messages from stdin, answer on the original stdout."""
-    from multiprocessing.connection import Connection
-
+    """Worker process main: grade (index, text, gold, anywhere) messages from stdin, answer on the original stdout."""
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result pipe
     inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
@@ -82,9 +81,6 @@ class _Worker:
         self.task: tuple[int, float] | None = None  # (item index, start time)
         self.ready, self.started = False, time.monotonic()
 
-    def send(self, message: Any) -> None:
-        self.outbox.send(message)
-
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(timeout=5)
@@ -103,13 +99,12 @@ class _Worker:
 class Scorer:
     """Grades (completion, gold) pairs with a hard per-item deadline, in parallel, with an LRU cache."""
 
-    def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None, cache_size: int = CACHE_SIZE):
+    def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None):
         if timeout_s <= 0:
             raise ValueError(f"scoring timeout_s must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
         self.num_workers = num_workers or default_num_workers()
         self.cache: collections.OrderedDict[tuple[bytes, str | None, bool], Grade] = collections.OrderedDict()
-        self.cache_size = cache_size
         self.workers: list[_Worker] = []
         self.lock = threading.Lock()  # one batch at a time: workers and cache are shared state
         self.pid = os.getpid()
@@ -133,10 +128,8 @@ class Scorer:
                     self.cache.move_to_end(key)
                     results[i] = self.cache[key]
                     self.stats["cached"] += 1
-                elif key in todo:
-                    todo[key].append(i)
                 else:
-                    todo[key] = [i]
+                    todo.setdefault(key, []).append(i)
             remote = []
             for key, indices in todo.items():
                 quick = grade_quick(texts[indices[0]], key[1], anywhere)
@@ -155,7 +148,7 @@ class Scorer:
             results[i] = graded
         if not graded.timed_out:  # a timeout may be load-dependent: do not remember it
             self.cache[key] = graded
-            if len(self.cache) > self.cache_size:
+            if len(self.cache) > CACHE_SIZE:
                 self.cache.popitem(last=False)
 
     def _run_remote(self, items: list[tuple[int, str, str | None, bool]]) -> dict[int, Grade]:
@@ -169,7 +162,7 @@ class Scorer:
                 if w.ready and w.task is None and queue:
                     item = queue.popleft()
                     try:
-                        w.send(item)
+                        w.outbox.send(item)
                     except OSError:  # it died while idle: replace it, the item goes back in line
                         queue.appendleft(item)
                         self._replace(w)
