@@ -35,10 +35,9 @@ from r1lite.data import DataArgs
 from r1lite.difficulty import DifficultyFilterArgs
 from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
-from r1lite.rewards import COLUMNS, REWARDS, RewardSpec, build_rewards, reward_args
+from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
 from r1lite.scoring import ScoringArgs
 from r1lite.trl_schema import trainer_section, trainer_value
-from r1lite.user_rewards import check_user_reward, is_import_path
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)
@@ -58,23 +57,7 @@ class GRPORecipe:
         check_model(self.model)
         check_formats(self.data, "grpo")  # first: a wrong format is named with the accepted ones
         check_data(self.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in self.rewards))
-        if not self.rewards:
-            raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
-        for i, spec in enumerate(self.rewards):
-            if is_import_path(spec.name):  # your own function: it must import and be callable
-                try:
-                    check_user_reward(spec.name, spec.args)
-                except ValueError as e:
-                    raise ConfigError(f"rewards[{i}].name: {e}") from None
-                continue
-            if spec.name not in REWARDS:
-                raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{suggest(spec.name, REWARDS)}; "
-                                  f"allowed values: {', '.join(sorted(REWARDS))}, or module.path:function")
-            allowed = reward_args(spec.name)
-            for key in spec.args:
-                if allowed and key not in allowed:
-                    raise ConfigError(f"rewards[{i}].args.{key}: not an argument of {spec.name}{suggest(key, allowed)}; "
-                                      f"allowed values: {', '.join(allowed)}")
+        check_reward_specs(self.rewards)
         check_positive("scoring.timeout_s", self.scoring.timeout_s)
         t = self.trainer
         loss = trainer_value(self, "loss_type")

@@ -32,8 +32,9 @@ from typing import Any, ClassVar
 
 from r1lite.answer_extraction import boxed_values, completion_text, extract_answer
 from r1lite.checkers import grade_countdown
+from r1lite.config import ConfigError, suggest
 from r1lite.scoring import grade_batch
-from r1lite.user_rewards import UserReward, is_import_path
+from r1lite.user_rewards import UserReward, check_user_reward, is_import_path
 
 
 @dataclass
@@ -326,6 +327,28 @@ def reward_args(name: str) -> list[str]:
     if not dataclasses.is_dataclass(cls):
         return []
     return [f.name for f in dataclasses.fields(cls) if f.name not in cls.CONTEXT]
+
+
+def check_reward_specs(specs: Sequence[RewardSpec]) -> None:
+    """A recipe's `rewards:` list, checked before anything loads: registry names with their args, or your own
+    function, which must import and be callable."""
+    if not specs:
+        raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
+    for i, spec in enumerate(specs):
+        if is_import_path(spec.name):
+            try:
+                check_user_reward(spec.name, spec.args)
+            except ValueError as e:
+                raise ConfigError(f"rewards[{i}].name: {e}") from None
+            continue
+        if spec.name not in REWARDS:
+            raise ConfigError(f"rewards[{i}].name: {spec.name!r} is not a reward{suggest(spec.name, REWARDS)}; "
+                              f"allowed values: {', '.join(sorted(REWARDS))}, or module.path:function")
+        allowed = reward_args(spec.name)
+        for key in spec.args:
+            if allowed and key not in allowed:
+                raise ConfigError(f"rewards[{i}].args.{key}: not an argument of {spec.name}{suggest(key, allowed)}; "
+                                  f"allowed values: {', '.join(allowed)}")
 
 
 def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -> Callable[..., list]:
