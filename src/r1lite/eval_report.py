@@ -118,35 +118,34 @@ def pyplot() -> Any:
     return plt
 
 
+def save(fig: Any, path: Path) -> Path:
+    """A finished figure as a PNG; the figure is closed (pyplot keeps every open one alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def plot_scores(results: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
     names = list(results["scores"])
     values = [100 * results["scores"][n]["pass@1"] for n in names]
     errors = [[100 * (results["scores"][n]["pass@1"] - results["scores"][n]["pass@1_ci95"][0]) for n in names],
               [100 * (results["scores"][n]["pass@1_ci95"][1] - results["scores"][n]["pass@1"]) for n in names]]
-    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.5))
+    fig, ax = pyplot().subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.5))
     ax.bar(names, values, yerr=errors, capsize=4, color="#4C72B0")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_ylim(0, max(100, *(v + 5 for v in values)) if values else 100)
-    ax.set_title(f"{results['model']}: accuracy with 95% CI")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.set(ylabel="pass@1 (%)", ylim=(0, max(100, *(v + 5 for v in values)) if values else 100),
+           title=f"{results['model']}: accuracy with 95% CI")
+    save(fig, path)
 
 
 def plot_budget(results: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = pyplot().subplots(figsize=(5, 3.5))
     for bench, curve in results["budget_curves"].items():
         curve = sorted(curve, key=lambda c: c["mean_tokens"])
         ax.plot([c["mean_tokens"] for c in curve], [100 * c["pass@1"] for c in curve], marker="o", label=bench)
-    ax.set_xlabel("tokens spent per answer (mean)")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_title("accuracy vs thinking budget")
+    ax.set(xlabel="tokens spent per answer (mean)", ylabel="pass@1 (%)", title="accuracy vs thinking budget")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def compare(run_a: Path, run_b: Path) -> str:

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +36,8 @@ from r1lite.config import (
 )
 from r1lite.eval_report import read_records, record_key
 from r1lite.models import ModelArgs, check_dtype, check_model_path
-from r1lite.runtime import append_jsonl, open_run, setup_env
+from r1lite.prompts import build_messages
+from r1lite.runtime import append_jsonl, default_output_dir, open_run, setup_env
 from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class EvalRecipe:
 
     def validate(self) -> None:
         from r1lite.backends import BACKENDS
-        from r1lite.benchmarks import BENCHMARKS
+        from r1lite.benchmarks import BENCHMARKS, Benchmark
 
         for name in self.benchmarks:
             if name not in BENCHMARKS and "path" not in self.benchmark_args.get(name, {}):
@@ -92,10 +93,6 @@ class EvalRecipe:
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
             raise ConfigError(f"temperature: must be >= 0, got {self.temperature}")
-        from dataclasses import fields
-
-        from r1lite.benchmarks import Benchmark
-
         allowed = [f.name for f in fields(Benchmark) if f.name != "name"]
         for name, args in self.benchmark_args.items():
             for key in args:
@@ -117,8 +114,8 @@ class EvalRecipe:
             check_local_benchmark(self, name)
 
 
-
 Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
+
 
 def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     """A key never belongs in a recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the
@@ -196,12 +193,6 @@ def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
 
 # ---------------------------------------------------------------------------------------------------------------------
 # running
-
-
-def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
-    from r1lite.prompts import build_messages
-
-    return build_messages(problem_prompt, system)
 
 
 def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
@@ -283,18 +274,19 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(recipe.output_dir or default_output_dir("eval"))
     reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
-    wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
-              for j in range(recipe.num_samples)}
+
+    def keys(chunk: list[dict[str, Any]], budget: int | None) -> set[tuple[str, str, int, int]]:
+        return {(r["benchmark"], str(r["id"]), budget or 0, j) for r in chunk for j in range(recipe.num_samples)}
+
+    wanted = set().union(*(keys(rows, b) for b in budgets))
     done = {record_key(r) for r in read_records(out)} & wanted if reusable else set()
     chunks = [(b, i, rows[start:start + CHUNK]) for b in budgets
               for i, start in enumerate(range(0, len(rows), CHUNK))][rank::world]  # data parallel: a shard per rank
-    todo = [(b, i, chunk) for b, i, chunk in chunks
-            if any((r["benchmark"], str(r["id"]), b or 0, j) not in done for r in chunk
-                   for j in range(recipe.num_samples))]
+    todo = [(b, i, chunk) for b, i, chunk in chunks if not keys(chunk, b) <= done]
     total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
     remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
     started = time.time()
@@ -312,7 +304,7 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
         for budget, index, chunk in todo:
             params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
                                     max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
-            prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
+            prompts = [build_messages(row["prompt"], recipe.system_prompt) for row in chunk]
             completions = (backend.generate(prompts, params) if budget is None else
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):
