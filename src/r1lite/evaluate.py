@@ -16,6 +16,7 @@ the result equals an uninterrupted run); a restart with different settings is re
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -25,6 +26,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from r1lite import eval_report
+from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, make_backend
+from r1lite.backends.openai import OpenAIBackend
+from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
+from r1lite.budget import generate_with_budget
+from r1lite.checkers import grade_countdown, task_of
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -34,11 +40,13 @@ from r1lite.config import (
     lookup,
     redact,
 )
+from r1lite.data import iter_local_rows
 from r1lite.eval_report import read_records, record_key
+from r1lite.grading import as_number, normalize
 from r1lite.models import ModelArgs, check_dtype, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import append_jsonl, default_output_dir, open_run, setup_env
-from r1lite.scoring import ScoringArgs
+from r1lite.scoring import ScoringArgs, grade_batch
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +82,6 @@ class EvalRecipe:
                                          "scoring_timeout_s": "scoring.timeout_s"}
 
     def validate(self) -> None:
-        from r1lite.backends import BACKENDS
-        from r1lite.benchmarks import BENCHMARKS, Benchmark
-
         for name in self.benchmarks:
             if name not in BENCHMARKS and "path" not in self.benchmark_args.get(name, {}):
                 raise ConfigError(f"benchmarks: {name!r} is unknown; allowed values: {', '.join(BENCHMARKS)} "
@@ -127,10 +132,6 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     if backend == "openai" and not args.get("base_url"):
         raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
     if backend == "openai":
-        import inspect
-
-        from r1lite.backends.openai import OpenAIBackend
-
         allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model"]
         for key in args:
             if key not in allowed:
@@ -141,9 +142,6 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
     """Read a benchmark that lives in a local file now (cheap), so a bad file fails before any model loads and
     before the output folder exists."""
-    from r1lite.benchmarks import benchmark_file, get_benchmark, load_benchmark
-    from r1lite.data import iter_local_rows
-
     bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
     if bench.path and bench.path.startswith("synthetic:"):
         return
@@ -199,10 +197,6 @@ def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: in
                   num_workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (row, sample) from the backend's completions, graded like the trainer's rewards (math: the
     accuracy reward's grader; countdown rows, with nums and target: the countdown checker)."""
-    from r1lite.checkers import grade_countdown, task_of
-    from r1lite.grading import as_number, normalize
-    from r1lite.scoring import grade_batch
-
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
     math = [i for i, (row, _, _) in enumerate(flat) if task_of(row) == "math"]
     grades = [grade_countdown(c.text, row["nums"], row["target"]) if task_of(row) == "countdown" else None
@@ -230,8 +224,6 @@ def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: in
 
 
 def make_eval_backend(recipe: EvalRecipe) -> Any:
-    from r1lite.backends import make_backend
-
     args = dict(recipe.backend_args)
     if recipe.backend in ("hf", "vllm"):
         args.setdefault("dtype", recipe.model.dtype)
@@ -244,8 +236,6 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
 
 
 def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
-    from r1lite.benchmarks import get_benchmark, load_benchmark
-
     rows = []
     for name in recipe.benchmarks:
         try:
@@ -269,9 +259,6 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     Rows are cut into fixed chunks of the full benchmark list; a chunk with any missing sample is generated whole
     with its own seed and only the missing records are appended, so a resumed run equals an uninterrupted one."""
     from tqdm.auto import tqdm
-
-    from r1lite.backends import SamplingParams, SamplingWatch
-    from r1lite.budget import generate_with_budget
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     out = Path(recipe.output_dir or default_output_dir("eval"))

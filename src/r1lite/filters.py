@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from r1lite.backends import Completion
+from r1lite.checkers import check_answers
 from r1lite.scoring import ScoringArgs
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -151,8 +152,6 @@ def select(lengths: Sequence[int], keep: str = "all", max_per_prompt: int | None
 
 def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
     """Each text's final answer against the row's gold, for any task (None: the gold cannot be parsed)."""
-    from r1lite.checkers import check_answers
-
     return check_answers([row] * len(texts), texts, scoring.timeout_s, scoring.num_workers)
 
 

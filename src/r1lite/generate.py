@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from r1lite import filters
+from r1lite import decontaminate, filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
+from r1lite.benchmarks import BENCHMARKS, benchmark_file
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -38,9 +39,10 @@ from r1lite.config import (
     parse_overrides,
     split_config,
 )
-from r1lite.data import DataArgs, check_data
+from r1lite.data import DataArgs, check_data, load_problems
 from r1lite.filters import FilterArgs
 from r1lite.models import check_dtype, check_model_path
+from r1lite.prompts import build_messages
 from r1lite.runtime import setup_env
 from r1lite.scoring import ScoringArgs
 from r1lite.trace_store import DATA, STATS, Store, has_work, open_output_dir, row_key, write_json
@@ -131,7 +133,6 @@ class GenerateRecipe:
                              ("filters.near_dup_threshold", f.near_dup_threshold)]:
             if not 0 <= value <= 1:
                 raise ConfigError(f"{where}: must be between 0 and 1, got {value}")
-        from r1lite.benchmarks import BENCHMARKS, benchmark_file
 
         for i, name in enumerate(d.benchmarks):
             if name not in BENCHMARKS:
@@ -161,9 +162,6 @@ Recipe = GenerateRecipe  # the stage contract (stages.py): Recipe, run, cli
 def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The rows to generate for (each with `messages`), and what was dropped: duplicate problems and benchmark
     matches (before any request is paid for)."""
-    from r1lite.data import load_problems
-    from r1lite.prompts import build_messages
-
     rows, seen, duplicates = [], set(), 0
     for row in load_problems(recipe.data).to_list():
         text = filters.normalized_hash(row["problem"])
@@ -176,8 +174,6 @@ def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str
     dropped: dict[str, Any] = {"duplicate_prompts": duplicates}
     d = recipe.decontamination
     if d.enabled:
-        from r1lite import decontaminate
-
         index = decontaminate.build_index(d.data_dir, d.benchmarks or None, d.ngram)
         rows, removed = decontaminate.decontaminate(rows, index, "problem")
         dropped["decontamination"] = decontaminate.report(len(rows), removed, index)

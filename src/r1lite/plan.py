@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1lite.config import ConfigError, trainer_value
 from r1lite.shapes import KNOWN_SHAPES, ModelShape, known_shape, shape_from_config
 
 GIB = 1024**3
@@ -45,7 +46,6 @@ def model_shape(name: str, recipe_path: str | Path | None = None) -> ModelShape:
     """The shape of a model: a local folder's config.json, a tiny:<arch>, a known Hub id; a model that is an earlier
     stage's output (runs/...) is known by the recipe's folder, recipes/<model>/<method>/x.yaml."""
     from r1lite import models
-    from r1lite.config import ConfigError
 
     folder = Path(name).expanduser()
     if (folder / "config.json").is_file():
@@ -268,8 +268,6 @@ class Workload:
 
 def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Workload:
     """Tokens generated and trained over the run, upper bounds (every completion / sequence at its maximum length)."""
-    from r1lite.config import trainer_value
-
     per_device = trainer_value(recipe, "per_device_train_batch_size")
     global_batch = per_device * num_gpus * trainer_value(recipe, "gradient_accumulation_steps")
     grpo = stage == "grpo"
@@ -319,8 +317,6 @@ def dataset_rows(data: Any) -> int | None:
 
 
 def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
-    from r1lite.config import trainer_value
-
     model, t = recipe.model, recipe.trainer
     # nf4 + block scales; int8; the model's dtype
     weight_bytes = 0.55 if model.load_in_4bit else 1.0 if model.load_in_8bit else {"float32": 4.0}.get(model.dtype, 2.0)
@@ -350,8 +346,6 @@ def make_plan(recipe: Any, stage: str, gpu_name: str, num_gpus: int, strategy: s
               recipe_path: str | None = None, price_per_gpu_hour: float | None = None,
               tokens_per_s: float | None = None, gen_tokens_per_s: float | None = None) -> dict[str, Any]:
     """Everything `r1lite plan` prints, as plain data."""
-    from r1lite.config import ConfigError
-
     if gpu_name not in GPUS:
         raise ConfigError(f"--gpu {gpu_name!r}; allowed values: {', '.join(GPUS)}")
     strategy = strategy or ("ddp" if num_gpus > 1 else "none")

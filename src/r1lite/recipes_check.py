@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.benchmarks import BUNDLED_DIR, find_local
+from r1lite.config import ConfigError, load_recipe, read_yaml
+from r1lite.data import SYNTHETIC, is_local
 from r1lite.stages import TRAINING, module, recipe_class, stage_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +70,6 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
     from r1lite import models, plan
-    from r1lite.config import ConfigError
 
     try:
         arch = models.arch_of(model_name)
@@ -86,8 +87,6 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
 def _written_by(output_dir: str, recipe_path: Path) -> str | None:
     """The starting model of the sibling recipe that trains into `output_dir` (demo: sft.yaml writes runs/demo/sft,
     which grpo.yaml starts from), so a later stage gets the architecture of the model its input came from."""
-    from r1lite.config import read_yaml
-
     for sibling in sorted(recipe_path.parent.glob("*.yaml")):
         if sibling == recipe_path:
             continue
@@ -98,8 +97,6 @@ def _written_by(output_dir: str, recipe_path: Path) -> str | None:
 
 
 def _smoke_source(source: dict[str, Any], data_dir: Path) -> dict[str, Any]:
-    from r1lite.data import SYNTHETIC, is_local
-
     path = str(source["path"])
     if path.startswith(SYNTHETIC):
         return {**source, "num_samples": None, "task_args": {**source.get("task_args", {}), "n": ROWS}}
@@ -142,8 +139,6 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
 
 def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_only: bool = False) -> Result:
     """Validate one recipe and, for a training stage, run one step of its tiny stand-in. Never raises."""
-    from r1lite.config import load_recipe, read_yaml
-
     start = time.perf_counter()
     stage = "?"
     try:
@@ -198,8 +193,6 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
 
 
 def cli(argv: list[str]) -> int:
-    from r1lite.config import ConfigError
-
     if "-h" in argv or "--help" in argv:
         print(__doc__)
         return 0
