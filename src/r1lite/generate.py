@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
 STATS_EVERY_S = 60.0
-TALLY = ("prompt_tokens", "completion_tokens", "accepted", "samples")  # ledger sums the progress bar shows
+TALLY = ("prompt_tokens", "completion_tokens", "accepted", "samples")  # ledger fields summed over a run
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -272,8 +272,7 @@ def summarize(entries: list[dict[str, Any]], recipe: GenerateRecipe, total_promp
     removed: Counter[str] = Counter({r: 0 for r in filters.REASONS})
     by_source: dict[str, Counter] = {}
     for e in entries:
-        for k in ("samples", "accepted", "prompt_tokens", "completion_tokens", "accepted_completion_tokens"):
-            total[k] += e[k]
+        total.update({k: e[k] for k in (*TALLY, "accepted_completion_tokens")})
         total["prompts_with_accepted"] += e["accepted"] > 0
         removed.update(e["rejected"])
         src = by_source.setdefault(e["source"], Counter())

@@ -16,8 +16,10 @@ Recipes of other stages (generate/, eval/) are validated only.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -182,8 +184,6 @@ def find_recipes(paths: list[str]) -> list[Path]:
 
 
 def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only: bool = False) -> list[Result]:
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from transformers.utils import logging as hf_logging
@@ -192,24 +192,24 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
     return [check_recipe(p, data_dir, validate_only) for p in find_recipes(paths)]
 
 
+USAGE = "usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]"
+OPTIONS = argparse.ArgumentParser(prog="r1lite recipes check", usage=USAGE, add_help=False, allow_abbrev=False)
+OPTIONS.add_argument("paths", nargs="*")
+OPTIONS.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+OPTIONS.add_argument("--validate_only", action="store_true")
+
+
 def cli(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(__doc__)
         return 0
     if not argv or argv[0] != "check":
-        raise ConfigError("usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]")
-    args, data_dir, validate_only = argv[1:], DEFAULT_DATA_DIR, False
-    if "--validate_only" in args:
-        args.remove("--validate_only")
-        validate_only = True
-    if "--data_dir" in args:
-        i = args.index("--data_dir")
-        data_dir, args = Path(args[i + 1]), args[:i] + args[i + 2:]
-    paths = args or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
-    results = check_all(paths, data_dir, validate_only)
+        raise ConfigError(USAGE)
+    args = OPTIONS.parse_intermixed_args(argv[1:])
+    paths = args.paths or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
+    results = check_all(paths, args.data_dir, args.validate_only)
     for r in results:
         print(f"{'ok  ' if r.ok else 'FAIL'}  {r.stage:<8} {r.path}  ({r.message}; {r.seconds:.1f} s)")
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)}/{len(results)} recipes passed")
     return 1 if failed else 0
-
