@@ -1,5 +1,10 @@
 """The demo's report: report.md, a self-contained report.html and PNG plots, every number read from the run's logs
-(eval results.json / samples.jsonl, trainer metrics.jsonl, demo_state.json) and collected in report.json."""
+(eval results.json / samples.jsonl, trainer metrics.jsonl, demo_state.json) and collected in report.json.
+
+    the run folder -> collect (held-out accuracy per stage, paired gains, training curves) -> report.json
+      -> plot_all (PNGs) -> markdown (headline, tables, samples, the commands and recipes) -> report.md
+      -> to_html (images embedded) -> report.html
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison."""
+"""Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison.
+
+    samples*.jsonl -> read_records (one record per sample, keyed by record_key) -> problems_of (per benchmark and
+    budget, per problem: per-sample lists) -> build_results (metrics.summarize: pass@1 with CIs, maj@k, budget
+    curves) -> write: results.json, results.md (markdown_table), accuracy.png and budget.png (plot_*)
+
+`compare` reads two finished folders and pairs their problems for a 95% interval on the difference.
+"""
 
 from __future__ import annotations
 
