@@ -46,7 +46,8 @@ def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
 def estimate_s(p: dict[str, int], convert: bool = False) -> float:
     """The demo's wall time on 2 cores; `convert`: the first run also converts the GGUF model."""
     return (convert * COST["convert"] + COST["eval_base"] + 2 * COST["eval"] + COST["sft_start"]
-            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"] + p["grpo_steps"] * COST["grpo_step"])
+            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"]
+            + p["grpo_steps"] * COST["grpo_step"])
 
 
 def needs_conversion(model: str) -> bool:

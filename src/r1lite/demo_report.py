@@ -186,7 +186,8 @@ def headline(out: Path) -> str:
         if name in data["gains"]:
             g = data["gains"][name]["correct_boxed"]
             lines.append(f"\n{label}, held-out correct inside the box, paired over {g['n']} problems: "
-                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}] "
+                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, "
+                         f"{100 * g['ci95'][1]:+.1f}] "
                          f"({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'})")
     total = sum(data["wall_s"].values())
     if data.get("estimate_s"):
@@ -225,16 +226,16 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
             parts.append(f"| {EVALS[stage]} | {bench} | {s['num_problems']} | {_pct(s['pass@1'])} | "
                          f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                          f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
-    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.", "",
-              "## Sample completions", ""]
+    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.",
+              "", "## Sample completions", ""]
     for stage, label in EVALS.items():
         if (out / stage).is_dir():
             parts += [f"### {label}", ""]
             for r in _samples(out, stage):
                 mark = "correct in box" if r["correct_boxed"] else "correct elsewhere" if r["correct_anywhere"] else \
                     "wrong"
-                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400], "```",
-                          ""]
+                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400],
+                          "```", ""]
     parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
     parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
     if data.get("difficulty_filter"):

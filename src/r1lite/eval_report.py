@@ -78,7 +78,8 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
                 summary[f"by_{attr}"] = {str(v): metrics.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
                                          for v in values}
         scores[bench] = summary
-    return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
+    return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores,
+            "budget_curves": dict(curves),
             "config": to_dict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
 
 

@@ -318,8 +318,11 @@ def dataset_rows(data: Any) -> int | None:
 
 def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
     model, t = recipe.model, recipe.trainer
-    # nf4 + block scales; int8; the model's dtype
-    weight_bytes = 0.55 if model.load_in_4bit else 1.0 if model.load_in_8bit else {"float32": 4.0}.get(model.dtype, 2.0)
+    weight_bytes = {"float32": 4.0}.get(model.dtype, 2.0)
+    if model.load_in_4bit:
+        weight_bytes = 0.55  # nf4 + block scales
+    elif model.load_in_8bit:
+        weight_bytes = 1.0
     checkpointing = t.get("activation_checkpointing")
     if checkpointing is None:
         checkpointing = trainer_value(recipe, "gradient_checkpointing")

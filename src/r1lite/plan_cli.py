@@ -106,7 +106,8 @@ def format_plan(plan: dict[str, Any]) -> str:
     if plan["stage"] == "grpo":
         how = ("given: --gen_tokens_per_s" if not assumed["generate"] else
                f"assumed: decode at {a['decode_bandwidth_efficiency']:.0%} of {a['bandwidth_gbs']:g} GB/s for "
-               f"{s['gen_sequences']} concurrent sequences" + (", HF generate x0.2" if s["generation"] == "hf" else ""))
+               f"{s['gen_sequences']} concurrent sequences"
+               + (", HF generate x0.2" if s["generation"] == "hf" else ""))
         lines.append(f"          generate {rates['generate']:,} tokens/s/GPU ({how})")
     price = "assumed" if plan["price_assumed"] else "given"
     lines.append(f"time      <= {plan['gpu_hours']:,} GPU-hours = {plan['wall_hours']:,} h wall on {plan['num_gpus']} "

@@ -22,7 +22,8 @@ from r1lite.runtime import append_jsonl, open_run
 
 LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
-FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
+FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model",
+               "teacher.base_url")
 
 
 def row_key(row: dict[str, Any]) -> str:
