@@ -466,7 +466,7 @@ def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
 
 
 def test_countdown_rows_use_the_countdown_checker():
-    from r1lite.generate import verify
+    from r1lite.filters import verify
     from r1lite.scoring import ScoringArgs
 
     row = {"problem": "Using the numbers [3, 5, 2], create an equation that equals 13.", "answer": "3 * 5 - 2",

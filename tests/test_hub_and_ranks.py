@@ -118,20 +118,20 @@ def test_push_refuses_mid_run_pushes_before_training(tmp_path, monkeypatch):
 def test_generate_pushes_a_dataset_card(tmp_path, monkeypatch):
     import datasets
 
-    from r1lite import generate
+    from r1lite import generate, trace_store
 
     fake = FakeHub().install(monkeypatch)
     pushed = []
     monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda ds, repo_id, private=None, **kw:
                         pushed.append((repo_id, private, len(ds))))
     out = tmp_path / "gen"
-    (out / generate.DATA).mkdir(parents=True)
-    (out / generate.DATA / "part-0.jsonl").write_text(json.dumps({"id": "a", "messages": []}) + "\n")
+    (out / trace_store.DATA).mkdir(parents=True)
+    (out / trace_store.DATA / "part-0.jsonl").write_text(json.dumps({"id": "a", "messages": []}) + "\n")
     stats = {"teacher": "deepseek-reasoner", "prompts": 10, "prompts_with_accepted": 7, "requests": 40,
              "accepted": 25, "accepted_rate": 0.625, "cost_usd": 1.234, "prompt_tokens": 1000,
              "completion_tokens": 50000, "prices_per_million": {"input": 0.55, "output": 2.19},
              "decontamination": {"benchmarks": {"math500": 500, "gsm8k": 1319}, "removed": 3}}
-    (out / generate.STATS).write_text(json.dumps(stats))
+    (out / trace_store.STATS).write_text(json.dumps(stats))
     recipe = load_recipe(generate.GenerateRecipe, raw={
         "teacher": {"backend": "openai", "model": "deepseek-reasoner", "base_url": "http://localhost:1"},
         "data": {"sources": [{"path": "synthetic:arithmetic"}]}, "push_to_hub": "me/traces",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import plan
+from r1lite import plan, plan_cli
 from r1lite.cli import main
 from r1lite.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
@@ -144,7 +144,7 @@ def test_every_training_recipe_has_a_plan(path, monkeypatch):
     assert result["peak_gib"] > 0 and result["largest"] in result["memory_gib"]
     assert result["gpu_hours"] is not None and result["tokens_train"] > 0 and result["cost_usd"] >= 0
     json.dumps(result)
-    assert "peak" in plan.format_plan(result)
+    assert "peak" in plan_cli.format_plan(result)
 
 
 def test_recipes_fit_the_hardware_their_header_names(monkeypatch):
@@ -184,7 +184,7 @@ def test_strategy_of_every_accelerate_config():
     expected = {"single_gpu": "none", "ddp": "ddp", "zero2": "zero2", "zero3": "zero3", "fsdp": "fsdp",
                 "multi_node_zero3": "zero3", "multi_node_fsdp": "fsdp"}
     for name, strategy in expected.items():
-        assert plan.strategy_of_accelerate_config(str(REPO / "configs/accelerate" / f"{name}.yaml")) == strategy
+        assert plan_cli.strategy_of_accelerate_config(str(REPO / "configs/accelerate" / f"{name}.yaml")) == strategy
 
 
 def test_unknown_model_is_a_clear_error():

@@ -165,12 +165,9 @@ def _rows(bench: Benchmark, raw: list[dict[str, Any]], problem_field: str, id_fi
 
 def _check_unique_ids(bench: Benchmark, rows: list[dict[str, Any]]) -> None:
     """Samples are keyed by (benchmark, id, ...): rows sharing an id would overwrite each other's results."""
-    seen: dict[str, int] = {}
-    repeated = []
-    for i, row in enumerate(rows):
-        if row["id"] in seen:
-            repeated.append(f"{row['id']!r} (rows {seen[row['id']]} and {i})")
-        seen.setdefault(row["id"], i)
+    first: dict[str, int] = {}  # id -> the row that has it first
+    repeated = [f"{row['id']!r} (rows {first[row['id']]} and {i})" for i, row in enumerate(rows)
+                if first.setdefault(row["id"], i) != i]
     if repeated:
         raise ValueError(f"benchmark {bench.name}: {len(repeated)} rows repeat an id: {', '.join(repeated[:3])}"
                          f"{' ...' if len(repeated) > 3 else ''}; give every row a distinct "

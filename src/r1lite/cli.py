@@ -19,7 +19,7 @@ import sys
 from r1lite.stages import STAGES, recipe_class, stage_of
 
 # commands other than the stages (stages.STAGES) -> module; each module's cli(argv) returns an exit code
-TOOLS = {"demo": "r1lite.demo", "decontaminate": "r1lite.decontaminate", "plan": "r1lite.plan",
+TOOLS = {"demo": "r1lite.demo", "decontaminate": "r1lite.decontaminate", "plan": "r1lite.plan_cli",
          "recipes": "r1lite.recipes_check"}
 
 

@@ -4,7 +4,9 @@ A training prompt is contaminated when it shares any n-gram with a benchmark pro
 normalization (problems shorter than n words have no n-grams, so they are compared whole). Like open-r1's, this is
 aggressive on purpose: shared boilerplate ("where $m$ and $n$ are relatively prime positive integers") counts, and
 about a tenth of the MATH train split matches something. Every benchmark in
-`r1lite.benchmarks.BENCHMARKS` is checked unless a subset is named.
+`r1lite.benchmarks.BENCHMARKS` is checked unless a subset is named:
+
+    benchmark problems -> build_index (an NgramIndex) -> decontaminate(rows): kept, removed -> report (counts)
 
     r1lite decontaminate --input train.jsonl --output clean.jsonl [--data_dir DIR] [--ngram 8] [--column problem]
 

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+import yaml
+
+from r1lite import demo_report, stages
+from r1lite.config import load_recipe
+from r1lite.runtime import setup_env
+from r1lite.stages import recipe_class
+
 RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
@@ -39,7 +46,8 @@ def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
 def estimate_s(p: dict[str, int], convert: bool = False) -> float:
     """The demo's wall time on 2 cores; `convert`: the first run also converts the GGUF model."""
     return (convert * COST["convert"] + COST["eval_base"] + 2 * COST["eval"] + COST["sft_start"]
-            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"] + p["grpo_steps"] * COST["grpo_step"])
+            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"]
+            + p["grpo_steps"] * COST["grpo_step"])
 
 
 def needs_conversion(model: str) -> bool:
@@ -52,8 +60,6 @@ def needs_conversion(model: str) -> bool:
 
 def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Per stage, the command-line overrides applied to its recipe file: the demo is these five commands."""
-    import yaml
-
     in_file = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
     held_out = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
     for bench in ("addition", "multiplication"):
@@ -87,10 +93,6 @@ def recipe_file(stage: str) -> Path:
 
 def command(stage: str, overrides: dict[str, Any]) -> str:
     """The exact `r1lite` command line of a stage."""
-    import shlex
-
-    import yaml
-
     args = [f"--{k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip())}"
             if isinstance(v, dict) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
     return " ".join(["r1lite", stage.split("_")[0], "--config", _shown(recipe_file(stage)), *args])
@@ -106,9 +108,7 @@ def _shown(path: Path) -> str:
 
 def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual."""
-    from r1lite.config import load_recipe
     from r1lite.models import planned_outputs
-    from r1lite.stages import recipe_class
 
     trained = [o["trainer.output_dir"] for o in overrides.values() if "trainer.output_dir" in o]
     with planned_outputs(trained):  # later stages start from models earlier stages have not written yet
@@ -125,9 +125,6 @@ def _finished(stage: str, out: Path) -> bool:
 
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
              data_dir: str | None = None, model: str = "smollm2-135m") -> Path:
-    from r1lite import demo_report, stages
-    from r1lite.runtime import setup_env
-
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,10 @@
 """The demo's report: report.md, a self-contained report.html and PNG plots, every number read from the run's logs
-(eval results.json / samples.jsonl, trainer metrics.jsonl, demo_state.json) and collected in report.json."""
+(eval results.json / samples.jsonl, trainer metrics.jsonl, demo_state.json) and collected in report.json.
+
+    the run folder -> collect (held-out accuracy per stage, paired gains, training curves) -> report.json
+      -> plot_all (PNGs) -> markdown (headline, tables, samples, the commands and recipes) -> report.md
+      -> to_html (images embedded) -> report.html
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from r1lite import metrics
 from r1lite.benchmarks import read_jsonl
 from r1lite.config import to_dict
 from r1lite.difficulty import SUMMARY
-from r1lite.eval_report import problems_of, pyplot
+from r1lite.eval_report import problems_of, pyplot, save
 from r1lite.evaluate import read_records
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
@@ -108,38 +113,24 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(curves["step"], curves["reward"], label="total (weighted)", color="black", linewidth=2)
         for name in [k for k in curves if k not in ("step", "reward", "mean_length", "frac_reward_zero_std")]:
-            ax.plot(curves["step"], [v if v is not None else float("nan") for v in curves[name]], label=name,
-                    alpha=0.8)
-        ax.set_xlabel("GRPO step")
-        ax.set_ylabel("mean reward")
-        ax.set_title("GRPO reward per step")
+            ax.plot(curves["step"], _nan(curves[name]), label=name, alpha=0.8)
+        ax.set(xlabel="GRPO step", ylabel="mean reward", title="GRPO reward per step")
         ax.legend()
-        fig.tight_layout()
-        paths.append(_save(fig, out / "reward.png", plt))
+        paths.append(save(fig, out / "reward.png"))
         fig, ax = plt.subplots(figsize=(6, 3.0))
         ax.plot(curves["step"], curves["mean_length"], color="#55A868")
-        ax.set_xlabel("GRPO step")
-        ax.set_ylabel("tokens")
-        ax.set_title("mean completion length per step")
-        fig.tight_layout()
-        paths.append(_save(fig, out / "length.png", plt))
+        ax.set(xlabel="GRPO step", ylabel="tokens", title="mean completion length per step")
+        paths.append(save(fig, out / "length.png"))
         fig, ax = plt.subplots(figsize=(6, 3.0))
-        ax.bar(curves["step"], [v if v is not None else float("nan") for v in curves["frac_reward_zero_std"]],
-               color="#8172B2")
-        ax.set_xlabel("GRPO step")
-        ax.set_ylabel("share of groups")
-        ax.set_ylim(0, 1.05)
-        ax.set_title("groups whose rewards all tie (frac_reward_zero_std): no learning signal")
-        fig.tight_layout()
-        paths.append(_save(fig, out / "zero_std.png", plt))
+        ax.bar(curves["step"], _nan(curves["frac_reward_zero_std"]), color="#8172B2")
+        ax.set(xlabel="GRPO step", ylabel="share of groups", ylim=(0, 1.05),
+               title="groups whose rewards all tie (frac_reward_zero_std): no learning signal")
+        paths.append(save(fig, out / "zero_std.png"))
     if data["sft_curve"]["step"]:
         fig, ax = plt.subplots(figsize=(6, 3.0))
         ax.plot(data["sft_curve"]["step"], data["sft_curve"]["loss"], color="#C44E52")
-        ax.set_xlabel("SFT step")
-        ax.set_ylabel("loss")
-        ax.set_title("cold-start SFT loss")
-        fig.tight_layout()
-        paths.append(_save(fig, out / "sft_loss.png", plt))
+        ax.set(xlabel="SFT step", ylabel="loss", title="cold-start SFT loss")
+        paths.append(save(fig, out / "sft_loss.png"))
     if data["held_out"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         stages = list(data["held_out"])
@@ -151,19 +142,15 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
             ax.bar([i + 0.38 * offset for i in range(len(stages))], means, width=0.38, yerr=[lows, highs],
                    capsize=4, label=label)
         ax.set_xticks([i + 0.19 for i in range(len(stages))], [EVALS[s] for s in stages])
-        ax.set_ylabel("held-out accuracy (%)")
-        ax.set_ylim(0, 105)
-        ax.set_title("held-out accuracy with 95% CI")
+        ax.set(ylabel="held-out accuracy (%)", ylim=(0, 105), title="held-out accuracy with 95% CI")
         ax.legend()
-        fig.tight_layout()
-        paths.append(_save(fig, out / "accuracy.png", plt))
+        paths.append(save(fig, out / "accuracy.png"))
     return paths
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _nan(values: list[float | None]) -> list[float]:
+    """A logged series with its gaps (None) as NaN, which matplotlib leaves out."""
+    return [v if v is not None else float("nan") for v in values]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -199,7 +186,8 @@ def headline(out: Path) -> str:
         if name in data["gains"]:
             g = data["gains"][name]["correct_boxed"]
             lines.append(f"\n{label}, held-out correct inside the box, paired over {g['n']} problems: "
-                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}] "
+                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, "
+                         f"{100 * g['ci95'][1]:+.1f}] "
                          f"({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'})")
     total = sum(data["wall_s"].values())
     if data.get("estimate_s"):
@@ -238,16 +226,16 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
             parts.append(f"| {EVALS[stage]} | {bench} | {s['num_problems']} | {_pct(s['pass@1'])} | "
                          f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                          f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
-    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.", "",
-              "## Sample completions", ""]
+    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.",
+              "", "## Sample completions", ""]
     for stage, label in EVALS.items():
         if (out / stage).is_dir():
             parts += [f"### {label}", ""]
             for r in _samples(out, stage):
                 mark = "correct in box" if r["correct_boxed"] else "correct elsewhere" if r["correct_anywhere"] else \
                     "wrong"
-                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400], "```",
-                          ""]
+                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400],
+                          "```", ""]
     parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
     parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
     if data.get("difficulty_filter"):

@@ -1,4 +1,11 @@
-"""Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison."""
+"""Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison.
+
+    samples*.jsonl -> read_records (one record per sample, keyed by record_key) -> problems_of (per benchmark and
+    budget, per problem: per-sample lists) -> build_results (metrics.summarize: pass@1 with CIs, maj@k, budget
+    curves) -> write: results.json, results.md (markdown_table), accuracy.png and budget.png (plot_*)
+
+`compare` reads two finished folders and pairs their problems for a 95% interval on the difference.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +78,8 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
                 summary[f"by_{attr}"] = {str(v): metrics.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
                                          for v in values}
         scores[bench] = summary
-    return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores, "budget_curves": dict(curves),
+    return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores,
+            "budget_curves": dict(curves),
             "config": to_dict(recipe), "versions": versions(), "wall_s": wall_s, "num_records": len(records)}
 
 
@@ -118,35 +126,34 @@ def pyplot() -> Any:
     return plt
 
 
+def save(fig: Any, path: Path) -> Path:
+    """A finished figure as a PNG; the figure is closed (pyplot keeps every open one alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def plot_scores(results: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
     names = list(results["scores"])
     values = [100 * results["scores"][n]["pass@1"] for n in names]
     errors = [[100 * (results["scores"][n]["pass@1"] - results["scores"][n]["pass@1_ci95"][0]) for n in names],
               [100 * (results["scores"][n]["pass@1_ci95"][1] - results["scores"][n]["pass@1"]) for n in names]]
-    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.5))
+    fig, ax = pyplot().subplots(figsize=(max(4, 1.4 * len(names) + 2), 3.5))
     ax.bar(names, values, yerr=errors, capsize=4, color="#4C72B0")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_ylim(0, max(100, *(v + 5 for v in values)) if values else 100)
-    ax.set_title(f"{results['model']}: accuracy with 95% CI")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.set(ylabel="pass@1 (%)", ylim=(0, max(100, *(v + 5 for v in values)) if values else 100),
+           title=f"{results['model']}: accuracy with 95% CI")
+    save(fig, path)
 
 
 def plot_budget(results: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = pyplot().subplots(figsize=(5, 3.5))
     for bench, curve in results["budget_curves"].items():
         curve = sorted(curve, key=lambda c: c["mean_tokens"])
         ax.plot([c["mean_tokens"] for c in curve], [100 * c["pass@1"] for c in curve], marker="o", label=bench)
-    ax.set_xlabel("tokens spent per answer (mean)")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_title("accuracy vs thinking budget")
+    ax.set(xlabel="tokens spent per answer (mean)", ylabel="pass@1 (%)", title="accuracy vs thinking budget")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def compare(run_a: Path, run_b: Path) -> str:

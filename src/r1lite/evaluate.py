@@ -16,15 +16,22 @@ the result equals an uninterrupted run); a restart with different settings is re
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from r1lite import eval_report
+from r1lite.answer_forms import as_number, normalize
+from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, make_backend
+from r1lite.backends.openai import OpenAIBackend
+from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
+from r1lite.budget import generate_with_budget
+from r1lite.checkers import grade_countdown, task_of
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -34,10 +41,12 @@ from r1lite.config import (
     lookup,
     redact,
 )
+from r1lite.data import iter_local_rows
 from r1lite.eval_report import read_records, record_key
 from r1lite.models import ModelArgs, check_dtype, check_model_path
-from r1lite.runtime import append_jsonl, open_run, setup_env
-from r1lite.scoring import ScoringArgs
+from r1lite.prompts import build_messages
+from r1lite.runtime import append_jsonl, default_output_dir, open_run, setup_env
+from r1lite.scoring import ScoringArgs, grade_batch
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +82,6 @@ class EvalRecipe:
                                          "scoring_timeout_s": "scoring.timeout_s"}
 
     def validate(self) -> None:
-        from r1lite.backends import BACKENDS
-        from r1lite.benchmarks import BENCHMARKS
-
         for name in self.benchmarks:
             if name not in BENCHMARKS and "path" not in self.benchmark_args.get(name, {}):
                 raise ConfigError(f"benchmarks: {name!r} is unknown; allowed values: {', '.join(BENCHMARKS)} "
@@ -92,10 +98,6 @@ class EvalRecipe:
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
             raise ConfigError(f"temperature: must be >= 0, got {self.temperature}")
-        from dataclasses import fields
-
-        from r1lite.benchmarks import Benchmark
-
         allowed = [f.name for f in fields(Benchmark) if f.name != "name"]
         for name, args in self.benchmark_args.items():
             for key in args:
@@ -117,8 +119,8 @@ class EvalRecipe:
             check_local_benchmark(self, name)
 
 
-
 Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
+
 
 def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     """A key never belongs in a recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the
@@ -130,10 +132,6 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
     if backend == "openai" and not args.get("base_url"):
         raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
     if backend == "openai":
-        import inspect
-
-        from r1lite.backends.openai import OpenAIBackend
-
         allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model"]
         for key in args:
             if key not in allowed:
@@ -144,9 +142,6 @@ def check_backend_args(backend: str, args: dict[str, Any]) -> None:
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
     """Read a benchmark that lives in a local file now (cheap), so a bad file fails before any model loads and
     before the output folder exists."""
-    from r1lite.benchmarks import benchmark_file, get_benchmark, load_benchmark
-    from r1lite.data import iter_local_rows
-
     bench = get_benchmark(name, **recipe.benchmark_args.get(name, {}))
     if bench.path and bench.path.startswith("synthetic:"):
         return
@@ -198,20 +193,10 @@ def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
 # running
 
 
-def _messages(problem_prompt: str, system: str | None) -> list[dict[str, str]]:
-    from r1lite.prompts import build_messages
-
-    return build_messages(problem_prompt, system)
-
-
 def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
                   num_workers: int | None = None) -> list[dict[str, Any]]:
     """One record per (row, sample) from the backend's completions, graded like the trainer's rewards (math: the
     accuracy reward's grader; countdown rows, with nums and target: the countdown checker)."""
-    from r1lite.answer_forms import as_number, normalize
-    from r1lite.checkers import grade_countdown, task_of
-    from r1lite.scoring import grade_batch
-
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
     math = [i for i, (row, _, _) in enumerate(flat) if task_of(row) == "math"]
     grades = [grade_countdown(c.text, row["nums"], row["target"]) if task_of(row) == "countdown" else None
@@ -239,8 +224,6 @@ def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: in
 
 
 def make_eval_backend(recipe: EvalRecipe) -> Any:
-    from r1lite.backends import make_backend
-
     args = dict(recipe.backend_args)
     if recipe.backend in ("hf", "vllm"):
         args.setdefault("dtype", recipe.model.dtype)
@@ -253,8 +236,6 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
 
 
 def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
-    from r1lite.benchmarks import get_benchmark, load_benchmark
-
     rows = []
     for name in recipe.benchmarks:
         try:
@@ -279,22 +260,20 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     with its own seed and only the missing records are appended, so a resumed run equals an uninterrupted one."""
     from tqdm.auto import tqdm
 
-    from r1lite.backends import SamplingParams, SamplingWatch
-    from r1lite.budget import generate_with_budget
-
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out = Path(recipe.output_dir or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(recipe.output_dir or default_output_dir("eval"))
     reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
-    wanted = {(r["benchmark"], str(r["id"]), b or 0, j) for r in rows for b in budgets
-              for j in range(recipe.num_samples)}
+
+    def keys(chunk: list[dict[str, Any]], budget: int | None) -> set[tuple[str, str, int, int]]:
+        return {(r["benchmark"], str(r["id"]), budget or 0, j) for r in chunk for j in range(recipe.num_samples)}
+
+    wanted = set().union(*(keys(rows, b) for b in budgets))
     done = {record_key(r) for r in read_records(out)} & wanted if reusable else set()
     chunks = [(b, i, rows[start:start + CHUNK]) for b in budgets
               for i, start in enumerate(range(0, len(rows), CHUNK))][rank::world]  # data parallel: a shard per rank
-    todo = [(b, i, chunk) for b, i, chunk in chunks
-            if any((r["benchmark"], str(r["id"]), b or 0, j) not in done for r in chunk
-                   for j in range(recipe.num_samples))]
+    todo = [(b, i, chunk) for b, i, chunk in chunks if not keys(chunk, b) <= done]
     total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
     remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
     started = time.time()
@@ -312,7 +291,7 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
         for budget, index, chunk in todo:
             params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
                                     max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
-            prompts = [_messages(row["prompt"], recipe.system_prompt) for row in chunk]
+            prompts = [build_messages(row["prompt"], recipe.system_prompt) for row in chunk]
             completions = (backend.generate(prompts, params) if budget is None else
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):

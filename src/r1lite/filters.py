@@ -1,8 +1,10 @@
-"""Rejection-sampling filters for teacher traces: pure functions on text, no model, no I/O.
+"""Rejection-sampling filters for teacher traces: FilterArgs (the recipe's filters: section), the checks, and `judge`.
 
-Each check says whether one sample is fit for distillation; `near_duplicates` and `select` act on the samples of one
-prompt. `r1lite generate` applies them in this order and counts what each removed: truncated, think (missing or
-broken <think> block), language (mixing scripts), repetition, then correctness, duplicates, selection.
+Each check is a pure function on text (no model, no I/O) saying whether one sample is fit for distillation;
+`near_duplicates` and `select` act on the samples of one prompt. `judge` applies them to one prompt's samples in the
+order `r1lite generate` counts what each removed (REASONS): error, truncated, think (missing or broken <think>
+block), language (mixing scripts), repetition, then correctness against the gold (checkers, as the rewards),
+duplicates, selection.
 """
 
 from __future__ import annotations
@@ -11,10 +13,34 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from r1lite.backends import Completion
+from r1lite.checkers import check_answers
+from r1lite.scoring import ScoringArgs
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _WORDS = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
+# why judge rejects a sample, in the order it checks
+REASONS = ("error", "truncated", "think", "language", "repetition", "incorrect", "unverifiable", "duplicate",
+           "selection")
+
+
+@dataclass
+class FilterArgs:
+    truncated: bool = True  # drop samples that hit max_new_tokens
+    think: bool = True  # drop samples without exactly one <think>…</think> followed by an answer
+    language: bool = True
+    max_foreign_ratio: float = 0.01  # share of letters outside Latin/Greek scripts tolerated
+    repetition: bool = True
+    repetition_ngram: int = 10
+    max_repeated_ratio: float = 0.3  # share of word n-grams repeating an earlier one tolerated
+    dedup: bool = True  # exact and near-duplicate samples of the same prompt
+    near_dup_threshold: float = 0.9  # word 5-shingle Jaccard similarity
+    keep: Literal["all", "shortest"] = "all"  # among the correct samples of a prompt
+    max_per_prompt: int | None = None
 
 
 def is_truncated(finish_reason: str) -> bool:
@@ -122,3 +148,40 @@ def select(lengths: Sequence[int], keep: str = "all", max_per_prompt: int | None
         order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
         return sorted(order[:max_per_prompt or 1])
     raise ValueError(f"keep {keep!r} is unknown; allowed values: all, shortest")
+
+
+def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
+    """Each text's final answer against the row's gold, for any task (None: the gold cannot be parsed)."""
+    return check_answers([row] * len(texts), texts, scoring.timeout_s, scoring.num_workers)
+
+
+def judge(row: dict[str, Any], completions: list[Completion], texts: list[str], f: FilterArgs,
+          scoring: ScoringArgs) -> list[str | None]:
+    """Per sample: the first reason it is rejected (see REASONS), or None when it is kept."""
+    reasons: list[str | None] = []
+    for c, text in zip(completions, texts):
+        if c.finish_reason == "error":
+            reasons.append("error")
+        elif f.truncated and is_truncated(c.finish_reason):
+            reasons.append("truncated")
+        elif f.think and think_problem(text):
+            reasons.append("think")
+        elif f.language and is_language_mixed(text, f.max_foreign_ratio):
+            reasons.append("language")
+        elif f.repetition and is_repetitive(text, f.repetition_ngram, f.max_repeated_ratio):
+            reasons.append("repetition")
+        else:
+            reasons.append(None)
+    alive = [k for k, r in enumerate(reasons) if r is None]
+    for k, correct in zip(alive, verify(row, [texts[k] for k in alive], scoring)):
+        if not correct:
+            reasons[k] = "unverifiable" if correct is None else "incorrect"
+    if f.dedup:
+        alive = [k for k, r in enumerate(reasons) if r is None]
+        for k, duplicate in zip(alive, near_duplicates([texts[k] for k in alive], f.near_dup_threshold)):
+            if duplicate:
+                reasons[k] = "duplicate"
+    alive = [k for k, r in enumerate(reasons) if r is None]
+    lengths = [completions[k].completion_tokens or len(texts[k]) for k in alive]
+    chosen = {alive[i] for i in select(lengths, f.keep, f.max_per_prompt)}
+    return [r if r is not None or k in chosen else "selection" for k, r in enumerate(reasons)]

@@ -2,8 +2,9 @@
 
     prompts (data.sources, deduplicated, benchmark n-grams removed before anything is paid for)
       -> teacher (an OpenAI-compatible API, or a local hf / vllm model), n samples each
-      -> filters (truncated, <think> block, language mixing, repetition) -> verified against the gold answer
-         (checkers.check_answers: math or countdown, as the rewards) -> duplicates -> keep policy
+      -> filters.judge: filters (truncated, <think> block, language mixing, repetition) -> verified against the gold
+         answer (checkers.check_answers: math or countdown, as the rewards) -> duplicates -> keep policy
+      -> record: the accepted SFT rows and a ledger entry, committed to the output folder (trace_store.Store)
       -> output_dir/data/train-*.jsonl   rows {"messages": [user, assistant "<think>…</think>\\n\\nanswer"], id, ...}
          output_dir/stats.json           requests, accepted rate per source, tokens, cost, removed per filter
          output_dir/ledger.jsonl         one line per finished prompt (fsync'd): the resume point
@@ -19,8 +20,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -28,33 +27,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from r1lite import filters
+from r1lite import decontaminate, filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
+from r1lite.benchmarks import BENCHMARKS, benchmark_file
 from r1lite.config import (
     ConfigError,
     check_env_name,
     check_output_path,
     check_positive,
     load_recipe,
-    lookup,
     parse_overrides,
     split_config,
 )
-from r1lite.data import DataArgs
+from r1lite.data import DataArgs, load_problems
+from r1lite.filters import FilterArgs
 from r1lite.formats import check_data
 from r1lite.models import check_dtype, check_model_path
-from r1lite.runtime import append_jsonl, open_run, setup_env
+from r1lite.prompts import build_messages
+from r1lite.runtime import setup_env
 from r1lite.scoring import ScoringArgs
+from r1lite.trace_store import DATA, STATS, Store, has_work, open_output_dir, row_key, write_json
 
 log = logging.getLogger(__name__)
 
 DEEPSEEK_R1_PRICES = (0.55, 2.19)  # USD per million input / output tokens (cache miss)
-LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 STATS_EVERY_S = 60.0
-# recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
-FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model", "teacher.base_url")
-REASONS = ("error", "truncated", "think", "language", "repetition", "incorrect", "unverifiable", "duplicate",
-           "selection")
+TALLY = ("prompt_tokens", "completion_tokens", "accepted", "samples")  # ledger fields summed over a run
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -88,21 +86,6 @@ class GenSamplingArgs:
     top_p: float = 0.95
     max_new_tokens: int = 8192
     seed: int = 0
-
-
-@dataclass
-class FilterArgs:
-    truncated: bool = True  # drop samples that hit max_new_tokens
-    think: bool = True  # drop samples without exactly one <think>…</think> followed by an answer
-    language: bool = True
-    max_foreign_ratio: float = 0.01  # share of letters outside Latin/Greek scripts tolerated
-    repetition: bool = True
-    repetition_ngram: int = 10
-    max_repeated_ratio: float = 0.3  # share of word n-grams repeating an earlier one tolerated
-    dedup: bool = True  # exact and near-duplicate samples of the same prompt
-    near_dup_threshold: float = 0.9  # word 5-shingle Jaccard similarity
-    keep: Literal["all", "shortest"] = "all"  # among the correct samples of a prompt
-    max_per_prompt: int | None = None
 
 
 @dataclass
@@ -151,7 +134,6 @@ class GenerateRecipe:
                              ("filters.near_dup_threshold", f.near_dup_threshold)]:
             if not 0 <= value <= 1:
                 raise ConfigError(f"{where}: must be between 0 and 1, got {value}")
-        from r1lite.benchmarks import BENCHMARKS, benchmark_file
 
         for i, name in enumerate(d.benchmarks):
             if name not in BENCHMARKS:
@@ -178,16 +160,9 @@ Recipe = GenerateRecipe  # the stage contract (stages.py): Recipe, run, cli
 # prompts
 
 
-def row_key(row: dict[str, Any]) -> str:
-    return f"{row['source']}::{row['id']}"
-
-
 def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The rows to generate for (each with `messages`), and what was dropped: duplicate problems and benchmark
     matches (before any request is paid for)."""
-    from r1lite.data import load_problems
-    from r1lite.prompts import build_messages
-
     rows, seen, duplicates = [], set(), 0
     for row in load_problems(recipe.data).to_list():
         text = filters.normalized_hash(row["problem"])
@@ -200,8 +175,6 @@ def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str
     dropped: dict[str, Any] = {"duplicate_prompts": duplicates}
     d = recipe.decontamination
     if d.enabled:
-        from r1lite import decontaminate
-
         index = decontaminate.build_index(d.data_dir, d.benchmarks or None, d.ngram)
         rows, removed = decontaminate.decontaminate(rows, index, "problem")
         dropped["decontamination"] = decontaminate.report(len(rows), removed, index)
@@ -211,7 +184,7 @@ def load_prompts(recipe: GenerateRecipe) -> tuple[list[dict[str, Any]], dict[str
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# judging one prompt's samples
+# one prompt: what the teacher is sent; its samples -> judged (filters.judge) -> accepted SFT rows + a ledger entry
 
 
 def teacher_prompt(messages: list[dict[str, str]], backend: Any, prefill_think: bool) -> Any:
@@ -232,146 +205,47 @@ def assistant_text(completion: Completion, prefill_think: bool = False) -> str:
     return text
 
 
-def verify(row: dict[str, Any], texts: list[str], scoring: ScoringArgs) -> list[bool | None]:
-    """Each text's final answer against the row's gold, for any task (None: the gold cannot be parsed)."""
-    from r1lite.checkers import check_answers
-
-    return check_answers([row] * len(texts), texts, scoring.timeout_s, scoring.num_workers)
-
-
-def judge(row: dict[str, Any], completions: list[Completion], texts: list[str], f: FilterArgs,
-          scoring: ScoringArgs) -> list[str | None]:
-    """Per sample: the first reason it is rejected (see REASONS), or None when it is kept."""
-    reasons: list[str | None] = []
-    for c, text in zip(completions, texts):
-        if c.finish_reason == "error":
-            reasons.append("error")
-        elif f.truncated and filters.is_truncated(c.finish_reason):
-            reasons.append("truncated")
-        elif f.think and filters.think_problem(text):
-            reasons.append("think")
-        elif f.language and filters.is_language_mixed(text, f.max_foreign_ratio):
-            reasons.append("language")
-        elif f.repetition and filters.is_repetitive(text, f.repetition_ngram, f.max_repeated_ratio):
-            reasons.append("repetition")
-        else:
-            reasons.append(None)
-    alive = [k for k, r in enumerate(reasons) if r is None]
-    for k, correct in zip(alive, verify(row, [texts[k] for k in alive], scoring)):
-        if not correct:
-            reasons[k] = "unverifiable" if correct is None else "incorrect"
-    if f.dedup:
-        alive = [k for k, r in enumerate(reasons) if r is None]
-        for k, duplicate in zip(alive, filters.near_duplicates([texts[k] for k in alive], f.near_dup_threshold)):
-            if duplicate:
-                reasons[k] = "duplicate"
-    alive = [k for k, r in enumerate(reasons) if r is None]
-    lengths = [completions[k].completion_tokens or len(texts[k]) for k in alive]
-    chosen = {alive[i] for i in filters.select(lengths, f.keep, f.max_per_prompt)}
-    return [r if r is not None or k in chosen else "selection" for k, r in enumerate(reasons)]
+def record(row: dict[str, Any], completions: list[Completion], recipe: GenerateRecipe
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One finished prompt: its accepted output rows and its ledger entry."""
+    t = recipe.teacher
+    texts = [assistant_text(c, t.prefill_think) for c in completions]
+    reasons = filters.judge(row, completions, texts, recipe.filters, recipe.scoring)
+    kept = [k for k, r in enumerate(reasons) if r is None]
+    entry = {"key": row_key(row), "id": row["id"], "source": row["source"], "samples": len(completions),
+             "accepted": len(kept), "prompt_tokens": sum(c.prompt_tokens for c in completions),
+             "completion_tokens": sum(c.completion_tokens for c in completions),
+             "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
+             "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()}
+    return [output_row(row, completions[k], texts[k], k, t.model) for k in kept], entry
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# the output folder: shards + ledger, append-only, resumable
-
-
-class Store:
-    """Accepted rows go to data/train-NNNNN.jsonl, then the prompt's ledger line is appended: the ledger line is the
-    commit. On open, anything after the last commit (a run killed between the two writes) is cut off the last
-    shard, so that prompt is simply done again."""
-
-    def __init__(self, output_dir: Path, shard_rows: int):
-        self.dir, self.shard_rows = output_dir, shard_rows
-        (output_dir / DATA).mkdir(parents=True, exist_ok=True)
-        committed = _complete_lines(output_dir / LEDGER)
-        _rewrite(output_dir / LEDGER, committed)  # a ledger line cut by a kill is not a commit
-        self.entries = [json.loads(line) for line in committed]
-        self.done = {e["key"] for e in self.entries}
-        shards = sorted((output_dir / DATA).glob("train-*.jsonl"))
-        self.shard = shards[-1] if shards else output_dir / DATA / "train-00000.jsonl"
-        # rows are only ever appended to the last shard, so uncommitted rows can only be there
-        rows = [line for line in _complete_lines(self.shard) if row_key(json.loads(line)) in self.done]
-        _rewrite(self.shard, rows)
-        self.shard_count = len(rows)
-
-    def commit(self, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None:
-        if rows:
-            if self.shard_count and self.shard_count + len(rows) > self.shard_rows:
-                self.shard = self.shard.with_name(f"train-{int(self.shard.stem.split('-')[1]) + 1:05d}.jsonl")
-                self.shard_count = 0
-            append_jsonl(self.shard, rows, ensure_ascii=False)
-            self.shard_count += len(rows)
-        append_jsonl(self.dir / LEDGER, [entry], ensure_ascii=False)
-        self.entries.append(entry)
-        self.done.add(entry["key"])
-
-
-def _complete_lines(path: Path) -> list[str]:
-    """The newline-terminated lines of a file (a line cut by a kill mid-write is dropped)."""
-    if not path.exists():
-        return []
-    text = path.read_text()
-    return [line + "\n" for line in text.split("\n")[:-1] if line.strip()]
-
-
-def _rewrite(path: Path, lines: list[str]) -> None:
-    if path.exists() and path.read_text() != "".join(lines):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(lines))
-        os.replace(tmp, path)
-
-
-def fingerprint(recipe: dict[str, Any]) -> dict[str, Any]:
-    """The FINGERPRINT fields of a recipe (as plain data)."""
-    return {k: lookup(recipe, k) for k in FINGERPRINT}
-
-
-def open_output_dir(recipe: GenerateRecipe, write: bool = True) -> Path:
-    """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
-    otherwise, unless overwrite_output_dir, which starts over. With write=False only the refusal is checked and
-    nothing is created."""
-    out = Path(recipe.output_dir)
-    same = open_run(out, recipe, fingerprint, write=write)
-    if write and (not same or recipe.overwrite_output_dir):
-        for name in (LEDGER, STATS):
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / DATA, ignore_errors=True)
-    return out
+def output_row(row: dict[str, Any], completion: Completion, text: str, sample: int, teacher: str) -> dict[str, Any]:
+    """One SFT row: the user turn as the teacher saw it (no system prompt) and the verified assistant turn."""
+    user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+    return {"id": row["id"], "sample": sample, "source": row["source"], "problem": row["problem"],
+            "answer": None if row.get("answer") is None else str(row["answer"]),
+            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": text}],
+            "teacher": teacher, "finish_reason": completion.finish_reason,
+            "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the run
 
 
-def _has_work(out: Path, rows: list[dict[str, Any]], recipe: GenerateRecipe) -> bool:
-    """Whether some prompt is not in the ledger yet (a finished run reloads no model and opens no connection)."""
-    if recipe.overwrite_output_dir:
-        return bool(rows)
-    done = set()
-    for line in _complete_lines(out / LEDGER):
-        try:
-            done.add(json.loads(line)["key"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return any(row_key(r) not in done for r in rows)
-
-
 def make_teacher(recipe: GenerateRecipe) -> Any:
+    t = recipe.teacher
+    args: dict[str, Any] = {"dtype": t.dtype}
+    if t.backend == "openai":
+        args = {"base_url": t.base_url, "api_key_env": t.api_key_env, "max_concurrency": t.concurrency,
+                "timeout_s": t.timeout_s, "max_retries": t.max_retries, "extra_body": t.extra_body}
+    elif t.backend == "hf":
+        args["batch_size"] = t.batch_size * recipe.sampling.n  # every sample of a batch's prompts in one generate()
     try:
-        return _make_teacher(recipe)
+        return make_backend(t.backend, model=t.model, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"teacher: {e}") from None
-
-
-def _make_teacher(recipe: GenerateRecipe) -> Any:
-    t = recipe.teacher
-    if t.backend == "openai":
-        return make_backend("openai", base_url=t.base_url, model=t.model, api_key_env=t.api_key_env,
-                            max_concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries,
-                            extra_body=t.extra_body)
-    if t.backend == "hf":
-        return make_backend("hf", model=t.model, dtype=t.dtype, batch_size=t.batch_size * recipe.sampling.n)
-    return make_backend("vllm", model=t.model, dtype=t.dtype)
 
 
 def stream(backend: Any, prompts: Iterable[Any], params: SamplingParams,
@@ -396,11 +270,10 @@ def summarize(entries: list[dict[str, Any]], recipe: GenerateRecipe, total_promp
     """stats.json, from the ledger (so it covers every session of a resumed run)."""
     t = recipe.teacher
     total = Counter()
-    removed: Counter[str] = Counter({r: 0 for r in REASONS})
+    removed: Counter[str] = Counter({r: 0 for r in filters.REASONS})
     by_source: dict[str, Counter] = {}
     for e in entries:
-        for k in ("samples", "accepted", "prompt_tokens", "completion_tokens", "accepted_completion_tokens"):
-            total[k] += e[k]
+        total.update({k: e[k] for k in (*TALLY, "accepted_completion_tokens")})
         total["prompts_with_accepted"] += e["accepted"] > 0
         removed.update(e["rejected"])
         src = by_source.setdefault(e["source"], Counter())
@@ -426,12 +299,6 @@ def summarize(entries: list[dict[str, Any]], recipe: GenerateRecipe, total_promp
     }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
 def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     """Run (or resume) the pipeline; returns the output folder."""
     from tqdm.auto import tqdm
@@ -440,19 +307,19 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     if backend is None and recipe.teacher.backend == "openai":
         backend = make_teacher(recipe)  # connects to nothing yet; a missing key fails before the data loads
     rows, dropped = load_prompts(recipe)
-    if backend is None and _has_work(out, rows, recipe):
+    if backend is None and has_work(out, rows, recipe):
         backend = make_teacher(recipe)  # a failure here (no model) leaves no output folder behind
     open_output_dir(recipe)
     store = Store(out, recipe.shard_rows)
     todo = [r for r in rows if row_key(r) not in store.done]
     log.info("%d prompts, %d done before, %d to go", len(rows), len(rows) - len(todo), len(todo))
     t = recipe.teacher
-    tokens = [sum(e["prompt_tokens"] for e in store.entries), sum(e["completion_tokens"] for e in store.entries)]
+    tally = Counter({k: sum(e[k] for e in store.entries) for k in TALLY})  # every session's, from the ledger
     stopped: list[str] = []
 
     def feed() -> Iterator[Any]:
         for row in todo:
-            spent = cost_usd(*tokens, t)
+            spent = cost_usd(tally["prompt_tokens"], tally["completion_tokens"], t)
             if t.max_cost_usd is not None and spent >= t.max_cost_usd:
                 stopped.append(f"max_cost_usd reached: ${spent:.4f} >= ${t.max_cost_usd}")
                 return
@@ -461,15 +328,13 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     params = SamplingParams(n=recipe.sampling.n, temperature=recipe.sampling.temperature, top_p=recipe.sampling.top_p,
                             max_new_tokens=recipe.sampling.max_new_tokens, seed=recipe.sampling.seed)
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="generate", unit="prompt", mininterval=1.0)
-    accepted = sum(e["accepted"] for e in store.entries)
-    samples = sum(e["samples"] for e in store.entries)
 
     def write_stats() -> None:
         stats = summarize(store.entries, recipe, len(rows), dropped)
         stats["stopped"] = stopped[0] if stopped else None
         if backend is not None and hasattr(backend, "stats"):
             stats["last_session_http"] = dict(backend.stats)  # HTTP attempts, retries, statuses of this session
-        _write_json(out / STATS, stats)
+        write_json(out / STATS, stats)
 
     last_stats = time.monotonic()
     watch = SamplingWatch(params)
@@ -481,11 +346,10 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
                 log.warning(warning)
             rows_out, entry = record(todo[i], completions, recipe)
             store.commit(rows_out, entry)
-            tokens[0] += entry["prompt_tokens"]
-            tokens[1] += entry["completion_tokens"]
-            accepted, samples = accepted + entry["accepted"], samples + entry["samples"]
+            tally.update({k: entry[k] for k in TALLY})
             bar.update(1)
-            bar.set_postfix_str(f"${cost_usd(*tokens, t):.4f} accepted {accepted}/{samples}", refresh=False)
+            spent = cost_usd(tally["prompt_tokens"], tally["completion_tokens"], t)
+            bar.set_postfix_str(f"${spent:.4f} accepted {tally['accepted']}/{tally['samples']}", refresh=False)
             if time.monotonic() - last_stats > STATS_EVERY_S:  # a long API run shows its numbers on the way
                 write_stats()
                 last_stats = time.monotonic()
@@ -497,31 +361,6 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     elif recipe.push_to_hub:
         push(out, recipe)
     return out
-
-
-def record(row: dict[str, Any], completions: list[Completion], recipe: GenerateRecipe
-           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One finished prompt: its accepted output rows and its ledger entry."""
-    t = recipe.teacher
-    texts = [assistant_text(c, t.prefill_think) for c in completions]
-    reasons = judge(row, completions, texts, recipe.filters, recipe.scoring)
-    kept = [k for k, r in enumerate(reasons) if r is None]
-    entry = {"key": row_key(row), "id": row["id"], "source": row["source"], "samples": len(completions),
-             "accepted": len(kept), "prompt_tokens": sum(c.prompt_tokens for c in completions),
-             "completion_tokens": sum(c.completion_tokens for c in completions),
-             "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
-             "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()}
-    return [output_row(row, completions[k], texts[k], k, t.model) for k in kept], entry
-
-
-def output_row(row: dict[str, Any], completion: Completion, text: str, sample: int, teacher: str) -> dict[str, Any]:
-    """One SFT row: the user turn as the teacher saw it (no system prompt) and the verified assistant turn."""
-    user = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
-    return {"id": row["id"], "sample": sample, "source": row["source"], "problem": row["problem"],
-            "answer": None if row.get("answer") is None else str(row["answer"]),
-            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": text}],
-            "teacher": teacher, "finish_reason": completion.finish_reason,
-            "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
 
 
 def push(out: Path, recipe: GenerateRecipe) -> None:

@@ -21,6 +21,10 @@ local folder, else from model_names.KNOWN_SHAPES: the Hub is not reachable offli
 LoRA adapters are kept in fp32 by PEFT (so 16 bytes per trainable parameter); a plain single-GPU/DDP run on a bf16
 model keeps Adam's moments in bf16 (8 bytes/param), DeepSpeed and FSDP keep an fp32 master copy (16 bytes/param).
 Throughput and price are stated assumptions (peak TFLOPS x MFU, memory bandwidth), overridable on the command line.
+
+recipe -> setup_from_recipe (a Setup) + model_shape -> estimate_memory (terms, peak) -> cheapest_fix when it does not
+fit; assumed_throughput x workload (tokens over the run) -> GPU-hours and cost: make_plan, all as plain data, which
+plan_cli prints as a table or JSON.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1lite.config import ConfigError
 from r1lite.model_names import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
+from r1lite.trl_schema import trainer_value
 
 GIB = 1024**3
 
@@ -42,7 +47,6 @@ def model_shape(name: str, recipe_path: str | Path | None = None) -> ModelShape:
     """The shape of a model: a local folder's config.json, a tiny:<arch>, a known Hub id; a model that is an earlier
     stage's output (runs/...) is known by the recipe's folder, recipes/<model>/<method>/x.yaml."""
     from r1lite import models
-    from r1lite.config import ConfigError
 
     folder = Path(name).expanduser()
     if (folder / "config.json").is_file():
@@ -265,29 +269,23 @@ class Workload:
 
 def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Workload:
     """Tokens generated and trained over the run, upper bounds (every completion / sequence at its maximum length)."""
-    from r1lite.trl_schema import trainer_value
-
     per_device = trainer_value(recipe, "per_device_train_batch_size")
-    accumulation = trainer_value(recipe, "gradient_accumulation_steps")
-    global_batch = per_device * num_gpus * accumulation
+    global_batch = per_device * num_gpus * trainer_value(recipe, "gradient_accumulation_steps")
+    grpo = stage == "grpo"
+    # GRPO trains num_generations sequences per prompt, each generation batch num_iterations times
+    iterations = trainer_value(recipe, "num_iterations") if grpo else 1
+    sequences_per_row = trainer_value(recipe, "num_generations") * iterations if grpo else 1
     steps = trainer_value(recipe, "max_steps")
-    if stage == "grpo":
-        completion = trainer_value(recipe, "max_completion_length")
-        seq = completion + (recipe.data.max_prompt_tokens or 512)
-        g = trainer_value(recipe, "num_generations")
-        iterations = trainer_value(recipe, "num_iterations")
-        if not steps or steps < 0:
-            if rows is None:
-                return Workload(None, None, None, "dataset size unknown offline: pass --max_steps N")
-            steps = math.ceil(trainer_value(recipe, "num_train_epochs") * rows * g * iterations / global_batch)
-        fresh = global_batch / iterations  # each generation batch is reused num_iterations times
-        return Workload(steps, steps * fresh * completion, steps * global_batch * seq)
-    seq = trainer_value(recipe, "max_length") or 1024
     if not steps or steps < 0:
         if rows is None:
             return Workload(None, None, None, "dataset size unknown offline: pass --max_steps N")
-        steps = math.ceil(trainer_value(recipe, "num_train_epochs") * rows / global_batch)
-    return Workload(steps, 0.0, steps * global_batch * seq)
+        steps = math.ceil(trainer_value(recipe, "num_train_epochs") * rows * sequences_per_row / global_batch)
+    if not grpo:
+        return Workload(steps, 0.0, steps * global_batch * (trainer_value(recipe, "max_length") or 1024))
+    completion = trainer_value(recipe, "max_completion_length")
+    fresh = global_batch / iterations  # each generation batch is reused num_iterations times
+    seq = completion + (recipe.data.max_prompt_tokens or 512)
+    return Workload(steps, steps * fresh * completion, steps * global_batch * seq)
 
 
 # rows of the recipes' Hub datasets (train split), so runs given in epochs can be costed offline
@@ -320,8 +318,6 @@ def dataset_rows(data: Any) -> int | None:
 
 
 def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
-    from r1lite.trl_schema import trainer_value
-
     model, t = recipe.model, recipe.trainer
     weight_bytes = {"float32": 4.0}.get(model.dtype, 2.0)
     if model.load_in_4bit:
@@ -341,9 +337,7 @@ def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy
     per_device = common["micro_batch"]
     gen_global = t.get("generation_batch_size") or per_device * num_gpus * (
         t.get("steps_per_generation") or trainer_value(recipe, "gradient_accumulation_steps"))
-    generation = "hf"
-    if trainer_value(recipe, "use_vllm"):
-        generation = trainer_value(recipe, "vllm_mode")
+    generation = trainer_value(recipe, "vllm_mode") if trainer_value(recipe, "use_vllm") else "hf"
     return Setup(seq_len=trainer_value(recipe, "max_completion_length") + (recipe.data.max_prompt_tokens or 512),
                  ref_model=(trainer_value(recipe, "beta") or 0) > 0, generation=generation,
                  vllm_gpu_memory_utilization=trainer_value(recipe, "vllm_gpu_memory_utilization"),
@@ -356,8 +350,6 @@ def make_plan(recipe: Any, stage: str, gpu_name: str, num_gpus: int, strategy: s
               recipe_path: str | None = None, price_per_gpu_hour: float | None = None,
               tokens_per_s: float | None = None, gen_tokens_per_s: float | None = None) -> dict[str, Any]:
     """Everything `r1lite plan` prints, as plain data."""
-    from r1lite.config import ConfigError
-
     if gpu_name not in GPUS:
         raise ConfigError(f"--gpu {gpu_name!r}; allowed values: {', '.join(GPUS)}")
     strategy = strategy or ("ddp" if num_gpus > 1 else "none")
@@ -403,172 +395,3 @@ def make_plan(recipe: Any, stage: str, gpu_name: str, num_gpus: int, strategy: s
         "price_per_gpu_hour": price, "price_assumed": price_per_gpu_hour is None,
         "cost_usd": None if gpu_hours is None else round(gpu_hours * price, 2),
     }
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# output
-
-
-LABELS = {"weights": "weights", "gradients": "gradients", "optimizer": "optimizer states",
-          "activations": "activations", "reference_model": "reference model", "vllm": "vLLM colocate share",
-          "kv_cache": "KV cache (HF generate)", "overhead": "CUDA context, allocator"}
-
-
-def _millions(x: float) -> str:
-    return f"{x / 1e9:.2f}B" if x >= 1e9 else f"{x / 1e6:.1f}M"
-
-
-def _explain(plan: dict[str, Any], term: str) -> str:
-    s = plan["setup"]
-    shard = {"weights": 3, "gradients": 2, "optimizer": 1, "reference_model": 3}
-    sharded = term in shard and {"zero1": 1, "zero2": 2, "zero3": 3, "fsdp": 3}.get(plan["strategy"], 0) >= shard[term]
-    tail = f", / {plan['num_gpus']} GPUs ({plan['strategy']})" if sharded else ""
-    if term == "weights":
-        return f"{_millions(plan['params'])} params x {s['weight_bytes']:g} bytes" + tail
-    if term == "gradients":
-        return f"{_millions(plan['trainable_params'])} trainable" + tail
-    if term == "optimizer":
-        kind = "8-bit Adam moments" if s["optimizer_8bit"] else "Adam moments"
-        if s["lora_r"] is not None:
-            kind += " (fp32 adapters)"
-        elif plan["master_weights"]:
-            kind += " + fp32 master weights"
-        elif s["weight_bytes"] < 4:
-            kind += " in bf16 (plain PyTorch on a bf16 model: no fp32 master)"
-        return kind + tail
-    if term == "activations":
-        a = plan["activations_gib"]
-        state = "on" if s["gradient_checkpointing"] else "off"
-        return (f"micro batch {s['micro_batch']} x {s['seq_len']} tokens, checkpointing {state} "
-                f"(on: {a['with_checkpointing']:.1f}, off: {a['without_checkpointing']:.1f})")
-    if term == "reference_model":
-        return "beta > 0: bf16 copy" + tail if plan["memory_gib"][term] else "none (beta 0, or LoRA)"
-    if term == "vllm":
-        kv = plan["kv_cache_tokens"]
-        sleep = "; released while training (sleep mode)" if s["vllm_sleep"] else ""
-        return (f"{s['vllm_gpu_memory_utilization']} x GPU: weights + KV cache for {kv['capacity']:,} tokens, "
-                f"a generation batch needs {kv['needed']:,}{sleep}")
-    if term == "kv_cache":
-        return f"{s['gen_sequences']} sequences x {s['seq_len']} tokens"
-    return ""
-
-
-def format_plan(plan: dict[str, Any]) -> str:
-    s = plan["setup"]
-    method = f"LoRA r={s['lora_r']}" if s["lora_r"] is not None else "full fine-tuning"
-    lines = [
-        f"r1lite plan: {plan['recipe'] or '(recipe)'}  [{plan['stage']}]",
-        (f"model     {plan['model']} ({plan['model_type']}, {_millions(plan['params'])} params; {method}, "
-         f"{_millions(plan['trainable_params'])} trainable)"),
-        (f"hardware  {plan['num_gpus']} x {plan['gpu']} ({plan['capacity_gib']} GiB each), "
-         f"strategy {plan['strategy']}, generation {s['generation']}"),
-        "",
-        "per-GPU memory (GiB)",
-    ]
-    for term, gib in plan["memory_gib"].items():
-        lines.append(f"  {LABELS[term]:<26}{gib:>8.1f}   {_explain(plan, term)}")
-    verdict = "fits" if plan["fits"] else "DOES NOT FIT"
-    lines.append(f"  {'peak':<26}{plan['peak_gib']:>8.1f}   of {plan['capacity_gib']} GiB: {verdict}; "
-                 f"largest term: {LABELS[plan['largest']]}")
-    if not plan["fits"]:
-        fix = plan["fix"]
-        lines.append("  cheapest change that fits: " + (" + ".join(fix) if fix else
-                                                        "none of the listed changes; use more or larger GPUs"))
-    lines.append("")
-    rates, assumed = plan["tokens_per_s_per_gpu"], plan["throughput_assumed"]
-    if plan["tokens_train"] is None:
-        lines.append(f"time      unknown: {plan['workload_note']}")
-        return "\n".join(lines)
-    if plan["stage"] == "grpo":
-        lines.append(f"tokens    generate <= {_millions(plan['tokens_generate'])}, train <= "
-                     f"{_millions(plan['tokens_train'])} over {plan['steps']} steps (every completion at max length)")
-    else:
-        lines.append(f"tokens    train <= {_millions(plan['tokens_train'])} over {plan['steps']} steps "
-                     "(every sequence at max_length)")
-    a = plan["assumptions"]
-    how = (f"{'assumed' if assumed['train'] else 'given'}: "
-           + (f"{a['mfu']:.0%} MFU of {a['peak_bf16_tflops']:g} TFLOPS" if assumed["train"] else "--tokens_per_s"))
-    lines.append(f"speed     train {rates['train']:,} tokens/s/GPU ({how})")
-    if plan["stage"] == "grpo":
-        how = ("given: --gen_tokens_per_s" if not assumed["generate"] else
-               f"assumed: decode at {a['decode_bandwidth_efficiency']:.0%} of {a['bandwidth_gbs']:g} GB/s for "
-               f"{s['gen_sequences']} concurrent sequences" + (", HF generate x0.2" if s["generation"] == "hf" else ""))
-        lines.append(f"          generate {rates['generate']:,} tokens/s/GPU ({how})")
-    price = "assumed" if plan["price_assumed"] else "given"
-    lines.append(f"time      <= {plan['gpu_hours']:,} GPU-hours = {plan['wall_hours']:,} h wall on {plan['num_gpus']} "
-                 f"GPU{'s' if plan['num_gpus'] > 1 else ''}; <= ${plan['cost_usd']:,} at ${plan['price_per_gpu_hour']}/GPU-hour ({price})")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# command line
-
-OPTIONS = {"--gpu": str, "--num_gpus": int, "--strategy": str, "--accelerate_config": str,
-           "--price_per_gpu_hour": float, "--tokens_per_s": float, "--gen_tokens_per_s": float}
-USAGE = ("usage: r1lite plan --config RECIPE --gpu {" + "|".join(GPUS) + "} [--num_gpus N] "
-         "[--strategy {" + "|".join(STRATEGIES) + "} | --accelerate_config FILE] [--json] [--price_per_gpu_hour X] "
-         "[--tokens_per_s X] [--gen_tokens_per_s X] [--field value ...]")
-
-
-def strategy_of_accelerate_config(path: str) -> str:
-    """none | ddp | zeroN | fsdp, from an accelerate config file."""
-    import yaml
-
-    config = yaml.safe_load(Path(path).read_text()) or {}
-    kind = str(config.get("distributed_type", "NO"))
-    if kind == "DEEPSPEED":
-        return f"zero{(config.get('deepspeed_config') or {}).get('zero_stage', 2)}"
-    return {"FSDP": "fsdp", "MULTI_GPU": "ddp"}.get(kind, "none")
-
-
-def _parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
-    from r1lite.config import ConfigError
-
-    opts: dict[str, Any] = {"--json": False}
-    rest, i = [], 0
-    while i < len(argv):
-        key, eq, value = argv[i].partition("=")
-        if key == "--json":
-            opts["--json"], i = True, i + 1
-        elif key in OPTIONS:
-            if not eq:
-                if i + 1 >= len(argv):
-                    raise ConfigError(f"{key}: a value is needed; {USAGE}")
-                value, i = argv[i + 1], i + 1
-            try:
-                opts[key] = OPTIONS[key](value)
-            except ValueError:
-                raise ConfigError(f"{key}: expected a {OPTIONS[key].__name__}, got {value!r}") from None
-            i += 1
-        else:
-            rest.append(argv[i])
-            i += 1
-    return opts, rest
-
-
-def cli(argv: list[str]) -> int:
-    from r1lite.config import ConfigError, load_recipe, parse_overrides, split_config
-    from r1lite.stages import TRAINING, recipe_class, stage_of
-
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return 0
-    path, rest = split_config(argv)
-    opts, rest = _parse(rest)
-    if path is None or "--gpu" not in opts:
-        print(USAGE, file=sys.stderr)
-        return 2
-    stage = stage_of(path)
-    if stage not in TRAINING:
-        raise ConfigError(f"{path}: plan covers training recipes (grpo, sft), not {stage}")
-    recipe = load_recipe(recipe_class(stage), path, parse_overrides(rest))
-    strategy = opts.get("--strategy")
-    if "--accelerate_config" in opts:
-        strategy = strategy_of_accelerate_config(opts["--accelerate_config"])
-    num_gpus = opts.get("--num_gpus", 1)
-    if num_gpus < 1:
-        raise ConfigError(f"--num_gpus: must be at least 1, got {num_gpus}")
-    plan = make_plan(recipe, stage, opts["--gpu"], num_gpus, strategy, path, opts.get("--price_per_gpu_hour"),
-                     opts.get("--tokens_per_s"), opts.get("--gen_tokens_per_s"))
-    print(json.dumps(plan, indent=2) if opts["--json"] else format_plan(plan))
-    return 0

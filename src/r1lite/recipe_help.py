@@ -113,7 +113,8 @@ def render(stage: str) -> str:
     hints = typing.get_type_hints(recipe_cls)
     config = "--config RECIPE.yaml" if stage == "generate" else "[--config RECIPE.yaml]"  # others run on defaults
     out = [f"usage: r1lite {stage} {config} [--field value | --section.field value ...]",
-           f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "", module_doc(STAGES[stage]), "",
+           f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "",
+           module_doc(STAGES[stage]), "",
            ("Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
             "section.name when the name is in several sections):")]
     top = []

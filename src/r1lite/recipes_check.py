@@ -16,8 +16,10 @@ Recipes of other stages (generate/, eval/) are validated only.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.benchmarks import BUNDLED_DIR, find_local
+from r1lite.config import ConfigError, load_recipe, read_yaml
+from r1lite.data import SYNTHETIC, is_local
 from r1lite.stages import TRAINING, module, recipe_class, stage_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +72,6 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
     from r1lite import model_names, plan
-    from r1lite.config import ConfigError
 
     try:
         arch = model_names.arch_of(model_name)
@@ -86,8 +89,6 @@ def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
 def _written_by(output_dir: str, recipe_path: Path) -> str | None:
     """The starting model of the sibling recipe that trains into `output_dir` (demo: sft.yaml writes runs/demo/sft,
     which grpo.yaml starts from), so a later stage gets the architecture of the model its input came from."""
-    from r1lite.config import read_yaml
-
     for sibling in sorted(recipe_path.parent.glob("*.yaml")):
         if sibling == recipe_path:
             continue
@@ -98,8 +99,6 @@ def _written_by(output_dir: str, recipe_path: Path) -> str | None:
 
 
 def _smoke_source(source: dict[str, Any], data_dir: Path) -> dict[str, Any]:
-    from r1lite.data import SYNTHETIC, is_local
-
     path = str(source["path"])
     if path.startswith(SYNTHETIC):
         return {**source, "num_samples": None, "task_args": {**source.get("task_args", {}), "n": ROWS}}
@@ -142,8 +141,6 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
 
 def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_only: bool = False) -> Result:
     """Validate one recipe and, for a training stage, run one step of its tiny stand-in. Never raises."""
-    from r1lite.config import load_recipe, read_yaml
-
     start = time.perf_counter()
     stage = "?"
     try:
@@ -187,8 +184,6 @@ def find_recipes(paths: list[str]) -> list[Path]:
 
 
 def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only: bool = False) -> list[Result]:
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     from transformers.utils import logging as hf_logging
@@ -197,26 +192,24 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
     return [check_recipe(p, data_dir, validate_only) for p in find_recipes(paths)]
 
 
-def cli(argv: list[str]) -> int:
-    from r1lite.config import ConfigError
+USAGE = "usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]"
+OPTIONS = argparse.ArgumentParser(prog="r1lite recipes check", usage=USAGE, add_help=False, allow_abbrev=False)
+OPTIONS.add_argument("paths", nargs="*")
+OPTIONS.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+OPTIONS.add_argument("--validate_only", action="store_true")
 
+
+def cli(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(__doc__)
         return 0
     if not argv or argv[0] != "check":
-        raise ConfigError("usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]")
-    args, data_dir, validate_only = argv[1:], DEFAULT_DATA_DIR, False
-    if "--validate_only" in args:
-        args.remove("--validate_only")
-        validate_only = True
-    if "--data_dir" in args:
-        i = args.index("--data_dir")
-        data_dir, args = Path(args[i + 1]), args[:i] + args[i + 2:]
-    paths = args or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
-    results = check_all(paths, data_dir, validate_only)
+        raise ConfigError(USAGE)
+    args = OPTIONS.parse_intermixed_args(argv[1:])
+    paths = args.paths or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
+    results = check_all(paths, args.data_dir, args.validate_only)
     for r in results:
         print(f"{'ok  ' if r.ok else 'FAIL'}  {r.stage:<8} {r.path}  ({r.message}; {r.seconds:.1f} s)")
     failed = [r for r in results if not r.ok]
     print(f"{len(results) - len(failed)}/{len(results)} recipes passed")
     return 1 if failed else 0
-
