@@ -69,7 +69,7 @@ def _write(tmp_path: Path, name: str, recipe: dict) -> str:
 DATA = {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 16, "difficulty": 1}}], "system_prompt": None}
 
 
-@pytest.mark.parametrize("stage", ["grpo", "sft", "eval"])
+@pytest.mark.parametrize("stage", ["grpo", "sft", "eval", "generate"])
 def test_a_stage_reads_top_to_bottom(tmp_path, stage):
     if stage == "grpo":
         trainer = {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4, "max_completion_length": 8}
@@ -82,6 +82,12 @@ def test_a_stage_reads_top_to_bottom(tmp_path, stage):
                   "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", "max_steps": 1,
                               "per_device_train_batch_size": 4, "max_length": 64}}
         bottom = ("r1lite.cli", "r1lite.sft", "r1lite.runtime")
+    elif stage == "generate":
+        recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": DATA,
+                  "teacher": {"backend": "hf", "price_input_per_m": 0.0, "price_output_per_m": 0.0},
+                  "sampling": {"n": 2, "max_new_tokens": 8}, "decontamination": {"enabled": False},
+                  "output_dir": str(tmp_path / "out")}
+        bottom = ("r1lite.cli", "r1lite.generate")
     else:
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "benchmarks": ["gsm8k"], "data_dir": str(BUNDLED_DIR),
                   "limit": 2, "max_new_tokens": 8, "output_dir": str(tmp_path / "out")}

@@ -474,3 +474,29 @@ def test_countdown_rows_use_the_countdown_checker():
     texts = ["<think>\n5*2=10, +3\n</think>\n\\boxed{5 * 2 + 3}", "<think>\nx\n</think>\n\\boxed{3 * 5 - 2}",
              "<think>\nx\n</think>\n\\boxed{5 + 5 + 3}"]
     assert verify(row, texts, ScoringArgs()) == [True, True, False]  # any valid equation, not only the gold one
+
+
+def test_teacher_model_lives_in_the_model_section(tmp_path, key):
+    """The teacher is named in `model:` as for every stage; `teacher.model` / `teacher.dtype` are still read, and a run
+    folder recorded with them resumes under the new spelling."""
+    teacher = Teacher()
+    try:
+        old = _raw_recipe(tmp_path, teacher, max_cost_usd=1e-9, dtype="float32")
+        with pytest.warns(DeprecationWarning, match="teacher.model"):
+            recipe = load_recipe(GenerateRecipe, raw=old)
+        assert (recipe.model.model_name_or_path, recipe.model.dtype) == ("deepseek-reasoner", "float32")
+        run_generate(recipe)
+        # the folder records the recipe as loaded (model: section); rewrite it as an older r1lite recorded it
+        recorded = yaml.safe_load((tmp_path / "out" / "resolved_recipe.yaml").read_text())
+        recorded["teacher"]["model"] = recorded.pop("model")["model_name_or_path"]
+        (tmp_path / "out" / "resolved_recipe.yaml").write_text(yaml.safe_dump(recorded))
+        new = _raw_recipe(tmp_path, teacher)
+        del new["teacher"]["model"]
+        new["model"] = {"model_name_or_path": "deepseek-reasoner"}
+        run_generate(load_recipe(GenerateRecipe, raw=new))  # same teacher: resumes
+        assert len(_rows(tmp_path / "out")) > 0
+        new["model"]["model_name_or_path"] = "deepseek-chat"
+        with pytest.raises(ConfigError, match="model.model_name_or_path differ"):
+            run_generate(load_recipe(GenerateRecipe, raw=new))
+    finally:
+        teacher.close()

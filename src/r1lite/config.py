@@ -181,16 +181,23 @@ def lookup(tree: Any, dotted: str) -> Any:
 
 
 def apply_aliases(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
-    """A recipe's deprecated spellings (cls.ALIASES: old key -> section.field) moved to where they live now. A key
-    that is also a section's name (eval's `model: NAME`) is an alias only when it is not a mapping."""
+    """A recipe's deprecated spellings (cls.ALIASES: old key or section.key -> section.field) moved to where they
+    live now. A key that is also a section's name (eval's `model: NAME`) is an alias only when it is not a mapping."""
     raw = dict(raw)
     for old, new in getattr(cls, "ALIASES", {}).items():
-        if old in raw and not (old == new.split(".")[0] and isinstance(raw[old], dict)):
-            section, name = new.split(".")
-            warnings.warn(f"recipe field {old!r} is deprecated; write {section}: {{{name}: ...}}", DeprecationWarning,
-                          stacklevel=2)
-            value = raw.pop(old)
-            raw[section] = {**(raw.get(section) or {}), name: value}
+        where, _, key = old.rpartition(".")
+        holder = raw.get(where) if where else raw
+        if not isinstance(holder, dict) or key not in holder:
+            continue
+        if old == new.split(".")[0] and isinstance(holder[key], dict):  # the section itself, written as such
+            continue
+        if where:
+            holder = raw[where] = dict(holder)
+        section, name = new.split(".")
+        warnings.warn(f"recipe field {old!r} is deprecated; write {section}: {{{name}: ...}}", DeprecationWarning,
+                      stacklevel=2)
+        value = holder.pop(key)
+        raw[section] = {**(raw.get(section) or {}), name: value}
     return raw
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import logging
 import os
 import time
@@ -38,8 +37,6 @@ from r1lite.config import (
     check_output_path,
     check_positive,
     load_cli_recipe,
-    lookup,
-    redact,
 )
 from r1lite.data import iter_local_rows
 from r1lite.eval_report import read_records, record_key
@@ -163,6 +160,7 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # records
 
 
+# what makes a sample what it is: a resumed run must match it (limit and the benchmark list may grow)
 SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p",
             "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args",
             "data_dir", "batch_size")
@@ -170,19 +168,12 @@ SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
 
 
-def compared_settings(recipe: dict[str, Any]) -> dict[str, Any]:
-    """What makes a sample what it is, from a recipe as plain data; a resumed run must match it. (limit and the
-    benchmark list may grow.)"""
-    out = {k: lookup(redact(recipe), k) for k in SETTINGS}
-    out["backend_args"] = {k: v for k, v in (out["backend_args"] or {}).items() if k not in TRANSPORT_ARGS}
-    return json.loads(json.dumps(out, sort_keys=True, default=str))
-
-
 def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
     """Whether the samples in `out` are this recipe's to reuse, by runtime.open_run: samples made with other settings
     are refused, naming the fields that changed, unless overwrite_output_dir, which starts them over. With
     write=False nothing is created."""
-    reusable = open_run(out, recipe, compared_settings, has_outputs=any(out.glob("samples*.jsonl")), write=write)
+    reusable = open_run(out, recipe, SETTINGS, ignored=[f"backend_args.{k}" for k in TRANSPORT_ARGS],
+                        outputs=["samples*.jsonl"], write=write)
     if write and not reusable:
         for path in out.glob("samples*.jsonl"):
             path.unlink()

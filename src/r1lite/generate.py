@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from r1lite import decontaminate, filters
 from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
@@ -42,7 +42,7 @@ from r1lite.config import (
 from r1lite.data import DataArgs, load_problems
 from r1lite.filters import FilterArgs
 from r1lite.formats import check_data
-from r1lite.models import check_dtype, check_model_path
+from r1lite.models import ModelArgs, check_dtype, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import setup_env
 from r1lite.scoring import ScoringArgs
@@ -61,8 +61,9 @@ TALLY = ("prompt_tokens", "completion_tokens", "accepted", "samples")  # ledger 
 
 @dataclass
 class TeacherArgs:
+    """How the teacher is reached; which model it is lives in the `model:` section, as for every stage."""
+
     backend: Literal["hf", "vllm", "openai"] = "openai"
-    model: str = "deepseek-reasoner"  # the API's model name, or anything r1lite loads for hf / vllm
     base_url: str | None = None  # openai only, e.g. https://api.deepseek.com or http://127.0.0.1:8000/v1
     api_key_env: str | None = "OPENAI_API_KEY"  # the NAME of the variable holding the key (null: no auth)
     concurrency: int = 8  # openai: requests in flight
@@ -70,7 +71,6 @@ class TeacherArgs:
     max_retries: int = 6  # openai: on 429 / 5xx / timeouts, with exponential backoff and jitter
     extra_body: dict[str, Any] = field(default_factory=dict)  # openai: more request fields, e.g. chat_template_kwargs
     batch_size: int = 8  # hf / vllm: prompts per generate() call, each committed to the ledger when it returns
-    dtype: str = "auto"  # hf / vllm
     # hf / vllm: the assistant turn starts inside "<think>\n" (unless the chat template opens it, as R1-Distill's
     # does), for a model that never opens the block itself
     prefill_think: bool = False
@@ -98,6 +98,8 @@ class DecontaminationArgs:
 
 @dataclass
 class GenerateRecipe:
+    # the teacher model, as training's model: section: the API's model name, or anything r1lite loads (hf / vllm)
+    model: ModelArgs = field(default_factory=lambda: ModelArgs(model_name_or_path="deepseek-reasoner"))
     teacher: TeacherArgs = field(default_factory=TeacherArgs)
     data: DataArgs = field(default_factory=DataArgs)
     sampling: GenSamplingArgs = field(default_factory=GenSamplingArgs)
@@ -108,6 +110,8 @@ class GenerateRecipe:
     shard_rows: int = 10_000  # rows per JSONL shard
     push_to_hub: str | None = None  # a Hub dataset repo id to push the finished folder to (private)
     overwrite_output_dir: bool = False  # start over in an output_dir holding another recipe's run
+    # earlier spellings, still read: old key -> section.field
+    ALIASES: ClassVar[dict[str, str]] = {"teacher.model": "model.model_name_or_path", "teacher.dtype": "model.dtype"}
 
     def validate(self) -> None:
         t, s, f, d = self.teacher, self.sampling, self.filters, self.decontamination
@@ -116,7 +120,7 @@ class GenerateRecipe:
         if t.backend == "openai" and not t.base_url:
             raise ConfigError("teacher.base_url: required for the openai backend (e.g. https://api.deepseek.com)")
         check_env_name(t.api_key_env, "teacher.api_key_env")
-        check_dtype(t.dtype, "teacher.dtype")
+        check_dtype(self.model.dtype, "model.dtype")
         for where, value in [("teacher.concurrency", t.concurrency), ("teacher.timeout_s", t.timeout_s),
                              ("teacher.batch_size", t.batch_size), ("teacher.max_cost_usd", t.max_cost_usd),
                              ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),
@@ -148,7 +152,7 @@ class GenerateRecipe:
                 raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
                                   "list the benchmarks it has in decontamination.benchmarks")
         if t.backend in ("hf", "vllm"):
-            check_model_path(t.model, "teacher.model")
+            check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
         check_output_path(self.output_dir, "output_dir")
         check_data(self.data, need_answer=True)
 
@@ -217,7 +221,7 @@ def record(row: dict[str, Any], completions: list[Completion], recipe: GenerateR
              "completion_tokens": sum(c.completion_tokens for c in completions),
              "accepted_completion_tokens": sum(completions[k].completion_tokens for k in kept),
              "rejected": dict(Counter(r for r in reasons if r is not None)), "time": time.time()}
-    return [output_row(row, completions[k], texts[k], k, t.model) for k in kept], entry
+    return [output_row(row, completions[k], texts[k], k, recipe.model.model_name_or_path) for k in kept], entry
 
 
 def output_row(row: dict[str, Any], completion: Completion, text: str, sample: int, teacher: str) -> dict[str, Any]:
@@ -236,14 +240,14 @@ def output_row(row: dict[str, Any], completion: Completion, text: str, sample: i
 
 def make_teacher(recipe: GenerateRecipe) -> Any:
     t = recipe.teacher
-    args: dict[str, Any] = {"dtype": t.dtype}
+    args: dict[str, Any] = {"dtype": recipe.model.dtype}
     if t.backend == "openai":
         args = {"base_url": t.base_url, "api_key_env": t.api_key_env, "max_concurrency": t.concurrency,
                 "timeout_s": t.timeout_s, "max_retries": t.max_retries, "extra_body": t.extra_body}
     elif t.backend == "hf":
         args["batch_size"] = t.batch_size * recipe.sampling.n  # every sample of a batch's prompts in one generate()
     try:
-        return make_backend(t.backend, model=t.model, **args)
+        return make_backend(t.backend, model=recipe.model.model_name_or_path, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"teacher: {e}") from None
 
@@ -280,7 +284,7 @@ def summarize(entries: list[dict[str, Any]], recipe: GenerateRecipe, total_promp
         src.update({"prompts": 1, "samples": e["samples"], "accepted": e["accepted"]})
     samples = total["samples"]
     return {
-        "teacher": t.model,
+        "teacher": recipe.model.model_name_or_path,
         "prompts": total_prompts, "prompts_done": len(entries), "complete": len(entries) == total_prompts,
         "requests": samples,  # samples asked of the teacher (HTTP retries not counted)
         "accepted": total["accepted"], "accepted_rate": total["accepted"] / samples if samples else None,

@@ -116,11 +116,11 @@ def dataset_card(stats: dict[str, Any], recipe: Any) -> str:
               "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]}
     lines = [
         "---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "",
-        f"# Reasoning traces from {t.model}", "",
+        f"# Reasoning traces from {recipe.model.model_name_or_path}", "",
         (f"Generated with r1lite's `generate`: {stats['accepted']} verified traces for "
          f"{stats.get('prompts_with_accepted', '?')} of {stats['prompts']} problems."), "",
         "| | |", "|---|---|",
-        f"| teacher | `{t.model}` ({t.backend}) |",
+        f"| teacher | `{recipe.model.model_name_or_path}` ({t.backend}) |",
         f"| source data | {', '.join(f'`{src.path}`' for src in recipe.data.sources)} |",
         f"| sampling | n={s.n}, temperature={s.temperature}, top_p={s.top_p}, max_new_tokens={s.max_new_tokens} |",
         f"| filters | {json.dumps(dataclasses.asdict(recipe.filters))} |",

@@ -11,7 +11,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import yaml
 
 from r1lite import hub
 from r1lite.answer_extraction import completion_text
-from r1lite.config import ConfigError, to_dict
+from r1lite.config import ConfigError, apply_aliases, lookup, to_dict
 
 log = logging.getLogger("r1lite")
 
@@ -161,15 +161,17 @@ def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) ->
 RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
 
 
-def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-             has_outputs: bool = True, write: bool = True) -> bool:
+def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignored: Sequence[str] = (),
+             outputs: Sequence[str] = (), write: bool = True) -> bool:
     """The one run-folder policy: refuse or resume, never mix two recipes' outputs.
 
-    When `output_dir` holds outputs (`has_outputs`) of a recorded recipe whose `settings` (a recipe as plain data ->
-    the values that make an output what it is) differ from this recipe's, refuse, naming each change, unless
-    overwrite_output_dir. Returns whether the outputs there are this recipe's to continue (False: the stage starts
-    them over). With `write`, creates the folder and records the recipe, atomically (the main process only)."""
+    When `output_dir` holds outputs (files matching the `outputs` globs; any, when none are given) of a recorded
+    recipe whose `settings` (dotted recipe fields that make an output what it is, less the `ignored` sub-fields)
+    differ from this recipe's, refuse, naming each change, unless overwrite_output_dir. Returns whether the outputs
+    there are this recipe's to continue (False: the stage starts them over). With `write`, creates the folder and
+    records the recipe, atomically (the main process only)."""
     current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
+    has_outputs = not outputs or any(any(output_dir.glob(pattern)) for pattern in outputs)
     changed = []
     if has_outputs and settings and recorded.is_file():
         try:
@@ -179,7 +181,8 @@ def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]],
         if not isinstance(before, dict):
             raise ConfigError(f"output_dir: {recorded} is unreadable; use another output_dir or "
                               "--overwrite_output_dir true")
-        old, new = settings(before), settings(current)
+        before = apply_aliases(type(recipe), before)  # recorded before a field moved: compare it where it is now
+        old, new = _settings(before, settings, ignored), _settings(current, settings, ignored)
         changed = [k for k in new if old.get(k) != new[k]]
         if changed and not recipe.overwrite_output_dir:
             details = "; ".join(f"{k}: {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in changed)
@@ -192,6 +195,16 @@ def open_run(output_dir: Path, recipe: Any, settings: Callable[[dict[str, Any]],
         tmp.write_text(yaml.safe_dump(current, sort_keys=False))
         os.replace(tmp, output_dir / RECIPE_FILE)  # never half-written, whenever the run is killed
     return not changed
+
+
+def _settings(recipe: dict[str, Any], keys: Sequence[str], ignored: Sequence[str]) -> dict[str, Any]:
+    """The `keys` (dotted) of a recipe as plain data, each mapping less its `ignored` sub-fields."""
+    out = {k: lookup(recipe, k) for k in keys}
+    for dotted in ignored:
+        key, _, name = dotted.rpartition(".")
+        if isinstance(out.get(key), dict):
+            out[key] = {k: v for k, v in out[key].items() if k != name}
+    return json.loads(json.dumps(out, sort_keys=True, default=str))
 
 
 def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:

@@ -17,12 +17,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import lookup
 from r1lite.runtime import append_jsonl, open_run
 
 LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
-FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "teacher.model",
+FINGERPRINT = ("data", "sampling", "filters", "decontamination", "teacher.backend", "model.model_name_or_path",
                "teacher.base_url")
 
 
@@ -31,17 +30,12 @@ def row_key(row: dict[str, Any]) -> str:
     return f"{row['source']}::{row['id']}"
 
 
-def fingerprint(recipe: dict[str, Any]) -> dict[str, Any]:
-    """The FINGERPRINT fields of a recipe (as plain data)."""
-    return {k: lookup(recipe, k) for k in FINGERPRINT}
-
-
 def open_output_dir(recipe: Any, write: bool = True) -> Path:
     """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
     otherwise, unless overwrite_output_dir, which starts over. With write=False only the refusal is checked and
     nothing is created."""
     out = Path(recipe.output_dir)
-    same = open_run(out, recipe, fingerprint, write=write)
+    same = open_run(out, recipe, FINGERPRINT, write=write)
     if write and (not same or recipe.overwrite_output_dir):
         for name in (LEDGER, STATS):
             (out / name).unlink(missing_ok=True)
