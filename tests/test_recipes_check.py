@@ -177,3 +177,12 @@ def test_eval_and_generate_dry_runs():
 def test_missing_recipe_is_refused():
     proc = dry_run("train", RECIPE="recipes/nope.yaml")
     assert proc.returncode == 2 and "RECIPE" in proc.stderr
+
+
+def test_bad_options_are_one_line_configuration_errors():
+    from r1lite.recipes_check import cli as recipes_cli
+
+    with pytest.raises(ConfigError, match="unknown option '--bogus'; usage: r1lite recipes check"):
+        recipes_cli(["check", "--bogus"])
+    with pytest.raises(ConfigError, match="--data_dir: expected one argument"):
+        recipes_cli(["check", "--data_dir"])

@@ -147,7 +147,6 @@ def strategy_of_accelerate_config(path: str) -> str:
     return {"FSDP": "fsdp", "MULTI_GPU": "ddp"}.get(kind, "none")
 
 
-
 def cli(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(r1lite.plan.__doc__)

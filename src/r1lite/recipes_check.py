@@ -193,7 +193,8 @@ def check_all(paths: list[str], data_dir: Path = DEFAULT_DATA_DIR, validate_only
 
 
 USAGE = "usage: r1lite recipes check [PATH ...] [--data_dir DIR] [--validate_only]"
-OPTIONS = argparse.ArgumentParser(prog="r1lite recipes check", usage=USAGE, add_help=False, allow_abbrev=False)
+OPTIONS = argparse.ArgumentParser(prog="r1lite recipes check", add_help=False, allow_abbrev=False,
+                                  exit_on_error=False)
 OPTIONS.add_argument("paths", nargs="*")
 OPTIONS.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
 OPTIONS.add_argument("--validate_only", action="store_true")
@@ -205,7 +206,12 @@ def cli(argv: list[str]) -> int:
         return 0
     if not argv or argv[0] != "check":
         raise ConfigError(USAGE)
-    args = OPTIONS.parse_intermixed_args(argv[1:])
+    try:
+        args, unknown = OPTIONS.parse_known_intermixed_args(argv[1:])
+    except argparse.ArgumentError as e:  # a missing value: one line, like every configuration error
+        raise ConfigError(f"{e}; {USAGE}") from None
+    if unknown:
+        raise ConfigError(f"unknown option {unknown[0]!r}; {USAGE}")
     paths = args.paths or [str(Path("recipes") if Path("recipes").is_dir() else REPO / "recipes"), str(DEMO_RECIPES)]
     results = check_all(paths, args.data_dir, args.validate_only)
     for r in results:
