@@ -1,7 +1,8 @@
 """`r1lite generate`: teacher reasoning traces, verified by rejection sampling, filtered, decontaminated, costed.
 
     prompts (data.sources, deduplicated, benchmark n-grams removed before anything is paid for)
-      -> teacher (an OpenAI-compatible API, or a local hf / vllm model), n samples each
+      -> teacher (model: names it, teacher: says how to reach it: an OpenAI-compatible API, or a local hf / vllm
+         model), n samples each
       -> filters.judge: filters (truncated, <think> block, language mixing, repetition) -> verified against the gold
          answer (checkers.check_answers: math or countdown, as the rewards) -> duplicates -> keep policy
       -> record: the accepted SFT rows and a ledger entry, committed to the output folder (trace_store.Store)
