@@ -195,3 +195,16 @@ def test_two_processes_log_once(tmp_path):
     both = proc.stdout + proc.stderr
     assert both.count("checkpoint: starting from step 0") == 1  # r1lite's info line, rank 0 only
     assert both.count("sft finished:") == 1
+
+
+def test_a_finished_command_ends_its_process_group(tmp_path):
+    """Gloo threads left running at interpreter exit can abort a rank of a finished run (pytorch#190489)."""
+    import torch.distributed as dist
+
+    from r1lite.cli import end_process_group
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    end_process_group()
+    assert not dist.is_initialized()
+    end_process_group()  # nothing to end: a no-op

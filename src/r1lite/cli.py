@@ -80,13 +80,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "check":
             return check_cli(rest)
-        return importlib.import_module(STAGES.get(command) or TOOLS[command]).cli(rest)
+        rc = importlib.import_module(STAGES.get(command) or TOOLS[command]).cli(rest)
+        end_process_group()
+        return rc
     except ConfigError as e:
         print(f"r1lite {command}: configuration error: {_one_line(e)}", file=sys.stderr)
         return 2
     except APIError as e:  # the server refused or could not be reached; nothing a traceback would explain
         print(f"r1lite {command}: server error: {_one_line(e)}", file=sys.stderr)
         return 1
+
+
+def end_process_group() -> None:
+    """After a command that succeeded under torchrun / accelerate launch: Gloo's threads outliving the interpreter
+    abort a rank at exit ("terminate called without an active exception", pytorch#190489), failing a finished run.
+    Only on success: destroying it while other ranks still wait in a collective would hang them."""
+    dist = sys.modules.get("torch.distributed")  # never imports torch for commands that did not
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _one_line(error: Exception) -> str:
