@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from r1lite import demo
-from r1lite.evaluate import read_records
+from r1lite.eval_report import read_records
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from r1lite.backends import Completion, SamplingParams
 from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.budget import ANSWER_PREFIX, generate_with_budget
 from r1lite.config import ConfigError, load_recipe
-from r1lite.eval_report import problems_of
-from r1lite.evaluate import EvalRecipe, grade_records, read_records
+from r1lite.eval_report import problems_of, read_records
+from r1lite.evaluate import EvalRecipe, grade_records
 from r1lite.evaluate import run as run_eval
 
 

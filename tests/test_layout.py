@@ -97,3 +97,28 @@ def test_every_module_is_small():
     """One concern per module: none grows past ~400 lines (split along a real seam when one does)."""
     sizes = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in sizes.items() if n > 400} == {}
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def test_names_are_imported_from_where_they_are_defined():
+    """No module re-exports another's name: an import names the module that defines it, so moving code moves imports."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    defined = {name: _defined_names(ast.parse(path.read_text())) for name, path in modules.items()}
+    files = [*PACKAGE.rglob("*.py"), *(PACKAGE.parents[1] / "tests").glob("*.py")]
+    through = []
+    for path in files:
+        for node in _imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in defined:
+                through += [f"{path.name}: from {node.module} import {a.name}" for a in node.names
+                            if a.name not in defined[node.module] and f"{node.module}.{a.name}" not in modules]
+    assert through == []

@@ -30,7 +30,7 @@ STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 # seconds on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
 COST = {"convert": 30, "eval_base": 80, "eval": 60, "sft_start": 15, "sft_step": 6, "grpo_start": 25,
         "filter": 45, "grpo_step": 14}
-SFT_STEPS = 8  # a light cold start: GRPO needs room to improve on it (shared/design/cpu-grpo-findings.md)
+SFT_STEPS = 8  # a light cold start: GRPO needs room to improve on it (on this CPU, longer SFT left GRPO less to gain)
 
 
 def plan(minutes: float, tiny: bool = False) -> dict[str, int]:

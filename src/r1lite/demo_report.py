@@ -19,8 +19,7 @@ from r1lite import metrics
 from r1lite.benchmarks import read_jsonl
 from r1lite.config import to_dict
 from r1lite.difficulty import SUMMARY
-from r1lite.eval_report import problems_of, pyplot, save
-from r1lite.evaluate import read_records
+from r1lite.eval_report import problems_of, pyplot, read_records, save
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
 HELD_OUT = ("addition", "multiplication")

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from r1lite.backends import BACKENDS
 from r1lite.config import ConfigError, check_positive, suggest
+from r1lite.jsonl import append_jsonl
 from r1lite.rewards import REWARDS
-from r1lite.runtime import append_jsonl
 from r1lite.trl_schema import trainer_value
 
 if TYPE_CHECKING:  # grpo.py imports this module

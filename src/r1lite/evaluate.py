@@ -40,9 +40,10 @@ from r1lite.config import (
 )
 from r1lite.data import iter_local_rows
 from r1lite.eval_report import read_records, record_key
+from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_path
 from r1lite.prompts import build_messages
-from r1lite.runtime import append_jsonl, default_output_dir, open_run, setup_env
+from r1lite.runtime import default_output_dir, open_run, setup_env
 from r1lite.scoring import ScoringArgs, grade_batch
 
 log = logging.getLogger(__name__)

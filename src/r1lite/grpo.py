@@ -5,8 +5,8 @@ Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run
     cli(argv): config.load_cli_recipe(GRPORecipe) (YAML + overrides -> validate()) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
-         (difficulty.py)] -> rewards (rewards.py, bounded scoring) -> trl.GRPOConfig(recipe.trainer)
-         -> GRPOTrainer(model from models.load_model, rewards, peft)
+         (difficulty.py)] -> rewards (rewards.py, bounded scoring; reward_log.py: never raising, completions.jsonl)
+         -> trl.GRPOConfig(recipe.trainer) -> GRPOTrainer(model from models.load_model, rewards, peft)
       -> runtime.train_and_save: GRPOTrainer.train() (resuming when asked) -> save -> [push]
 Every call goes down: no module below calls back into this one.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, difficulty, models, runtime
+from r1lite import data, difficulty, models, reward_log, runtime
 from r1lite import prompts as prompts_mod
 from r1lite.config import (
     ConfigError,
@@ -118,7 +118,7 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
 
     return GRPOTrainer(
         model=models.load_model(recipe.model, init_kwargs=recipe.trainer.get("model_init_kwargs")),
-        reward_funcs=runtime.wrap_rewards(funcs, output_dir),
+        reward_funcs=reward_log.wrap_rewards(funcs, output_dir),
         args=args,
         train_dataset=prompts,
         processing_class=tokenizer,

@@ -3,7 +3,7 @@
 Each training recipe (recipes/<model>/{grpo,sft}/*.yaml, or demo/{grpo,sft}.yaml) is first validated as written, then
 run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
 
-    model     -> tiny:<arch>, a random 2-layer model of the same architecture (model_names.arch_of, or plan's table)
+    model     -> tiny:<arch>, a random 2-layer model of the same architecture (model_names.arch_of, or its shape table)
     data      -> a few rows: Hub datasets become a bundled training slice (GSM8K -> gsm8k_train_256, anything else ->
                  math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches

@@ -1,5 +1,11 @@
-"""What every stage does around its work: environment, the run folder (open_run: refuse or resume, the recorded
-recipe), fsynced JSONL logs; for the trainers also checkpoints and resume (start_training), train -> save -> push (train_and_save)."""
+"""What every stage does around its work.
+
+    every stage   setup_env; open_run (the run folder: refuse or resume, resolved_recipe.yaml)
+    trainers      start_training: output folder, resume policy (prepare_output_dir: complete checkpoints, logs cut
+                  back to the resumed step), run.json, Hub repo -> trainer_kwargs (the recipe's trainer: fields plus
+                  device defaults) and metrics_callback (metrics.jsonl) for the trainer -> train_and_save: train()
+                  -> save -> push -> trackers closed
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,8 @@ import os
 import platform
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,8 +24,8 @@ from typing import Any
 import yaml
 
 from r1lite import hub
-from r1lite.answer_extraction import completion_text
 from r1lite.config import ConfigError, apply_aliases, lookup, to_dict
+from r1lite.jsonl import append_jsonl
 
 log = logging.getLogger("r1lite")
 
@@ -207,23 +212,6 @@ def _settings(recipe: dict[str, Any], keys: Sequence[str], ignored: Sequence[str
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
 
-def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
-    """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
-    is ended first, so the next row is not glued to it (readers skip the fragment)."""
-    torn = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
-    with open(path, "a") as fh:
-        fh.write("\n" if torn else "")
-        fh.writelines(json.dumps(r, **dumps) + "\n" for r in rows)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)
-
-
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
     on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation
@@ -233,7 +221,7 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     kwargs = dict(recipe.trainer)
     kwargs["output_dir"] = str(output_dir)
     kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
-    kwargs.pop("push_to_hub", None)  # r1lite pushes the final folder itself (hub.py): TRL's push uploads the run's logs
+    kwargs.pop("push_to_hub", None)  # r1lite pushes the final folder itself (hub.py); TRL would upload the logs too
     on_gpu = torch.cuda.is_available() and not kwargs.get("use_cpu")
     if not on_gpu:
         kwargs.setdefault("use_cpu", True)  # without it torchrun/accelerate on CPU start gloo but train unsynced
@@ -306,60 +294,3 @@ def metrics_callback(output_dir: Path) -> Any:
                 append_jsonl(output_dir / "metrics.jsonl", [row], default=float)
 
     return MetricsJSONL()
-
-
-def _last_turn(prompt: Any) -> str:
-    """A chat prompt's last (user) turn, or a plain-text prompt itself."""
-    return prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
-
-
-class SafeReward:
-    """A reward function that never raises into the trainer (a failure scores the batch None, and is logged) and
-    records every completion with its per-function scores to completions.jsonl."""
-
-    def __init__(self, func: Callable, recorder: CompletionRecorder | None = None):
-        self.func, self.recorder = func, recorder
-        self.__name__ = getattr(func, "__name__", type(func).__name__)
-
-    def __call__(self, completions: list[Any], **kwargs: Any) -> list[float | None]:
-        try:
-            scores = list(self.func(completions=completions, **kwargs))
-        except Exception:
-            log.exception("reward %s failed on a batch of %d; scoring it None", self.__name__, len(completions))
-            scores = [None] * len(completions)
-        if self.recorder is not None:
-            self.recorder.add(self.__name__, completions, scores, kwargs)
-        return scores
-
-
-class CompletionRecorder:
-    """Collects the scores of each reward function for one generation batch and writes one JSONL row per
-    completion once every function has scored it."""
-
-    def __init__(self, path: Path, reward_names: list[str]):
-        self.path, self.names = path, reward_names
-        self.pending: dict[str, list[float | None]] = {}
-        self.lock = threading.Lock()
-
-    def add(self, name: str, completions: list[Any], scores: list[float | None], columns: dict[str, Any]) -> None:
-        with self.lock:
-            self.pending[name] = scores
-            if set(self.pending) != set(self.names):
-                return
-            pending, self.pending = self.pending, {}
-        state = columns.get("trainer_state")
-        step = state.global_step if state is not None else None
-        prompts = columns.get("prompts") or [None] * len(completions)
-        answers = columns.get("answer") or [None] * len(completions)
-        append_jsonl(self.path, [{"step": step, "prompt": _last_turn(prompts[i]) if prompts[i] is not None else None,
-                                  "completion": completion_text(completion), "answer": answers[i],
-                                  "rewards": {n: pending[n][i] for n in self.names}}
-                                 for i, completion in enumerate(completions)])
-
-
-def wrap_rewards(funcs: list[Callable], output_dir: Path) -> list[SafeReward]:
-    rank = int(os.environ.get("RANK", "0"))
-    name = "completions.jsonl" if int(os.environ.get("WORLD_SIZE", "1")) == 1 else f"completions.rank{rank}.jsonl"
-    names = [getattr(f, "__name__", type(f).__name__) for f in funcs]
-    recorder = CompletionRecorder(output_dir / name, names)
-    return [SafeReward(f, recorder) for f in funcs]

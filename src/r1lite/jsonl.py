@@ -1,0 +1,27 @@
+"""JSON Lines files that survive a kill: every log, ledger and sample file of a run is appended here, a batch of rows
+at a time, fsynced, so a kill loses at most the rows being written and resuming never redoes what is on disk.
+Readers skip a line a kill cut short (json.loads fails on it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
+    """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
+    is ended first, so the next row is not glued to it (readers skip the fragment)."""
+    torn = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+    with open(path, "a") as fh:
+        fh.write("\n" if torn else "")
+        fh.writelines(json.dumps(r, **dumps) + "\n" for r in rows)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
