@@ -19,3 +19,44 @@ class DigitShare:
 def digit_reward(monkeypatch):
     """Registers `digit_share` (DigitShare) as a reward name for the test."""
     monkeypatch.setitem(rewards.REWARDS, "digit_share", lambda: DigitShare())
+
+
+@pytest.fixture
+def model_loads(monkeypatch):
+    """The keyword arguments of every AutoModelForCausalLM.from_pretrained call (the transformers boundary), which
+    then loads as asked: what a backend built from a recipe's `model:` section really passes to transformers."""
+    from transformers import AutoModelForCausalLM
+
+    calls = []
+    real = AutoModelForCausalLM.from_pretrained.__func__
+
+    def recording(cls, name, **kwargs):
+        calls.append(kwargs)
+        return real(cls, name, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(recording))
+    return calls
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """vLLM is GPU-only and not installed here: a stand-in module with vLLM's interface. Returns what it saw:
+    "llm" (the LLM(...) keyword arguments), "prompts" and "sampling" (of the last generate call)."""
+    import sys
+    import types
+
+    seen = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            seen["llm"] = kwargs
+
+        def generate(self, prompts, sampling, use_tqdm=True):
+            seen["prompts"], seen["sampling"] = prompts, sampling
+            sample = types.SimpleNamespace(text="\\boxed{4}", token_ids=[1, 2, 3], finish_reason="length")
+            return [types.SimpleNamespace(prompt_token_ids=[7] * 5, outputs=[sample] * sampling.n) for _ in prompts]
+
+    fake = types.ModuleType("vllm")
+    fake.LLM, fake.SamplingParams = LLM, lambda **kw: types.SimpleNamespace(**kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    return seen

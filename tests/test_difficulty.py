@@ -13,9 +13,9 @@ from r1lite.grpo import GRPORecipe
 K = 4  # samples per prompt
 
 
-def recipe(tmp_path, **section):
+def recipe(tmp_path, model=None, **section):
     return load_recipe(GRPORecipe, raw={
-        "model": {"model_name_or_path": "tiny:qwen2"},
+        "model": model or {"model_name_or_path": "tiny:qwen2"},
         "data": {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 40, "difficulty": 1}}],
                  "system_prompt": None},
         "difficulty_filter": {"num_samples": K, "temperature": 1.0, "max_new_tokens": 8, **section},
@@ -120,3 +120,19 @@ def test_grpo_with_filter_on_a_tiny_model(tmp_path):
     assert len(records) == 40 and all(r["samples"] == K and r["pass_rate"] == 0.0 for r in records)
     assert json.loads((out / difficulty.SUMMARY).read_text())["kept"] == 40
     assert (out / "model.safetensors").is_file()
+
+
+def test_filter_backend_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
+    """The starting policy is sampled as training loads it: model.model_revision, trust_remote_code and
+    attn_implementation reach transformers (hf) and vLLM's LLM."""
+    section = {"model_name_or_path": "tiny:qwen2", "model_revision": "v1.0", "trust_remote_code": True,
+               "attn_implementation": "eager"}  # a tag on a local folder: transformers ignores it
+
+    def policy(backend):
+        r = recipe(tmp_path, model=section, backend=backend)
+        return difficulty.make_filter_backend(r.difficulty_filter, r)
+
+    assert policy("hf").model.config._attn_implementation == "eager"
+    assert (model_loads[-1]["revision"], model_loads[-1]["trust_remote_code"]) == ("v1.0", True)
+    policy("vllm")
+    assert (fake_vllm["llm"]["revision"], fake_vllm["llm"]["trust_remote_code"]) == ("v1.0", True)

@@ -193,27 +193,11 @@ def test_smollm2_answers_gsm8k_through_the_chat_template(tmp_path):
     assert sum(r["response"].count(" ") for r in records) > 10 * 10
 
 
-def test_vllm_backend_maps_params_and_outputs(monkeypatch):
+def test_vllm_backend_maps_params_and_outputs(fake_vllm):
     """vLLM is GPU-only and not installed here: check the mapping against a stand-in with vLLM's interface."""
-    import sys
-    import types
-
-    seen = {}
-
-    class LLM:
-        def __init__(self, **kwargs):
-            seen["llm"] = kwargs
-
-        def generate(self, prompts, sampling, use_tqdm=True):
-            seen["prompts"], seen["sampling"] = prompts, sampling
-            sample = types.SimpleNamespace(text="\\boxed{4}", token_ids=[1, 2, 3], finish_reason="length")
-            return [types.SimpleNamespace(prompt_token_ids=[7] * 5, outputs=[sample] * sampling.n) for _ in prompts]
-
-    fake = types.ModuleType("vllm")
-    fake.LLM, fake.SamplingParams = LLM, lambda **kw: types.SimpleNamespace(**kw)
-    monkeypatch.setitem(sys.modules, "vllm", fake)
     from r1lite.backends import make_backend
 
+    seen = fake_vllm
     backend = make_backend("vllm", model="tiny:qwen2", tensor_parallel_size=2)
     outs = backend.generate([[{"role": "user", "content": "2+2?"}], "raw text"], SamplingParams(n=3, max_new_tokens=9))
     assert seen["llm"]["tensor_parallel_size"] == 2 and seen["llm"]["dtype"] == "auto"
@@ -221,6 +205,26 @@ def test_vllm_backend_maps_params_and_outputs(monkeypatch):
     assert "2+2?" in seen["prompts"][0] and seen["prompts"][1] == "raw text"
     assert len(outs) == 2 and len(outs[0]) == 3
     assert outs[0][0].completion_tokens == 3 and outs[0][0].finish_reason == "length" and outs[0][0].prompt_tokens == 5
+
+
+SECTION = {"model_name_or_path": "tiny:qwen2", "model_revision": "v1.0", "trust_remote_code": True,
+           "attn_implementation": "eager", "dtype": "float32"}  # a tag on a local folder: transformers ignores it
+
+
+def test_eval_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
+    """model.model_revision, trust_remote_code and attn_implementation reach transformers (hf) and vLLM's LLM, as
+    they reach training's load_model; the openai backend gets the served model's name and nothing else."""
+    from r1lite.backends import model_args
+
+    backend = evaluate.make_eval_backend(_recipe(tmp_path, model=SECTION))
+    assert backend.model.config._attn_implementation == "eager"
+    assert {k: model_loads[-1][k] for k in ("revision", "trust_remote_code", "attn_implementation")} == {
+        "revision": "v1.0", "trust_remote_code": True, "attn_implementation": "eager"}
+    evaluate.make_eval_backend(_recipe(tmp_path, model=SECTION, backend="vllm"))
+    llm = fake_vllm["llm"]
+    assert (llm["revision"], llm["tokenizer_revision"], llm["trust_remote_code"], llm["dtype"]) == (
+        "v1.0", "v1.0", True, "float32")
+    assert model_args("openai", _recipe(tmp_path, model=SECTION).model) == {"model": "tiny:qwen2"}
 
 
 def test_paired_interval_is_honest_on_tiny_or_uniform_samples():

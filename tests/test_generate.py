@@ -500,3 +500,20 @@ def test_teacher_model_lives_in_the_model_section(tmp_path, key):
             run_generate(load_recipe(GenerateRecipe, raw=new))
     finally:
         teacher.close()
+
+
+def test_local_teacher_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
+    """A local teacher is loaded from `model:` as training loads it: revision and trust_remote_code reach
+    transformers (hf) and vLLM's LLM (they were dropped: only the name and dtype were passed)."""
+    from r1lite.generate import make_teacher
+
+    section = {"model_name_or_path": "tiny:qwen2", "model_revision": "v1.0", "trust_remote_code": True,
+               "attn_implementation": "eager"}  # a tag on a local folder: transformers ignores it
+    raw = {"model": section, "teacher": {"backend": "hf", "batch_size": 2},
+           "data": {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 4}}]},
+           "decontamination": {"enabled": False}, "output_dir": str(tmp_path / "out")}
+    teacher = make_teacher(load_recipe(GenerateRecipe, raw=raw))
+    assert teacher.model.config._attn_implementation == "eager"
+    assert (model_loads[-1]["revision"], model_loads[-1]["trust_remote_code"]) == ("v1.0", True)
+    make_teacher(load_recipe(GenerateRecipe, raw={**raw, "teacher": {"backend": "vllm"}}))
+    assert (fake_vllm["llm"]["revision"], fake_vllm["llm"]["trust_remote_code"]) == ("v1.0", True)

@@ -81,6 +81,18 @@ def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
     assert summary["pass@1"] == 1.0 and summary.get("excluded_unparseable_gold") == 1
 
 
+
+def test_rows_of_mixed_tasks_are_graded_in_place():
+    """One grade_rows call decides the task per row and keeps the order (math rows are graded as one batch)."""
+    from r1lite.checkers import check_answers, grade_rows
+
+    countdown = {"answer": "3 * 5 - 2", "nums": [3, 5, 2], "target": 13}
+    rows = [{"answer": "42"}, countdown, {"answer": "forty two"}, countdown, {"answer": "7"}]
+    texts = [boxed("42"), boxed("5 * 2 + 3"), boxed("42"), boxed("13"), boxed("8")]
+    assert check_answers(rows, texts, num_workers=1) == [True, True, None, False, False]
+    assert [g.answer for g in grade_rows(rows, texts, num_workers=1)][:2] == ["42", "5 * 2 + 3"]
+
+
 @pytest.mark.parametrize("gold, completion, right", [
     ("(2, 2), (6, 2)", "$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$", True),
     ("\\{1,2,3\\}", "$\\boxed{1}, \\boxed{2}, \\boxed{3}$", True),

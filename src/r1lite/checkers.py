@@ -1,6 +1,7 @@
-"""Answer checkers per task: is this completion's final answer right? The grading layer's one entry, check_answers,
-serves the trainer's rewards, generate's verification and eval alike, so every task the trainer can reward can be
-graded everywhere.
+"""Answer checkers per task: is this completion's final answer right? grade_rows grades rows of any task, deciding
+math or countdown per row in one place: eval's records take its Grades (evaluate.grade_records) and generate's
+verification its verdicts (check_answers, from filters.verify). The GRPO rewards (rewards.py) call the same graders
+directly, one reward per task: scoring.grade_batch for math, grade_countdown for countdown.
 
     math       the final answer (after </think>, last \\boxed{}) equals the row's `answer` (grading.py, bounded and
                parallel in scoring.py)
@@ -30,14 +31,23 @@ def task_of(row: dict[str, Any]) -> str:
     return "countdown" if row.get("nums") is not None and row.get("target") is not None else "math"
 
 
+def grade_rows(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_s: float = 5.0,
+               num_workers: int | None = None) -> list[Grade]:
+    """One Grade per (row, text) pair, by the row's task (task_of); math texts are graded together, bounded and in
+    parallel (scoring.grade_batch)."""
+    grades: list[Grade | None] = [None if task_of(row) == "math" else grade_countdown(text, row["nums"], row["target"])
+                                  for row, text in zip(rows, texts)]
+    math = [i for i, g in enumerate(grades) if g is None]
+    for i, g in zip(math, grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s,
+                                      num_workers)):
+        grades[i] = g
+    return grades  # type: ignore[return-value]
+
+
 def check_answers(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_s: float = 5.0,
                   num_workers: int | None = None) -> list[bool | None]:
     """Whether each text answers its row (one text per row) rightly; None when a math gold cannot be parsed."""
-    math = [i for i, row in enumerate(rows) if task_of(row) == "math"]
-    graded = dict(zip(math, grade_batch([texts[i] for i in math], [rows[i].get("answer") for i in math], timeout_s,
-                                        num_workers)))
-    return [graded[i].correct if i in graded else grade_countdown(text, row["nums"], row["target"]).correct
-            for i, (row, text) in enumerate(zip(rows, texts))]
+    return [g.correct for g in grade_rows(rows, texts, timeout_s, num_workers)]
 
 
 # ---------------------------------------------------------------------------------------------------------------------

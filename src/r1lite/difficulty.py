@@ -166,13 +166,12 @@ def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, ba
     return [done[k]["pass_rate"] for k in keys]
 
 
-def make_filter_backend(cfg: DifficultyFilterArgs, model: str, recipe: GRPORecipe) -> Any:
-    from r1lite.backends import make_backend
+def make_filter_backend(cfg: DifficultyFilterArgs, recipe: GRPORecipe) -> Any:
+    """The starting policy, from the recipe's `model:` section as training loads it; backend_args has the last word
+    (e.g. the served name of the policy for an openai backend)."""
+    from r1lite.backends import make_backend, model_args
 
-    args: dict[str, Any] = {"model": model, **cfg.backend_args}
-    if cfg.backend in ("hf", "vllm"):
-        args.setdefault("dtype", recipe.model.dtype)
-        args.setdefault("trust_remote_code", recipe.model.trust_remote_code)
+    args = {**model_args(cfg.backend, recipe.model), **cfg.backend_args}
     if cfg.backend == "hf":
         args.setdefault("batch_size", cfg.batch_size)
     return make_backend(cfg.backend, **args)
@@ -222,7 +221,7 @@ def _filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend:
     rows = prompts.to_list()
     done = read_pass_rates(path, settings)
     if backend is None and any(prompt_key(row) not in done for row in rows):
-        backend = make_filter_backend(cfg, model, recipe)
+        backend = make_filter_backend(cfg, recipe)
     rates = measure_pass_rates(rows, cfg, backend, grade or reward_grader(recipe), path, settings, temperature,
                                max_new_tokens)
     summary = summarize(rates, cfg, time.time() - started)

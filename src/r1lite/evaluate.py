@@ -4,8 +4,8 @@
     r1lite eval --config recipes/.../eval/x.yaml [--field value ...]
     r1lite eval compare runs/evalA runs/evalB
 
-recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget.py) -> grade (scoring.py, the same
-code as the GRPO accuracy reward) -> samples.jsonl, appended as it goes -> metrics.py -> results.json, results.md,
+recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget.py) -> grade (checkers.grade_rows:
+the graders of the GRPO rewards) -> samples.jsonl, appended as it goes -> metrics.py -> results.json, results.md,
 PNG plots (eval_report.py).
 
 Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index), appended chunk
@@ -26,11 +26,11 @@ from typing import Any, ClassVar
 
 from r1lite import eval_report
 from r1lite.answer_forms import as_number, normalize
-from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, make_backend
+from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, make_backend, model_args
 from r1lite.backends.openai import OpenAIBackend
 from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
 from r1lite.budget import generate_with_budget
-from r1lite.checkers import grade_countdown, task_of
+from r1lite.checkers import grade_rows
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -44,7 +44,7 @@ from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import default_output_dir, open_run, setup_env
-from r1lite.scoring import ScoringArgs, grade_batch
+from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ CHUNK = 64  # problems generated, graded and appended per step: the most a kill 
 @dataclass
 class EvalRecipe:
     # training's model: section: model_name_or_path (Hub id, folder, .gguf, smollm2-135m, tiny:<arch>, or a training
-    # output folder), dtype, model_revision, trust_remote_code; `model: NAME` and `--model NAME` still work
+    # output folder), dtype, model_revision, trust_remote_code, attn_implementation (backends.model_args: what the
+    # backend loads); `model: NAME` and `--model NAME` still work
     model: ModelArgs = field(default_factory=ModelArgs)
     benchmarks: list[str] = field(default_factory=lambda: ["math500"])
     benchmark_args: dict[str, Any] = field(default_factory=dict)  # name -> Benchmark fields (path, problem_field...)
@@ -187,16 +188,10 @@ def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
 
 def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: int | None, timeout_s: float,
                   num_workers: int | None = None) -> list[dict[str, Any]]:
-    """One record per (row, sample) from the backend's completions, graded like the trainer's rewards (math: the
-    accuracy reward's grader; countdown rows, with nums and target: the countdown checker)."""
+    """One record per (row, sample) from the backend's completions, graded like the trainer's rewards by
+    checkers.grade_rows (math: the accuracy reward's grader; countdown rows, with nums and target: its checker)."""
     flat = [(row, j, c) for row, samples in zip(rows, completions) for j, c in enumerate(samples)]
-    math = [i for i, (row, _, _) in enumerate(flat) if task_of(row) == "math"]
-    grades = [grade_countdown(c.text, row["nums"], row["target"]) if task_of(row) == "countdown" else None
-              for row, _, c in flat]
-    math_grades = grade_batch([flat[i][2].text for i in math], [flat[i][0]["answer"] for i in math], timeout_s,
-                              num_workers)
-    for i, g in zip(math, math_grades):
-        grades[i] = g
+    grades = grade_rows([row for row, _, _ in flat], [c.text for _, _, c in flat], timeout_s, num_workers)
     records = []
     for (row, j, c), g in zip(flat, grades):
         key = None
@@ -216,13 +211,11 @@ def grade_records(rows: list[dict[str, Any]], completions: list[Any], budget: in
 
 
 def make_eval_backend(recipe: EvalRecipe) -> Any:
-    args = dict(recipe.backend_args)
-    if recipe.backend in ("hf", "vllm"):
-        args.setdefault("dtype", recipe.model.dtype)
+    args = {**model_args(recipe.backend, recipe.model), **recipe.backend_args}  # backend_args has the last word
     if recipe.backend == "hf":
         args.setdefault("batch_size", recipe.batch_size)
     try:
-        return make_backend(recipe.backend, model=recipe.model.model_name_or_path, **args)
+        return make_backend(recipe.backend, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"backend_args: {e}") from None
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from r1lite import decontaminate, filters
-from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend
+from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend, model_args
 from r1lite.benchmarks import BENCHMARKS, benchmark_file
 from r1lite.config import (
     ConfigError,
@@ -241,14 +241,14 @@ def output_row(row: dict[str, Any], completion: Completion, text: str, sample: i
 
 def make_teacher(recipe: GenerateRecipe) -> Any:
     t = recipe.teacher
-    args: dict[str, Any] = {"dtype": recipe.model.dtype}
+    args = model_args(t.backend, recipe.model)
     if t.backend == "openai":
-        args = {"base_url": t.base_url, "api_key_env": t.api_key_env, "max_concurrency": t.concurrency,
-                "timeout_s": t.timeout_s, "max_retries": t.max_retries, "extra_body": t.extra_body}
+        args.update(base_url=t.base_url, api_key_env=t.api_key_env, max_concurrency=t.concurrency,
+                    timeout_s=t.timeout_s, max_retries=t.max_retries, extra_body=t.extra_body)
     elif t.backend == "hf":
         args["batch_size"] = t.batch_size * recipe.sampling.n  # every sample of a batch's prompts in one generate()
     try:
-        return make_backend(t.backend, model=recipe.model.model_name_or_path, **args)
+        return make_backend(t.backend, **args)
     except ValueError as e:  # e.g. the key variable is not set
         raise ConfigError(f"teacher: {e}") from None
 

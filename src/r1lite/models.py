@@ -326,8 +326,10 @@ def from_pretrained(name: str, **kwargs: Any) -> Any:
 
 
 def load_inference_model(name: str, dtype: str | None = "auto", device: str | None = None,
-                         trust_remote_code: bool = False) -> Any:
+                         trust_remote_code: bool = False, revision: str | None = "main",
+                         attn_implementation: str | None = None) -> Any:
     """A model ready to generate (eval mode), from any accepted name or a training output folder: `load_model` on a
     `model:` section naming it, so eval, generate and the difficulty filter load exactly what the trainers load."""
-    args = ModelArgs(model_name_or_path=name, dtype=dtype or "auto", trust_remote_code=trust_remote_code)
+    args = ModelArgs(model_name_or_path=name, model_revision=revision or "main", dtype=dtype or "auto",
+                     trust_remote_code=trust_remote_code, attn_implementation=attn_implementation)
     return load_model(args, device).eval()

@@ -5,6 +5,7 @@ A backend turns prompts into completions; nothing else. Each lives in its own mo
     backend = make_backend("hf", model="smollm2-135m")          # transformers, batched
     backend = make_backend("vllm", model="Qwen/Qwen2.5-1.5B")    # when vLLM is installed
     backend = make_backend("openai", base_url=..., model=..., api_key_env="DEEPSEEK_API_KEY")
+    backend = make_backend("hf", **model_args("hf", recipe.model))  # a recipe's whole `model:` section
     outs = backend.generate(prompts, SamplingParams(n=4, max_new_tokens=1024))  # outs[i][j]: sample j of prompt i
 
 A prompt is a chat (list of {"role", "content"} dicts; the backend applies the chat template) or a str (already
@@ -16,8 +17,6 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-Prompt = "list[dict[str, str]] | str"
 
 
 @dataclass
@@ -71,6 +70,31 @@ class SamplingWatch:
 
 class Backend(Protocol):
     def generate(self, prompts: list[Any], params: SamplingParams) -> list[list[Completion]]: ...
+
+
+class LocalBackend:
+    """What the local backends (hf, vllm) share: their model's tokenizer renders the prompts, so budget forcing
+    continues the very text the model saw."""
+
+    tokenizer: Any
+
+    def render(self, prompt: Any) -> str:
+        """A chat through the chat template (ending where the assistant starts); a str is already rendered."""
+        if isinstance(prompt, str):
+            return prompt
+        return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+def model_args(backend: str, model: Any) -> dict[str, Any]:
+    """A backend's model arguments from a recipe's `model:` section (models.ModelArgs): what eval, generate and the
+    difficulty filter all pass, so the local model they load is the one training loads (same revision, remote code,
+    attention). An openai backend reaches a served model by its name; nothing else of the section applies there."""
+    args: dict[str, Any] = {"model": model.model_name_or_path}
+    if backend in ("hf", "vllm"):
+        args.update(revision=model.model_revision, dtype=model.dtype, trust_remote_code=model.trust_remote_code)
+    if backend == "hf":  # vLLM chooses its attention kernels itself
+        args["attn_implementation"] = model.attn_implementation
+    return args
 
 
 # name -> "module:factory"; modules are imported only when their backend is asked for

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1lite.backends import Completion, SamplingParams
+from r1lite.backends import Completion, LocalBackend, SamplingParams
 
 
-class HFBackend:
+class HFBackend(LocalBackend):
     def __init__(self, model: Any = "smollm2-135m", tokenizer: Any = None, dtype: str | None = "auto",
                  device: str | None = None, batch_size: int = 32, trust_remote_code: bool = False,
-                 progress: bool = False):
+                 progress: bool = False, revision: str | None = "main", attn_implementation: str | None = None):
         """`model` is any name r1lite loads (Hub id, folder, GGUF, smollm2-135m, tiny:<arch>, a training output
-        folder) or an already loaded model (then pass its tokenizer too)."""
+        folder) or an already loaded model (then pass its tokenizer too). revision, trust_remote_code and
+        attn_implementation are the `model:` section's (backends.model_args), used as training uses them."""
         import torch
 
         from r1lite import models
 
         if isinstance(model, str):
-            tokenizer = tokenizer or models.load_tokenizer(model, trust_remote_code=trust_remote_code)
+            revision = revision or "main"
+            tokenizer = tokenizer or models.load_tokenizer(model, revision, trust_remote_code=trust_remote_code)
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = models.load_inference_model(model, dtype, device, trust_remote_code)
+            model = models.load_inference_model(model, dtype, device, trust_remote_code, revision,
+                                                attn_implementation)
         if tokenizer is None:
             raise ValueError("HFBackend: a loaded model needs its tokenizer")
         model.eval()
@@ -35,12 +38,6 @@ class HFBackend:
         eos = model.generation_config.eos_token_id if model.generation_config is not None else None
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
         self.eos_ids = sorted({*eos, tokenizer.eos_token_id} - {None})
-
-    def render(self, prompt: Any) -> str:
-        """A chat through the chat template (ending where the assistant starts); a str is already rendered."""
-        if isinstance(prompt, str):
-            return prompt
-        return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts: list[Any], params: SamplingParams) -> list[list[Completion]]:
         import torch

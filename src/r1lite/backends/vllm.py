@@ -1,20 +1,20 @@
 """vLLM offline generation (GPU, `pip install r1lite[vllm]`): the same contract as the hf backend.
 
-Prompts are rendered with the model's own chat template here (not by vLLM's chat API) so that budget forcing can
-continue raw text exactly as with the hf backend.
+Prompts are rendered with the model's own chat template (LocalBackend.render, not vLLM's chat API) so that budget
+forcing can continue raw text exactly as with the hf backend.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from r1lite.backends import Completion, SamplingParams
+from r1lite.backends import Completion, LocalBackend, SamplingParams
 
 
-class VLLMBackend:
+class VLLMBackend(LocalBackend):
     def __init__(self, model: str = "smollm2-135m", dtype: str | None = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
-                 trust_remote_code: bool = False, seed: int = 0, **llm_kwargs: Any):
+                 trust_remote_code: bool = False, seed: int = 0, revision: str | None = "main", **llm_kwargs: Any):
         try:
             import vllm
         except ImportError as e:
@@ -22,17 +22,14 @@ class VLLMBackend:
         from r1lite import models
 
         folder = models.materialize(model)  # GGUF / embedded names become a transformers folder vLLM can read
-        self.tokenizer = models.load_tokenizer(model, trust_remote_code=trust_remote_code)
-        self.llm = vllm.LLM(model=folder, dtype="auto" if dtype in (None, "auto") else dtype,
+        revision = revision or "main"
+        llm_kwargs.setdefault("tokenizer_revision", revision)  # vLLM's own detokenizer: the same files as ours
+        self.tokenizer = models.load_tokenizer(model, revision, trust_remote_code=trust_remote_code)
+        self.llm = vllm.LLM(model=folder, revision=revision, dtype="auto" if dtype in (None, "auto") else dtype,
                             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
                             max_model_len=max_model_len, trust_remote_code=trust_remote_code, seed=seed,
                             **llm_kwargs)
         self._vllm = vllm
-
-    def render(self, prompt: Any) -> str:
-        if isinstance(prompt, str):
-            return prompt
-        return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
     def generate(self, prompts: list[Any], params: SamplingParams) -> list[list[Completion]]:
         sampling = self._vllm.SamplingParams(n=params.n, temperature=params.temperature,
