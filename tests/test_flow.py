@@ -10,7 +10,10 @@ start a chain of their own (what lies above them is the loader); dataclass-made
 `__init__`s and default factories, which Python runs in the dataclass's module whoever builds it, are left out.
 """
 
+import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,45 @@ def _write(tmp_path: Path, name: str, recipe: dict) -> str:
 
 
 DATA = {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 16, "difficulty": 1}}], "system_prompt": None}
+
+
+class _Reply(BaseHTTPRequestHandler):
+    """A chat-completions server that always answers 4, with a price-bearing token count."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"choices": [{"message": {"content": "<think>\n2 + 2 = 4\n</think>\n\\boxed{4}"},
+                                        "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 1000}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reply)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_generate_through_an_api_teacher_reads_top_to_bottom(tmp_path, chat_server):
+    """The API teacher pulls prompts from generate lazily and generate stops feeding it at max_cost_usd: the feed
+    lives in backends, so pulling never runs generate's code from below."""
+    recipe = {"model": {"model_name_or_path": "served"}, "data": DATA, "output_dir": str(tmp_path / "out"),
+              "teacher": {"base_url": chat_server, "api_key_env": None, "concurrency": 1, "max_cost_usd": 0.005},
+              "sampling": {"n": 1, "max_new_tokens": 8}, "decontamination": {"enabled": False}}
+    revisits, seen = _calls_back(["generate", "--config", _write(tmp_path, "generate.yaml", recipe)])
+    assert revisits == [], "\n".join(" -> ".join(chain) for chain in revisits[:5])
+    assert any("r1lite.backends.openai" in chain for chain in seen)
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["stopped"].startswith("max_cost_usd reached") and 0 < stats["prompts_done"] < 16
 
 
 @pytest.mark.parametrize("stage", ["grpo", "sft", "eval", "generate"])

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from r1lite import decontaminate, filters
-from r1lite.backends import Completion, SamplingParams, SamplingWatch, make_backend, model_args
+from r1lite.backends import Completion, PromptFeed, SamplingParams, SamplingWatch, make_backend, model_args
 from r1lite.benchmarks import BENCHMARKS, benchmark_file
 from r1lite.config import (
     ConfigError,
@@ -322,13 +322,12 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     tally = Counter({k: sum(e[k] for e in store.entries) for k in TALLY})  # every session's, from the ledger
     stopped: list[str] = []
 
-    def feed() -> Iterator[Any]:
-        for row in todo:
-            spent = cost_usd(tally["prompt_tokens"], tally["completion_tokens"], t)
-            if t.max_cost_usd is not None and spent >= t.max_cost_usd:
-                stopped.append(f"max_cost_usd reached: ${spent:.4f} >= ${t.max_cost_usd}")
-                return
-            yield teacher_prompt(row["messages"], backend, t.prefill_think)
+    def stop_at_max_cost(feed: PromptFeed) -> None:
+        """No new request once the run has cost max_cost_usd; those in flight finish and are kept."""
+        spent = cost_usd(tally["prompt_tokens"], tally["completion_tokens"], t)
+        if t.max_cost_usd is not None and spent >= t.max_cost_usd and not feed.stopped:
+            feed.stop()
+            stopped.append(f"max_cost_usd reached: ${spent:.4f} >= ${t.max_cost_usd}")
 
     params = SamplingParams(n=recipe.sampling.n, temperature=recipe.sampling.temperature, top_p=recipe.sampling.top_p,
                             max_new_tokens=recipe.sampling.max_new_tokens, seed=recipe.sampling.seed)
@@ -346,12 +345,16 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
     try:
         if todo:  # a finished run reloads no model and opens no connection
             backend = backend or make_teacher(recipe)
-        for i, completions in stream(backend, feed(), params, t.batch_size) if todo else ():
+        feed = PromptFeed([teacher_prompt(row["messages"], backend, t.prefill_think) for row in todo])
+        if todo:
+            stop_at_max_cost(feed)  # a resumed run may have spent its budget already
+        for i, completions in stream(backend, feed, params, t.batch_size) if todo else ():
             if warning := watch.add([completions]):
                 log.warning(warning)
             rows_out, entry = record(todo[i], completions, recipe)
             store.commit(rows_out, entry)
             tally.update({k: entry[k] for k in TALLY})
+            stop_at_max_cost(feed)
             bar.update(1)
             spent = cost_usd(tally["prompt_tokens"], tally["completion_tokens"], t)
             bar.set_postfix_str(f"${spent:.4f} accepted {tally['accepted']}/{tally['samples']}", refresh=False)

@@ -85,6 +85,26 @@ class LocalBackend:
         return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
 
+class PromptFeed:
+    """Prompts a backend pulls one at a time, which the caller can stop (a cost limit): requests already made still
+    come back, no new one starts. Defined here, beside what pulls it, so pulling never runs the caller's code."""
+
+    def __init__(self, prompts: list[Any]):
+        self.prompts, self.pulled, self.stopped = prompts, 0, False
+
+    def __iter__(self) -> PromptFeed:
+        return self
+
+    def __next__(self) -> Any:
+        if self.stopped or self.pulled == len(self.prompts):
+            raise StopIteration
+        self.pulled += 1
+        return self.prompts[self.pulled - 1]
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
 def model_args(backend: str, model: Any) -> dict[str, Any]:
     """A backend's model arguments from a recipe's `model:` section (models.ModelArgs): what eval, generate and the
     difficulty filter all pass, so the local model they load is the one training loads (same revision, remote code,
