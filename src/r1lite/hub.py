@@ -14,25 +14,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from r1lite.model_names import EMBEDDED, resolve
+
 log = logging.getLogger("r1lite")
 
 MODEL_IGNORE = ["completions*.jsonl", "metrics.jsonl", "run.json", "resolved_recipe.yaml", "training_args.bin",
                 "checkpoint-*", "checkpoint-*/**", "runs/**", "_*"]
-EMBEDDED_ORIGINS = {"smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct"}  # the Hub model each GGUF was made from
 
 
 def hub_origin(name: str | None, depth: int = 0) -> str | None:
     """The Hub id a model started from: a Hub id itself, the source of an embedded model, and for a local folder
     the model its r1lite run started from (resolved_recipe.yaml) or an adapter's base. None when there is none
     (tiny:<arch>, a local file with no record)."""
-    from r1lite import model_names
-
     if not name or depth > 16:
         return None
-    if name in EMBEDDED_ORIGINS:
-        return EMBEDDED_ORIGINS[name]
+    if name in EMBEDDED:
+        return EMBEDDED[name][2]
     try:
-        source = model_names.resolve(name)
+        source = resolve(name)
     except ValueError:
         return None
     if source.kind == "hub":

