@@ -2,13 +2,13 @@
 
     python benchmarks/gpu_verify.py [--steps 3] [--json results.json]
 
-The model is random-init from Qwen2.5-1.5B's config (plan.KNOWN_SHAPES; the Hub is not reachable on the GPU machine
-either), saved once in bf16 and trained through r1lite's own runners (full fine-tuning, one GPU, AdamW, gradient
-checkpointing, HF generate for GRPO) so the measurement covers exactly what a user runs. For each run it records
-torch.cuda.max_memory_allocated / max_memory_reserved and tokens/s between the first and the last step (the first
-step pays for CUDA kernel warm-up), next to plan.estimate_memory's prediction for the same settings. Target: the
-prediction within 15% of the measured peak. Without a CUDA device it says so and exits 2: it never reports numbers
-it did not measure.
+The model is random-init from Qwen2.5-1.5B's config (model_names.KNOWN_SHAPES; the Hub is not reachable on the GPU
+machine either), saved once in bf16 and trained through r1lite's own runners (full fine-tuning, one GPU, AdamW,
+gradient checkpointing, HF generate for GRPO) so the measurement covers exactly what a user runs. For each run it
+records torch.cuda.max_memory_allocated / max_memory_reserved and tokens/s between the first and the last step (the
+first step pays for CUDA kernel warm-up), next to plan.estimate_memory's prediction for the same settings. Target:
+the prediction within 15% of the measured peak. Without a CUDA device it says so and exits 2: it never reports
+numbers it did not measure.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def build_model(folder: Path) -> str:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from r1lite import models, plan
+    from r1lite import models
+    from r1lite.model_names import KNOWN_SHAPES
 
-    s = plan.KNOWN_SHAPES[SHAPE]
+    s = KNOWN_SHAPES[SHAPE]
     tok = models.tiny_tokenizer()
     config = AutoConfig.for_model(
         "qwen2", hidden_size=s.hidden_size, num_hidden_layers=s.num_layers, num_attention_heads=s.num_heads,
@@ -68,27 +69,29 @@ def recipes(model: str, out: Path, steps: int) -> dict[str, dict]:
     }
 
 
-def predicted(stage: str, recipe: object) -> dict:
-    """plan's estimate for the same recipe on this GPU (one GPU, no sharding)."""
-    import torch
-
+def predicted(stage: str, recipe: object, gpu_memory_gib: float) -> dict:
+    """plan's estimate for the same recipe on a GPU of this memory (one GPU, no sharding)."""
     from r1lite import plan
+    from r1lite.model_names import KNOWN_SHAPES
 
     setup = plan.setup_from_recipe(recipe, stage, plan.GPUS["h100"], 1, "none")
-    setup = dataclasses.replace(setup, gpu_memory_gib=torch.cuda.get_device_properties(0).total_memory / GIB)
-    memory = plan.estimate_memory(plan.KNOWN_SHAPES[SHAPE], setup)
+    setup = dataclasses.replace(setup, gpu_memory_gib=gpu_memory_gib)
+    memory = plan.estimate_memory(KNOWN_SHAPES[SHAPE], setup)
     return {"peak_gib": memory["peak"] / GIB, "terms_gib": {k: v / GIB for k, v in memory["terms"].items()}}
+
+
+def load(stage: str, raw: dict) -> tuple[object, object]:
+    """(the validated recipe, the stage's run function): what `r1lite <stage>` runs (stages.py's contract)."""
+    from r1lite import stages
+    from r1lite.config import load_recipe
+
+    return load_recipe(stages.recipe_class(stage), raw=raw), stages.module(stage).run
 
 
 def measure(stage: str, raw: dict) -> dict:
     import torch
 
-    from r1lite.config import load_recipe
-    from r1lite.grpo import GRPORecipe
-    from r1lite.sft import SFTRecipe
-
-    recipe = load_recipe(GRPORecipe if stage == "grpo" else SFTRecipe, raw=raw)
-    run = getattr(__import__(f"r1lite.{stage}", fromlist=["x"]), f"run_{stage}")
+    recipe, run = load(stage, raw)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     start = time.time()
@@ -101,7 +104,8 @@ def measure(stage: str, raw: dict) -> dict:
         tokens_per_s = (rows[-1]["num_tokens"] - rows[0]["num_tokens"]) / (rows[-1]["time"] - rows[0]["time"])
     return {"stage": stage, "peak_allocated_gib": torch.cuda.max_memory_allocated() / GIB,
             "peak_reserved_gib": torch.cuda.max_memory_reserved() / GIB, "tokens_per_s": tokens_per_s,
-            "wall_s": wall, "steps": len(rows), "predicted": predicted(stage, recipe)}
+            "wall_s": wall, "steps": len(rows),
+            "predicted": predicted(stage, recipe, torch.cuda.get_device_properties(0).total_memory / GIB)}
 
 
 def main() -> int:

@@ -39,3 +39,24 @@ def test_reward_throughput_runs():
 def test_sft_throughput_runs():
     out = run("sft_throughput.py", "--n", "48", "--seconds", "0", "--max_length", "256")
     assert "SUMMARY sft_throughput" in out
+
+
+def test_gpu_verify_loads_its_recipes_and_predicts_without_a_gpu(tmp_path, monkeypatch):
+    """gpu_verify's CPU parts: each stage's recipe validates and resolves to the stage's run (stages.py), plan
+    predicts its memory; without CUDA it measures nothing and exits 2."""
+    import torch
+
+    from r1lite import stages
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_verify
+    finally:
+        sys.path.pop(0)
+    for stage, raw in gpu_verify.recipes("tiny:qwen2", tmp_path, steps=2).items():
+        recipe, run_stage = gpu_verify.load(stage, raw)
+        assert run_stage is stages.module(stage).run and recipe.trainer["max_steps"] == 2
+        assert 1 < gpu_verify.predicted(stage, recipe, gpu_memory_gib=80.0)["peak_gib"] < 80
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["gpu_verify.py"])
+    assert gpu_verify.main() == 2

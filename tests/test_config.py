@@ -147,3 +147,98 @@ def test_check_command_validates_every_stage(path, stage, capsys):
     assert main(["check", "--config", str(REPO / path)]) == 0
     assert f"valid {stage} recipe" in capsys.readouterr().out
     assert main(["check", "--config", str(REPO / path), "--bogus_field", "1"]) == 2
+
+
+def test_optional_section_takes_overrides_and_is_created():
+    """difficulty_filter (`DifficultyFilterArgs | None`, absent here) is a section for overrides: its dotted path
+    and its own names reach it and create it; a name it shares stays with the section every run has."""
+    overrides = parse_overrides(["--difficulty_filter.num_samples", "4", "--pass_reward", "format",
+                                 "--temperature", "0.5", "--num_samples", "16"])
+    recipe = load_recipe(GRPORecipe, raw=grpo_raw(), overrides=overrides)
+    assert recipe.difficulty_filter.num_samples == 4 and recipe.difficulty_filter.pass_reward == "format"
+    assert recipe.trainer["temperature"] == 0.5 and recipe.difficulty_filter.temperature is None
+    assert recipe.data.num_samples == 16
+    assert load_recipe(GRPORecipe, raw=grpo_raw()).difficulty_filter is None  # still off without an override
+    assert "did you mean 'difficulty_filter.num_samples'" in error_of(grpo_raw(), {"difficulty_filter.num_sample": 4})
+    whole = load_recipe(GRPORecipe, raw=grpo_raw(),
+                        overrides=parse_overrides(["--difficulty_filter", "{band: [0.2, 1]}"]))
+    assert whole.difficulty_filter.band == [0.2, 1.0]
+    off = load_recipe(GRPORecipe, raw={**grpo_raw(), "difficulty_filter": {}}, overrides={"difficulty_filter": None})
+    assert off.difficulty_filter is None
+
+
+def test_check_command_takes_an_optional_section_override(capsys):
+    from r1lite.cli import main
+
+    assert main(["check", "--config", str(REPO / "src/r1lite/recipes/demo/grpo.yaml"), "--model_name_or_path",
+                 "tiny:qwen2", "--difficulty_filter.num_samples", "4"]) == 0
+    assert "valid grpo recipe" in capsys.readouterr().out
+
+
+def eval_raw(**fields):
+    return {"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA), **fields}
+
+
+def generate_raw(**fields):
+    return {"teacher": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1"},
+            "data": {"sources": [{"path": "synthetic:arithmetic"}]}, "decontamination": {"enabled": False}, **fields}
+
+
+@pytest.mark.parametrize("scoring, expected", [
+    ({"num_workers": -1}, "scoring.num_workers: must be a positive number, got -1"),
+    ({"num_workers": 0}, "scoring.num_workers: must be a positive number, got 0"),
+    ({"timeout_s": 0}, "scoring.timeout_s: must be a positive number, got 0"),
+])
+def test_every_stage_checks_its_scoring_section(scoring, expected):
+    from r1lite.evaluate import EvalRecipe
+    from r1lite.generate import GenerateRecipe
+
+    for cls, raw in [(GRPORecipe, grpo_raw()), (EvalRecipe, eval_raw()), (GenerateRecipe, generate_raw())]:
+        assert expected in error_of({**raw, "scoring": scoring}, cls=cls), cls.__name__
+
+
+@pytest.mark.parametrize("rewards, trainer, expected", [
+    ([{"name": "accuracy"}, {"name": "format", "args": {"answer": "xml"}}], {},
+     "rewards[1].args: format reward answer='xml'; allowed values: boxed, tag, any"),
+    ([{"name": "soft_overlong", "args": {"soft_punish_cache": 512}}], {"max_completion_length": 256},
+     "rewards[0].args: soft_overlong needs max_len > soft_punish_cache (512); got 256"),
+])
+def test_reward_arg_values_are_checked_at_load(rewards, trainer, expected):
+    raw = {**grpo_raw(**trainer), "rewards": rewards}
+    assert expected in error_of(raw)
+
+
+def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
+    from r1lite import scoring
+
+    def no_scorer(*args, **kwargs):
+        raise AssertionError("a scorer was made while checking a recipe")
+
+    monkeypatch.setattr(scoring, "Scorer", no_scorer)
+    raw = {**grpo_raw(max_completion_length=256), "rewards": [
+        {"name": n} for n in ("accuracy", "cosine", "length", "format", "soft_overlong")]}
+    recipe = load_recipe(GRPORecipe, raw=raw)
+    assert [r.name for r in recipe.rewards] == ["accuracy", "cosine", "length", "format", "soft_overlong"]
+
+
+@pytest.mark.parametrize("stage, fields, what", [
+    ("eval", {}, "a Hub id, a local folder"),
+    ("eval", {"backend": "openai", "backend_args": {"base_url": "http://127.0.0.1:9/v1"}}, "server"),
+    ("generate", {}, "server"),
+    ("generate", {"teacher": {"backend": "hf"}}, "a Hub id, a local folder"),
+])
+def test_a_null_model_is_a_configuration_error(stage, fields, what):
+    from r1lite.stages import recipe_class
+
+    raw = eval_raw(**fields) if stage == "eval" else generate_raw(**fields)
+    message = error_of({**raw, "model": {"model_name_or_path": None}}, cls=recipe_class(stage))
+    assert message.startswith("model.model_name_or_path: required (") and what in message
+
+
+def test_check_command_reports_a_null_model_in_one_line(capsys):
+    from r1lite.cli import main
+
+    assert main(["check", "--stage", "eval", "--config", str(REPO / "src/r1lite/recipes/demo/eval.yaml"),
+                 "--model", "null"]) == 2
+    err = capsys.readouterr().err
+    assert "model.model_name_or_path: required" in err and "Traceback" not in err

@@ -136,3 +136,35 @@ def test_filter_backend_loads_the_whole_model_section(tmp_path, model_loads, fak
     assert (model_loads[-1]["revision"], model_loads[-1]["trust_remote_code"]) == ("v1.0", True)
     policy("vllm")
     assert (fake_vllm["llm"]["revision"], fake_vllm["llm"]["trust_remote_code"]) == ("v1.0", True)
+
+
+def test_pass_rates_are_not_reused_for_another_grader_or_policy(tmp_path):
+    """The settings key holds the pass reward's args and backend_args (which can name another policy): pass rates
+    measured under one are sampled again under another, and reused under the same."""
+    r = recipe(tmp_path)
+    ds = prompts(r)
+    solved = policy_for(ds)
+    difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved), exact)
+    same = FakePolicy(solved)
+    difficulty.filter_prompts(ds, recipe(tmp_path), tmp_path / "grpo", same, exact)
+    assert same.asked == []
+    boxed_only = recipe(tmp_path)
+    boxed_only.rewards[0].args = {"boxed_only": True}
+    for other in (boxed_only, recipe(tmp_path, backend_args={"model": "another/policy"})):
+        again = FakePolicy(solved)
+        difficulty.filter_prompts(ds, other, tmp_path / "grpo", again, exact)
+        assert len(again.asked) == len(ds)
+
+
+def test_chunk_seeds_are_unchanged_and_the_filter_needs_no_eval_stage():
+    """chunk_seed lives with the sampling parameters; its values are those eval has always used (a resumed eval or
+    filter pass must sample as the interrupted one did)."""
+    import ast
+    from pathlib import Path
+
+    from r1lite.backends import chunk_seed
+
+    assert chunk_seed(0, None, 0) == 1659360842 and chunk_seed(3, 512, 7) == 4158298227
+    tree = ast.parse(Path(difficulty.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "r1lite.evaluate" not in imported

@@ -249,3 +249,16 @@ def test_countdown_benchmark_rows_are_graded_by_the_countdown_checker():
     records = grade_records([row], [[Completion(t) for t in texts]], None, timeout_s=5.0)
     assert [r["correct"] for r in records] == [True, False, False]
     assert records[0]["answer"] == "4 + 2*3" and records[0]["formatted"] is False
+
+
+def test_overwrite_output_dir_redoes_every_sample(tmp_path):
+    """overwrite_output_dir starts the samples over, as in every stage, even when the settings match (they would
+    resume)."""
+    run_eval(_recipe(tmp_path, limit=3), backend=ScriptedBackend())
+    same = ScriptedBackend()
+    run_eval(_recipe(tmp_path, limit=3), backend=same)
+    assert same.calls == []
+    over = ScriptedBackend()
+    out = run_eval(_recipe(tmp_path, limit=3, overwrite_output_dir=True), backend=over)
+    assert sum(len(prompts) for prompts, _ in over.calls) == 3
+    assert len(read_records(out)) == 3 * 2  # started over, not appended to

@@ -517,3 +517,40 @@ def test_local_teacher_loads_the_whole_model_section(tmp_path, model_loads, fake
     assert (model_loads[-1]["revision"], model_loads[-1]["trust_remote_code"]) == ("v1.0", True)
     make_teacher(load_recipe(GenerateRecipe, raw={**raw, "teacher": {"backend": "vllm"}}))
     assert (fake_vllm["llm"]["revision"], fake_vllm["llm"]["trust_remote_code"]) == ("v1.0", True)
+
+
+@pytest.mark.parametrize("row, expected", [
+    ({"messages": [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}]},
+     "no problem column (columns: messages)"),
+    ({"prompt": [{"role": "user", "content": "What is 2 + 2?"}], "answer": "4"},
+     "column `prompt` holds a list of dict, not a problem as text"),
+    ({"problem": "What is 2 + 2?", "completion": "4"}, "no answer column to verify"),
+])
+def test_sources_without_problem_rows_are_refused_at_load(tmp_path, row, expected):
+    """generate builds the teacher's chat from a problem and verifies against its answer: a chat dataset would pass
+    the data checks and then fail on the first row (KeyError 'problem')."""
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    raw = {"teacher": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1"},
+           "data": {"sources": [{"path": str(path)}]}, "decontamination": {"enabled": False}}
+    with pytest.raises(ConfigError) as raised:
+        load_recipe(GenerateRecipe, raw=raw)
+    message = str(raised.value)
+    assert message.startswith(f"data.sources[0]: {path}: {expected}")
+    assert "accepted generate formats: `problem` (or question, prompt, query, instruction): text, with an `answer`" \
+        in message
+
+
+def test_overwrite_output_dir_starts_a_finished_run_over(tmp_path, key):
+    teacher = Teacher()
+    try:
+        raw = _raw_recipe(tmp_path, teacher)
+        run_generate(load_recipe(GenerateRecipe, raw=raw))
+        asked, rows = len(teacher.log), _rows(tmp_path / "out")
+        run_generate(load_recipe(GenerateRecipe, raw=raw))
+        assert len(teacher.log) == asked  # the same recipe resumes: nothing left to ask
+        run_generate(load_recipe(GenerateRecipe, raw={**raw, "overwrite_output_dir": True}))
+    finally:
+        teacher.close()
+    assert len(teacher.log) == 2 * asked  # every prompt asked again
+    assert _rows(tmp_path / "out") == rows  # the same rows, once: started over, not appended

@@ -51,3 +51,12 @@ def test_every_subcommand_answers_help_without_importing_torch():
     assert "float = 0.0" in lines[at] and lines[at + 1].strip().startswith("KL coefficient")
     assert "packing" in out["sft"]["text"] and "trl.SFTConfig" in out["sft"]["text"]
     assert "thinking_budgets" in out["eval"]["text"] and "decontamination:" in out["generate"]["text"]
+
+
+def test_an_optional_section_is_listed_with_its_fields():
+    from r1lite.recipe_help import render
+
+    lines = render("grpo").splitlines()
+    at = lines.index("difficulty_filter:  DifficultyFilterArgs - off unless the recipe has the section")
+    names = [line.split()[0] for line in lines[at + 1:] if line.startswith("  ") and not line.startswith("   ")]
+    assert {"num_samples", "band", "pass_reward", "backend_args"} <= set(names[:12])

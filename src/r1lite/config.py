@@ -159,6 +159,16 @@ def build(cls: type, raw: Any, where: str) -> Any:
 # loading: YAML + command-line overrides
 
 
+def unwrap_optional(tp: Any) -> Any:
+    """X for `X | None` (Optional[X]), else `tp` unchanged: a section that is off unless the recipe has it
+    (grpo's difficulty_filter) is still a section, for overrides and --help."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        options = [t for t in typing.get_args(tp) if t is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return tp
+
+
 def _section_names(cls: type) -> dict[str, set[str]]:
     """Section name -> its field names; "" holds the recipe's own scalar fields."""
     sections: dict[str, set[str]] = {"": set()}
@@ -166,11 +176,17 @@ def _section_names(cls: type) -> dict[str, set[str]]:
     for f in dataclasses.fields(cls):
         if "fields" in f.metadata:
             sections[f.name] = set(f.metadata["fields"]())
-        elif _is_dataclass_type(section := hints[f.name]):
+        elif _is_dataclass_type(section := unwrap_optional(hints[f.name])):
             sections[f.name] = {g.name for g in dataclasses.fields(section)}
         else:
             sections[""].add(f.name)
     return sections
+
+
+def _optional_sections(cls: type) -> set[str]:
+    """The sections typed `X | None`: off unless the recipe has them."""
+    hints = typing.get_type_hints(cls)
+    return {name for name in _section_names(cls) if name and unwrap_optional(hints[name]) is not hints[name]}
 
 
 def lookup(tree: Any, dotted: str) -> Any:
@@ -221,11 +237,14 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
 
 
 def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    sections = _section_names(cls)
+    sections, optional = _section_names(cls), _optional_sections(cls)
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in apply_aliases(cls, raw).items()}
     aliases = getattr(cls, "ALIASES", {})
     for key, value in overrides.items():
         key = aliases.get(key, key)
+        if key in optional:  # an optional section as a whole (null turns it off), as when it was a plain field
+            raw[key] = value
+            continue
         if "." in key:
             section, _, name = key.partition(".")
             if section not in sections or section == "" or name not in sections[section]:
@@ -233,6 +252,10 @@ def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -
                 raise ConfigError(f"--{key}: unknown field{suggest(key, every)}")
         else:
             owners = [s for s, names in sections.items() if key in names]
+            # a name an optional section shares with a section every run has is that section's (--temperature
+            # stays the trainer's, as before difficulty_filter existed); the optional one takes the dotted path
+            always = [s for s in owners if s not in optional]
+            owners = always if len(owners) > 1 and always else owners
             if not owners:
                 every = [n for names in sections.values() for n in names]
                 raise ConfigError(f"--{key}: unknown field{suggest(key, every)}")

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from r1lite.backends import BACKENDS
+from r1lite.backends import BACKENDS, SamplingParams, chunk_seed, make_backend, model_args
 from r1lite.config import ConfigError, check_positive, suggest
 from r1lite.jsonl import append_jsonl
-from r1lite.rewards import REWARDS
+from r1lite.rewards import REWARDS, make_reward
 from r1lite.trl_schema import trainer_value
 
 if TYPE_CHECKING:  # grpo.py imports this module
@@ -67,8 +67,8 @@ class DifficultyFilterArgs:
             raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
                               f"{', '.join(BACKENDS)}")
         if self.pass_reward not in REWARDS:
-            raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward{suggest(self.pass_reward, REWARDS)};"
-                              f" allowed values: {', '.join(sorted(REWARDS))}")
+            raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward"
+                              f"{suggest(self.pass_reward, REWARDS)}; allowed values: {', '.join(sorted(REWARDS))}")
 
 
 
@@ -92,12 +92,22 @@ def model_identity(model: str) -> str:
     return model + "|" + ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
 
 
-def settings_key(cfg: DifficultyFilterArgs, model: str, temperature: float, max_new_tokens: int) -> str:
-    """What makes a pass rate what it is, apart from the prompt: model, sampling, grading."""
+def settings_key(cfg: DifficultyFilterArgs, model: str, temperature: float, max_new_tokens: int,
+                 pass_args: dict[str, Any] | None = None) -> str:
+    """What makes a pass rate what it is, apart from the prompt: model, sampling, grading. `pass_args`: the pass
+    reward's args in the recipe's rewards (accuracy's boxed_only grades differently); backend_args can name another
+    policy (model) or serve it differently. Keys made before these two were part of it no longer match: such a
+    file's prompts are sampled once more, nothing worse."""
     settings = {"model": model_identity(model), "num_samples": cfg.num_samples, "temperature": temperature,
                 "top_p": cfg.top_p, "max_new_tokens": max_new_tokens, "seed": cfg.seed, "backend": cfg.backend,
-                "pass_reward": cfg.pass_reward}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+                "backend_args": cfg.backend_args, "pass_reward": cfg.pass_reward, "pass_args": pass_args or {}}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def pass_reward_args(recipe: GRPORecipe) -> dict[str, Any]:
+    """The args the recipe gives its pass reward (none when the reward is not in its rewards: the defaults)."""
+    spec = next((r for r in recipe.rewards if r.name == recipe.difficulty_filter.pass_reward), None)
+    return dict(spec.args) if spec else {}
 
 
 def prompt_key(row: dict[str, Any]) -> str:
@@ -121,12 +131,8 @@ def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
 def reward_grader(recipe: GRPORecipe) -> Grader:
     """A completion passes when the recipe's correctness reward (difficulty_filter.pass_reward) gives it full
     credit: the same code that scores it during training."""
-    from r1lite.rewards import make_reward
-
-    cfg = recipe.difficulty_filter
-    spec = next((r for r in recipe.rewards if r.name == cfg.pass_reward), None)
-    reward = make_reward(cfg.pass_reward, spec.args if spec else {}, timeout_s=recipe.scoring.timeout_s,
-                         num_workers=recipe.scoring.num_workers,
+    reward = make_reward(recipe.difficulty_filter.pass_reward, pass_reward_args(recipe),
+                         timeout_s=recipe.scoring.timeout_s, num_workers=recipe.scoring.num_workers,
                          max_completion_length=trainer_value(recipe, "max_completion_length"))
 
     def grade(completions: list[str], row: dict[str, Any]) -> list[bool]:
@@ -140,9 +146,6 @@ def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, ba
                        path: Path, settings: str, temperature: float, max_new_tokens: int,
                        log: Callable[[str], None] = print) -> list[float]:
     """Each row's pass rate over cfg.num_samples completions, sampling only the rows `path` does not hold yet."""
-    from r1lite.backends import SamplingParams
-    from r1lite.evaluate import chunk_seed
-
     done = read_pass_rates(path, settings)
     keys = [prompt_key(row) for row in rows]
     chunks = [list(range(start, min(start + CHUNK, len(rows)))) for start in range(0, len(rows), CHUNK)]
@@ -169,8 +172,6 @@ def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, ba
 def make_filter_backend(cfg: DifficultyFilterArgs, recipe: GRPORecipe) -> Any:
     """The starting policy, from the recipe's `model:` section as training loads it; backend_args has the last word
     (e.g. the served name of the policy for an openai backend)."""
-    from r1lite.backends import make_backend, model_args
-
     args = {**model_args(cfg.backend, recipe.model), **cfg.backend_args}
     if cfg.backend == "hf":
         args.setdefault("batch_size", cfg.batch_size)
@@ -213,11 +214,13 @@ def _filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend:
     cfg = recipe.difficulty_filter
     started = time.time()
     model = recipe.model.model_name_or_path
+    if recipe.model.model_revision not in (None, "main"):  # another revision is another policy
+        model += f"@{recipe.model.model_revision}"
     temperature = cfg.temperature if cfg.temperature is not None else trainer_value(recipe, "temperature")
     max_new_tokens = cfg.max_new_tokens or trainer_value(recipe, "max_completion_length")
     path = Path(cfg.pass_rates) if cfg.pass_rates else output_dir / PASS_RATES
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = settings_key(cfg, model, temperature, max_new_tokens)
+    settings = settings_key(cfg, model, temperature, max_new_tokens, pass_reward_args(recipe))
     rows = prompts.to_list()
     done = read_pass_rates(path, settings)
     if backend is None and any(prompt_key(row) not in done for row in rows):

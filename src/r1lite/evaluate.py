@@ -15,7 +15,6 @@ the result equals an uninterrupted run); a restart with different settings is re
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import os
@@ -26,7 +25,7 @@ from typing import Any, ClassVar
 
 from r1lite import eval_report
 from r1lite.answer_forms import as_number, normalize
-from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, make_backend, model_args
+from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, chunk_seed, make_backend, model_args
 from r1lite.backends.openai import OpenAIBackend
 from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
 from r1lite.budget import generate_with_budget
@@ -41,7 +40,7 @@ from r1lite.config import (
 from r1lite.data import iter_local_rows
 from r1lite.eval_report import read_records, record_key
 from r1lite.jsonl import append_jsonl
-from r1lite.models import ModelArgs, check_dtype, check_model_path
+from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import default_output_dir, open_run, setup_env
 from r1lite.scoring import ScoringArgs
@@ -75,7 +74,7 @@ class EvalRecipe:
     batch_size: int = 32
     scoring: ScoringArgs = field(default_factory=ScoringArgs)  # training's scoring: section
     output_dir: str | None = None
-    overwrite_output_dir: bool = False
+    overwrite_output_dir: bool = False  # start output_dir's samples over, even a same-recipe run's (no resuming)
     # deprecated spellings, still read: old key -> section.field
     ALIASES: ClassVar[dict[str, str]] = {"model": "model.model_name_or_path", "dtype": "model.dtype",
                                          "scoring_timeout_s": "scoring.timeout_s"}
@@ -91,8 +90,7 @@ class EvalRecipe:
             raise ConfigError(f"backend: {self.backend!r}; allowed values: {', '.join(BACKENDS)}")
         for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit"):
             check_positive(name, getattr(self, name))
-        check_positive("scoring.timeout_s", self.scoring.timeout_s)
-        check_positive("scoring.num_workers", self.scoring.num_workers)
+        self.scoring.validate()
         if any(b <= 0 for b in self.thinking_budgets):
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
@@ -112,6 +110,7 @@ class EvalRecipe:
         check_dtype(self.model.dtype, "model.dtype")
         check_backend_args(self.backend, self.backend_args)
         check_output_path(self.output_dir, "output_dir")
+        check_model_name(self.model.model_name_or_path, "model.model_name_or_path", served=self.backend == "openai")
         if self.backend in ("hf", "vllm"):
             check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
         for name in self.benchmarks:
@@ -172,7 +171,7 @@ TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", 
 
 def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
     """Whether the samples in `out` are this recipe's to reuse, by runtime.open_run: samples made with other settings
-    are refused, naming the fields that changed, unless overwrite_output_dir, which starts them over. With
+    are refused, naming the fields that changed; overwrite_output_dir starts them over in any case. With
     write=False nothing is created."""
     reusable = open_run(out, recipe, SETTINGS, ignored=[f"backend_args.{k}" for k in TRANSPORT_ARGS],
                         outputs=["samples*.jsonl"], write=write)
@@ -231,11 +230,6 @@ def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
             first = (str(e).strip().splitlines() or [""])[0]
             raise ConfigError(f"benchmarks: {name}: {type(e).__name__}: {first[:200]}") from None
     return rows
-
-
-def chunk_seed(seed: int, budget: int | None, index: int) -> int:
-    """A seed per (budget, chunk) that does not depend on what a previous, killed run finished."""
-    return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
 
 
 def run(recipe: EvalRecipe, backend: Any = None) -> Path:

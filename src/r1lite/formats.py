@@ -18,6 +18,8 @@ SFT, one of (sources may mix the first three, which all become conversations):
                                         data.wrap_in_think asks to wrap it as <think>solution</think> + \\boxed{answer}
     prompt + completion, as text        standard prompt-completion: no chat template
     text                                language modeling on the whole text
+generate: problem (question, prompt, ...) as text with an answer (final_answer, gold, solution) column: r1lite builds
+the teacher's chat from the problem and verifies every sample against the answer.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ SFT_FORMATS = {
     "problem-solution": "`problem` (or question, ...) and `solution` (or completion): text, built into a chat",
     "standard prompt-completion": "`prompt` and `completion`: text (no chat template)",
     "text": "`text`: text (language modeling)",
+}
+GENERATE_FORMATS = {
+    "problem": (f"`problem` (or {', '.join(PROBLEM_COLUMNS[1:])}): text, with an `answer` (or "
+                f"{', '.join(ANSWER_COLUMNS[1:])}) column that the teacher's samples are verified against"),
 }
 # SFT formats that r1lite turns into one conversational dataset (so sources in them can be mixed)
 SFT_CONVERSATIONAL = ("messages", "conversational prompt-completion", "problem-solution")
@@ -223,7 +229,8 @@ def check_formats(data: DataArgs, stage: str, where: str = "data") -> list[str |
     """Each source's format (None where it cannot be known offline: a Hub dataset, a CSV or Parquet file). Raises
     ConfigError naming the source, the column and the accepted formats when a row will not work, or when sources
     are in formats that cannot be mixed."""
-    accepted, detect = (GRPO_FORMATS, grpo_format) if stage == "grpo" else (SFT_FORMATS, sft_format)
+    accepted, detect = {"grpo": (GRPO_FORMATS, grpo_format), "sft": (SFT_FORMATS, sft_format),
+                        "generate": (GENERATE_FORMATS, generate_format)}[stage]
     found: list[str | None] = []
     for i, source in enumerate(data.sources):
         row = peek_row(source)
@@ -297,6 +304,18 @@ def sft_format(row: dict[str, Any]) -> tuple[str | None, str]:
             return "problem-solution", ""
         return None, "a problem column but no `solution` or `completion` column to train on"
     return None, f"no messages, prompt/completion, text or problem column (columns: {', '.join(row)})"
+
+
+def generate_format(row: dict[str, Any]) -> tuple[str | None, str]:
+    """(the generate format of a row, or None; and why not): a problem as text, built into the teacher's chat, and
+    the gold answer its samples are verified against."""
+    if not any(isinstance(row.get(c), str) for c in PROBLEM_COLUMNS):
+        if "prompt" in row:
+            return None, f"column `prompt` holds {_describe(row['prompt'])}, not a problem as text"
+        return None, f"no problem column (columns: {', '.join(row)})"
+    if not any(c in row for c in ANSWER_COLUMNS):
+        return None, f"no answer column to verify the teacher's samples against (columns: {', '.join(row)})"
+    return "problem", ""
 
 
 def is_messages(value: Any) -> bool:

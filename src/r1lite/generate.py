@@ -42,8 +42,8 @@ from r1lite.config import (
 )
 from r1lite.data import DataArgs, load_problems
 from r1lite.filters import FilterArgs
-from r1lite.formats import check_data
-from r1lite.models import ModelArgs, check_dtype, check_model_path
+from r1lite.formats import check_data, check_formats
+from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import setup_env
 from r1lite.scoring import ScoringArgs
@@ -110,7 +110,7 @@ class GenerateRecipe:
     output_dir: str = "runs/generate"
     shard_rows: int = 10_000  # rows per JSONL shard
     push_to_hub: str | None = None  # a Hub dataset repo id to push the finished folder to (private)
-    overwrite_output_dir: bool = False  # start over in an output_dir holding another recipe's run
+    overwrite_output_dir: bool = False  # start output_dir's traces over, even a same-recipe run's (no resuming)
     # earlier spellings, still read: old key -> section.field
     ALIASES: ClassVar[dict[str, str]] = {"teacher.model": "model.model_name_or_path", "teacher.dtype": "model.dtype"}
 
@@ -127,8 +127,9 @@ class GenerateRecipe:
                              ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),
                              ("filters.repetition_ngram", f.repetition_ngram),
                              ("filters.max_per_prompt", f.max_per_prompt), ("decontamination.ngram", d.ngram),
-                             ("scoring.timeout_s", self.scoring.timeout_s), ("shard_rows", self.shard_rows)]:
+                             ("shard_rows", self.shard_rows)]:
             check_positive(where, value)
+        self.scoring.validate()
         for where, value in [("teacher.max_retries", t.max_retries), ("teacher.price_input_per_m",
                              t.price_input_per_m), ("teacher.price_output_per_m", t.price_output_per_m),
                              ("sampling.temperature", s.temperature)]:
@@ -152,9 +153,11 @@ class GenerateRecipe:
             if missing:
                 raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
                                   "list the benchmarks it has in decontamination.benchmarks")
+        check_model_name(self.model.model_name_or_path, "model.model_name_or_path", served=t.backend == "openai")
         if t.backend in ("hf", "vllm"):
             check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
         check_output_path(self.output_dir, "output_dir")
+        check_formats(self.data, "generate")  # first: a chat (messages, chat prompt) is named with what is accepted
         check_data(self.data, need_answer=True)
 
 

@@ -57,8 +57,7 @@ class GRPORecipe:
         check_model(self.model)
         check_formats(self.data, "grpo")  # first: a wrong format is named with the accepted ones
         check_data(self.data, need_answer=any("answer" in COLUMNS.get(r.name, ()) for r in self.rewards))
-        check_reward_specs(self.rewards)
-        check_positive("scoring.timeout_s", self.scoring.timeout_s)
+        self.scoring.validate()
         t = self.trainer
         loss = trainer_value(self, "loss_type")
         if loss not in LOSS_TYPES:
@@ -69,6 +68,8 @@ class GRPORecipe:
         for name in ("max_completion_length", "num_generations", "per_device_train_batch_size",
                      "gradient_accumulation_steps", "num_iterations", "steps_per_generation", "generation_batch_size"):
             check_positive(f"trainer.{name}", trainer_value(self, name))
+        check_reward_specs(self.rewards, timeout_s=self.scoring.timeout_s, num_workers=self.scoring.num_workers,
+                           max_completion_length=trainer_value(self, "max_completion_length"))
         if loss == "dr_grpo" and trainer_value(self, "max_completion_length") is None:
             raise ConfigError("trainer.max_completion_length: dr_grpo normalises by it, so it must be set")
         g = trainer_value(self, "num_generations")

@@ -6,10 +6,10 @@ Everything is turned into a plain Hugging Face folder first (`materialize`): TRL
 model from `config._name_or_path`, and loading the embedded GGUF (dequantizing it) costs ~40 s, so it is converted
 once into the cache (`$R1LITE_CACHE`, default ~/.cache/r1lite) and reused.
 
-Top to bottom: ModelArgs and the checks validate() runs (check_model, check_model_path); materialize (a tiny model
-built in code, a GGUF dequantized, R1's sampling defaults written); the tokenizer (ChatML added when it has no chat
-template); the model (dtype, quantization, model_init_kwargs, LoRA adapter folders merged), load_model for training
-and load_inference_model for eval and generation.
+Top to bottom: ModelArgs and the checks validate() runs (check_model, check_model_name, check_model_path);
+materialize (a tiny model built in code, a GGUF dequantized, R1's sampling defaults written); the tokenizer (ChatML
+added when it has no chat template); the model (dtype, quantization, model_init_kwargs, LoRA adapter folders merged),
+load_model for training and load_inference_model for eval and generation.
 """
 
 from __future__ import annotations
@@ -60,10 +60,17 @@ def check_dtype(dtype: Any, where: str) -> None:
         raise ConfigError(f"{where}: {dtype!r} is not allowed; allowed values: {', '.join(dtypes)}")
 
 
+def check_model_name(name: Any, where: str, served: bool = False) -> None:
+    """A model name is given (null would fail later as a TypeError); `served`: it names a model on an
+    OpenAI-compatible server, not one r1lite loads."""
+    if not name:
+        what = ("the model's name on the openai backend's server, e.g. deepseek-reasoner" if served else
+                f"a Hub id, a local folder, a .gguf file, {', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>")
+        raise ConfigError(f"{where}: required ({what})")
+
+
 def check_model(model: Any, where: str = "model") -> None:
-    if not model.model_name_or_path:
-        raise ConfigError(f"{where}.model_name_or_path: required (a Hub id, a local folder, a .gguf file, "
-                          f"{', '.join(EMBEDDED)} or tiny:<{'|'.join(TINY_ARCHS)}>)")
+    check_model_name(model.model_name_or_path, f"{where}.model_name_or_path")
     check_model_path(model.model_name_or_path, f"{where}.model_name_or_path")
     check_dtype(model.dtype, f"{where}.dtype")
     if model.use_peft:

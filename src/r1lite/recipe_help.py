@@ -17,6 +17,7 @@ import tokenize
 import typing
 from typing import Any
 
+from r1lite.config import unwrap_optional
 from r1lite.stages import STAGES, recipe_class
 from r1lite.trl_schema import NO_DEFAULT, trainer_fields
 
@@ -97,7 +98,8 @@ def _dataclass_rows(cls: type) -> list[str]:
 
 
 def _section_type(hint: Any) -> tuple[type | None, bool]:
-    """(the dataclass a section holds, whether it is a list of them)."""
+    """(the dataclass a section holds, whether it is a list of them); an optional section (`X | None`) is X's."""
+    hint = unwrap_optional(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint, False
     if typing.get_origin(hint) is list:

@@ -329,9 +329,12 @@ def reward_args(name: str) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.name not in cls.CONTEXT]
 
 
-def check_reward_specs(specs: Sequence[RewardSpec]) -> None:
+def check_reward_specs(specs: Sequence[RewardSpec], **context: Any) -> None:
     """A recipe's `rewards:` list, checked before anything loads: registry names with their args, or your own
-    function, which must import and be callable."""
+    function, which must import and be callable. Each registry reward is built with the run `context` make_reward
+    takes (timeout_s, num_workers, max_completion_length), so its own checks of the values (format's answer,
+    soft_overlong's cache against the length) fail here; building one starts no scoring worker (they start on the
+    first remote grade)."""
     if not specs:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(specs):
@@ -349,6 +352,10 @@ def check_reward_specs(specs: Sequence[RewardSpec]) -> None:
             if allowed and key not in allowed:
                 raise ConfigError(f"rewards[{i}].args.{key}: not an argument of {spec.name}{suggest(key, allowed)}; "
                                   f"allowed values: {', '.join(allowed)}")
+        try:
+            make_reward(spec.name, spec.args, **context)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"rewards[{i}].args: {e}") from None
 
 
 def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -> Callable[..., list]:

@@ -173,8 +173,10 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
     When `output_dir` holds outputs (files matching the `outputs` globs; any, when none are given) of a recorded
     recipe whose `settings` (dotted recipe fields that make an output what it is, less the `ignored` sub-fields)
     differ from this recipe's, refuse, naming each change, unless overwrite_output_dir. Returns whether the outputs
-    there are this recipe's to continue (False: the stage starts them over). With `write`, creates the folder and
-    records the recipe, atomically (the main process only)."""
+    there are this recipe's to continue (False: the stage starts them over). overwrite_output_dir means the same in
+    every stage: the outputs are started over, even a run with the same settings (as the trainers delete their
+    checkpoints), so it always returns False. With `write`, creates the folder and records the recipe, atomically
+    (the main process only)."""
     current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
     has_outputs = not outputs or any(any(output_dir.glob(pattern)) for pattern in outputs)
     changed = []
@@ -199,7 +201,7 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
         tmp = output_dir / f"{RECIPE_FILE}.tmp"
         tmp.write_text(yaml.safe_dump(current, sort_keys=False))
         os.replace(tmp, output_dir / RECIPE_FILE)  # never half-written, whenever the run is killed
-    return not changed
+    return not changed and not recipe.overwrite_output_dir
 
 
 def _settings(recipe: dict[str, Any], keys: Sequence[str], ignored: Sequence[str]) -> dict[str, Any]:

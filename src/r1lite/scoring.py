@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.answer_extraction import completion_text
+from r1lite.config import check_positive
 from r1lite.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ STARTUP_S = 60.0  # a worker that has not imported its libraries by then is repl
 class ScoringArgs:
     timeout_s: float = 5.0  # every completion gets a score within this wall-clock time
     num_workers: int | None = None  # scoring processes; default: all CPU cores
+
+    def validate(self, where: str = "scoring") -> None:
+        # num_workers <= 0 would start no worker, and a batch needing one would wait for it forever
+        check_positive(f"{where}.timeout_s", self.timeout_s)
+        check_positive(f"{where}.num_workers", self.num_workers)
 
 
 def default_num_workers() -> int:

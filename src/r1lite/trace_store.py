@@ -5,7 +5,7 @@
     output_dir/stats.json               the run's numbers, replaced atomically (write_json)
 
 open_output_dir applies runtime.open_run's policy to the FINGERPRINT fields (what changes a prompt's output): the
-same ones resume, others are refused unless overwrite_output_dir, which starts over. Store then cuts what was written
+same ones resume, others are refused; overwrite_output_dir starts over in any case. Store then cuts what was written
 after the last commit (a kill between the two writes), so that prompt is simply done again.
 """
 
@@ -33,11 +33,11 @@ def row_key(row: dict[str, Any]) -> str:
 
 def open_output_dir(recipe: Any, write: bool = True) -> Path:
     """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
-    otherwise, unless overwrite_output_dir, which starts over. With write=False only the refusal is checked and
-    nothing is created."""
+    otherwise; start over (whatever made it) with overwrite_output_dir. With write=False only the refusal is checked
+    and nothing is created."""
     out = Path(recipe.output_dir)
-    same = open_run(out, recipe, FINGERPRINT, write=write)
-    if write and (not same or recipe.overwrite_output_dir):
+    resume = open_run(out, recipe, FINGERPRINT, write=write)
+    if write and not resume:
         for name in (LEDGER, STATS):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / DATA, ignore_errors=True)

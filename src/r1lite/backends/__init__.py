@@ -130,3 +130,11 @@ def make_backend(name: str, **kwargs: Any) -> Backend:
         raise ValueError(f"backend {name!r} is unknown; allowed values: {', '.join(BACKENDS)}")
     module, factory = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module), factory)(**kwargs)
+
+
+def chunk_seed(seed: int, budget: int | None, index: int) -> int:
+    """A SamplingParams seed per (budget, chunk of prompts) that does not depend on what a previous, killed run
+    finished: eval and the difficulty filter sample a resumed pass as an uninterrupted one would."""
+    import hashlib  # local: chunk_seed moved here from evaluate.py as one self-contained block
+
+    return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
