@@ -21,10 +21,38 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.benchmarks import BENCHMARKS, load_benchmark, read_jsonl
+from r1lite.benchmarks import BENCHMARKS, benchmark_file, load_benchmark, read_jsonl
+from r1lite.config import ConfigError, check_positive
+
+
+@dataclass
+class DecontaminationArgs:
+    """A recipe's `decontamination:` section (generate): problems overlapping a benchmark are dropped before any
+    request is paid for."""
+
+    enabled: bool = True
+    ngram: int = 8  # as open-r1
+    data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
+    benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
+
+    def validate(self, where: str = "decontamination") -> None:
+        check_positive(f"{where}.ngram", self.ngram)
+        for i, name in enumerate(self.benchmarks):
+            if name not in BENCHMARKS:
+                raise ConfigError(f"{where}.benchmarks[{i}]: {name!r} is unknown; allowed values: "
+                                  f"{', '.join(BENCHMARKS)}")
+        if self.enabled and self.data_dir and not Path(self.data_dir).is_dir():
+            raise ConfigError(f"{where}.data_dir: {self.data_dir} is not a folder")
+        if self.enabled and self.data_dir:
+            files = {name: benchmark_file(BENCHMARKS[name], self.data_dir) for name in self.benchmarks or BENCHMARKS}
+            missing = [f"{name} ({file.name})" for name, file in files.items() if file and not file.is_file()]
+            if missing:
+                raise ConfigError(f"{where}.data_dir: {self.data_dir} lacks the files of {', '.join(missing)}; "
+                                  f"list the benchmarks it has in {where}.benchmarks")
 
 DEFAULT_NGRAM = 8
 _TOKEN = re.compile(r"\S+")

@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Literal
 
 from r1lite import decontaminate, filters
 from r1lite.backends import Completion, PromptFeed, SamplingParams, SamplingWatch, make_backend, model_args
-from r1lite.benchmarks import BENCHMARKS, benchmark_file
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -41,6 +40,7 @@ from r1lite.config import (
     split_config,
 )
 from r1lite.data import DataArgs, load_problems
+from r1lite.decontaminate import DecontaminationArgs
 from r1lite.filters import FilterArgs
 from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
@@ -90,14 +90,6 @@ class GenSamplingArgs:
 
 
 @dataclass
-class DecontaminationArgs:
-    enabled: bool = True
-    ngram: int = 8  # as open-r1
-    data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
-    benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
-
-
-@dataclass
 class GenerateRecipe:
     # the teacher model, as training's model: section: the API's model name, or anything r1lite loads (hf / vllm)
     model: ModelArgs = field(default_factory=lambda: ModelArgs(model_name_or_path="deepseek-reasoner"))
@@ -126,7 +118,7 @@ class GenerateRecipe:
                              ("teacher.batch_size", t.batch_size), ("teacher.max_cost_usd", t.max_cost_usd),
                              ("sampling.n", s.n), ("sampling.max_new_tokens", s.max_new_tokens),
                              ("filters.repetition_ngram", f.repetition_ngram),
-                             ("filters.max_per_prompt", f.max_per_prompt), ("decontamination.ngram", d.ngram),
+                             ("filters.max_per_prompt", f.max_per_prompt),
                              ("shard_rows", self.shard_rows)]:
             check_positive(where, value)
         self.scoring.validate()
@@ -140,19 +132,7 @@ class GenerateRecipe:
                              ("filters.near_dup_threshold", f.near_dup_threshold)]:
             if not 0 <= value <= 1:
                 raise ConfigError(f"{where}: must be between 0 and 1, got {value}")
-
-        for i, name in enumerate(d.benchmarks):
-            if name not in BENCHMARKS:
-                raise ConfigError(f"decontamination.benchmarks[{i}]: {name!r} is unknown; allowed values: "
-                                  f"{', '.join(BENCHMARKS)}")
-        if d.enabled and d.data_dir and not Path(d.data_dir).is_dir():
-            raise ConfigError(f"decontamination.data_dir: {d.data_dir} is not a folder")
-        if d.enabled and d.data_dir:
-            files = {name: benchmark_file(BENCHMARKS[name], d.data_dir) for name in d.benchmarks or BENCHMARKS}
-            missing = [f"{name} ({file.name})" for name, file in files.items() if file and not file.is_file()]
-            if missing:
-                raise ConfigError(f"decontamination.data_dir: {d.data_dir} lacks the files of {', '.join(missing)}; "
-                                  "list the benchmarks it has in decontamination.benchmarks")
+        d.validate()
         check_model_name(self.model.model_name_or_path, "model.model_name_or_path", served=t.backend == "openai")
         if t.backend in ("hf", "vllm"):
             check_model_path(self.model.model_name_or_path, "model.model_name_or_path")
