@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from r1lite.backends import BACKENDS, SamplingParams, chunk_seed, make_backend, model_args
 from r1lite.config import ConfigError, check_positive, suggest
-from r1lite.jsonl import append_jsonl
+from r1lite.jsonl import append_jsonl, read_rows
 from r1lite.rewards import REWARDS, make_reward
 from r1lite.trl_schema import trainer_value
 
@@ -116,16 +116,7 @@ def prompt_key(row: dict[str, Any]) -> str:
 
 def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
     """prompt key -> its record, for records made with `settings`; a half-written last line (a kill) is ignored."""
-    found = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("settings") == settings:
-                found[record["key"]] = record
-    return found
+    return {record["key"]: record for record in read_rows(path) if record.get("settings") == settings}
 
 
 def reward_grader(recipe: GRPORecipe) -> Grader:

@@ -16,6 +16,7 @@ from typing import Any
 
 from r1lite import metrics
 from r1lite.config import to_dict
+from r1lite.jsonl import read_rows
 from r1lite.runtime import versions
 
 
@@ -25,14 +26,7 @@ def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
 
 def read_records(output_dir: Path) -> list[dict[str, Any]]:
     """Every finished sample of this folder (all ranks' files); a half-written last line (a kill) is ignored."""
-    records = {}
-    for path in sorted(output_dir.glob("samples*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            records[record_key(r)] = r
+    records = {record_key(r): r for path in sorted(output_dir.glob("samples*.jsonl")) for r in read_rows(path)}
     return list(records.values())
 
 

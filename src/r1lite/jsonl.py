@@ -1,6 +1,6 @@
-"""JSON Lines files that survive a kill: every log, ledger and sample file of a run is appended here, a batch of rows
-at a time, fsynced, so a kill loses at most the rows being written and resuming never redoes what is on disk.
-Readers skip a line a kill cut short (json.loads fails on it)."""
+"""Run files that survive a kill: every log, ledger and sample file of a run is appended here, a batch of rows at a
+time, fsynced, so a kill loses at most the rows being written and resuming never redoes what is on disk; read_rows
+skips a line a kill cut short; write_atomic replaces a whole file (a recorded recipe, a trimmed log) in one step."""
 
 from __future__ import annotations
 
@@ -25,3 +25,22 @@ def _last_byte(path: Path) -> bytes:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1)
+
+
+def read_rows(path: Path) -> list[Any]:
+    """The rows of a JSON Lines file, without a line a kill cut short (it does not parse); [] when there is none."""
+    rows = []
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a file's text atomically: a kill leaves the old file or the new one, never half of it."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -30,6 +30,7 @@ from typing import Any
 from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
 
 from r1lite.config import ConfigError, check_positive
+from r1lite.jsonl import write_atomic
 from r1lite.model_names import EMBEDDED, TINY_ARCHS, ModelSource, check_model_source, module_names, resolve
 
 CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
@@ -197,9 +198,7 @@ def _set_sampling_defaults(folder: Path) -> None:
     config = json.loads(path.read_text()) if path.is_file() else {}
     if all(k in config for k in SAMPLING_DEFAULTS):
         return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**SAMPLING_DEFAULTS, **config}, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({**SAMPLING_DEFAULTS, **config}, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

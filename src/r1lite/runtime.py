@@ -25,7 +25,7 @@ import yaml
 
 from r1lite import hub
 from r1lite.config import ConfigError, apply_aliases, lookup, to_dict
-from r1lite.jsonl import append_jsonl
+from r1lite.jsonl import append_jsonl, write_atomic
 
 log = logging.getLogger("r1lite")
 
@@ -117,9 +117,7 @@ def trim_logs(output_dir: Path, step: int) -> None:
                 else:
                     dropped += 1
             if dropped:
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text("".join(kept))
-                os.replace(tmp, path)
+                write_atomic(path, "".join(kept))
                 log.info("%s: dropped %d rows logged after step %d (they are redone)", path, dropped, step)
 
 
@@ -198,9 +196,7 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
                               "--overwrite_output_dir true")
     if write and is_main_process():
         output_dir.mkdir(parents=True, exist_ok=True)
-        tmp = output_dir / f"{RECIPE_FILE}.tmp"
-        tmp.write_text(yaml.safe_dump(current, sort_keys=False))
-        os.replace(tmp, output_dir / RECIPE_FILE)  # never half-written, whenever the run is killed
+        write_atomic(output_dir / RECIPE_FILE, yaml.safe_dump(current, sort_keys=False))
     return not changed and not recipe.overwrite_output_dir
 
 

@@ -12,12 +12,11 @@ after the last commit (a kill between the two writes), so that prompt is simply 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from r1lite.jsonl import append_jsonl
+from r1lite.jsonl import append_jsonl, write_atomic
 from r1lite.runtime import open_run
 
 LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
@@ -98,15 +97,8 @@ def _complete_lines(path: Path) -> list[str]:
 
 def _rewrite(path: Path, lines: list[str]) -> None:
     if path.exists() and path.read_text() != "".join(lines):
-        _replace(path, "".join(lines))
-
-
-def _replace(path: Path, text: str) -> None:
-    """Replace a file atomically: a kill leaves the old one or the new one, never half of it."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        write_atomic(path, "".join(lines))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    _replace(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
