@@ -370,11 +370,3 @@ def check_output_path(path: str | None, where: str) -> None:
     """An output folder that is a file would fail at the first write, after the model has loaded."""
     if path and Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
         raise ConfigError(f"{where}: {path} is a file; an output folder is needed")
-
-
-def check_resume(trainer: dict[str, Any]) -> None:
-    check_output_path(trainer.get("output_dir"), "trainer.output_dir")
-    resume = trainer.get("resume_from_checkpoint")
-    if resume not in (None, "latest") and not Path(str(resume)).is_dir():
-        raise ConfigError(f"trainer.resume_from_checkpoint: {resume!r} is not a folder; allowed values: latest or "
-                          "the path of a checkpoint-<step> folder")

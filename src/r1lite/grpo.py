@@ -27,7 +27,6 @@ from r1lite import prompts as prompts_mod
 from r1lite.config import (
     ConfigError,
     check_positive,
-    check_resume,
     load_cli_recipe,
     suggest,
 )
@@ -92,7 +91,7 @@ class GRPORecipe:
                               f"({per_device} x {world})")
         if self.difficulty_filter is not None:
             self.difficulty_filter.validate()
-        check_resume(self.trainer)
+        runtime.check_resume(self.trainer)
 
 
 Recipe = GRPORecipe  # the stage contract (stages.py): Recipe, run, cli

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from r1lite import hub
-from r1lite.config import ConfigError, apply_aliases, lookup, to_dict
+from r1lite.config import ConfigError, apply_aliases, check_output_path, lookup, to_dict
 from r1lite.jsonl import append_jsonl, write_atomic
 
 log = logging.getLogger("r1lite")
@@ -159,6 +159,15 @@ def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) ->
     if output_dir.is_dir():
         trim_logs(output_dir, 0)  # a fresh run starts fresh logs
     return None
+
+
+def check_resume(trainer: dict[str, Any]) -> None:
+    """A trainer recipe's output_dir and resume_from_checkpoint, checked at load (prepare_output_dir acts on them)."""
+    check_output_path(trainer.get("output_dir"), "trainer.output_dir")
+    resume = trainer.get("resume_from_checkpoint")
+    if resume not in (None, "latest") and not Path(str(resume)).is_dir():
+        raise ConfigError(f"trainer.resume_from_checkpoint: {resume!r} is not a folder; allowed values: latest or "
+                          "the path of a checkpoint-<step> folder")
 
 
 RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, prompts, runtime
-from r1lite.config import ConfigError, check_positive, check_resume, load_cli_recipe
+from r1lite.config import ConfigError, check_positive, load_cli_recipe
 from r1lite.data import DataArgs
 from r1lite.formats import check_data, check_formats, sft_format
 from r1lite.models import ModelArgs, check_model
@@ -46,7 +46,7 @@ class SFTRecipe:
         check_data(self.data, need_answer=False, need_solution=True)
         for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
             check_positive(f"trainer.{name}", trainer_value(self, name))
-        check_resume(self.trainer)
+        runtime.check_resume(self.trainer)
 
 
 Recipe = SFTRecipe  # the stage contract (stages.py): Recipe, run, cli
