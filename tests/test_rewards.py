@@ -231,3 +231,11 @@ def test_numbers_compare_exactly(answer, gold, same):
 def test_an_unfinished_think_block_has_no_answer():
     assert extract_answer("<think>so the answer is 7") is None  # cut off mid-reasoning
     assert extract_answer("reasoning</think> \\boxed{7}") == "7"  # template-prefilled <think>
+
+
+def test_a_scorer_without_workers_is_refused_not_left_waiting():
+    """A negative worker count starts no worker: a batch needing one would wait forever (Accuracy(num_workers=-1)
+    in a user's own GRPOTrainer script never passes through a recipe's checks)."""
+    with pytest.raises(ValueError, match="num_workers must be positive"):
+        Scorer(5.0, -1)
+    assert Scorer(5.0, 0).num_workers >= 1  # 0 / None: every core

@@ -183,10 +183,10 @@ def _section_names(cls: type) -> dict[str, set[str]]:
     return sections
 
 
-def _optional_sections(cls: type) -> set[str]:
-    """The sections typed `X | None`: off unless the recipe has them."""
+def _optional_sections(cls: type, sections: dict[str, set[str]]) -> set[str]:
+    """Of a recipe's `sections`, those typed `X | None`: off unless the recipe has them."""
     hints = typing.get_type_hints(cls)
-    return {name for name in _section_names(cls) if name and unwrap_optional(hints[name]) is not hints[name]}
+    return {name for name in sections if name and unwrap_optional(hints[name]) is not hints[name]}
 
 
 def lookup(tree: Any, dotted: str) -> Any:
@@ -237,7 +237,8 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
 
 
 def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    sections, optional = _section_names(cls), _optional_sections(cls)
+    sections = _section_names(cls)
+    optional = _optional_sections(cls, sections)
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in apply_aliases(cls, raw).items()}
     aliases = getattr(cls, "ALIASES", {})
     for key, value in overrides.items():

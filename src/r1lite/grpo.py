@@ -2,7 +2,7 @@
 
 Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run, cli.
 
-    cli(argv): config.load_cli_recipe(GRPORecipe) (YAML + overrides -> validate()) -> run(recipe):
+    cli(argv): runtime.load_training_recipe(GRPORecipe) (YAML + overrides -> validate(), logging) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
          (difficulty.py)] -> rewards (rewards.py, bounded scoring; reward_log.py: never raising, completions.jsonl)
@@ -27,7 +27,6 @@ from r1lite import prompts as prompts_mod
 from r1lite.config import (
     ConfigError,
     check_positive,
-    load_cli_recipe,
     suggest,
 )
 from r1lite.data import DataArgs
@@ -136,9 +135,6 @@ def run(recipe: GRPORecipe) -> Path:
 
 def cli(argv: list[str]) -> int:
     """`r1lite grpo [--config R] [--field value ...]`."""
-    recipe = load_cli_recipe(GRPORecipe, argv)
-    runtime.setup_logging(recipe.trainer)
-    output_dir = run(recipe)
-    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
-        print(f"grpo finished: {output_dir}")
+    recipe = runtime.load_training_recipe(GRPORecipe, argv)
+    runtime.say_finished("grpo", run(recipe))
     return 0

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from r1lite import hub
-from r1lite.config import ConfigError, apply_aliases, check_output_path, lookup, to_dict
+from r1lite.config import ConfigError, apply_aliases, check_output_path, load_cli_recipe, lookup, to_dict
 from r1lite.jsonl import append_jsonl, write_atomic
 
 log = logging.getLogger("r1lite")
@@ -50,6 +50,20 @@ def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
     import transformers
 
     transformers.logging.set_verbosity_warning()
+
+
+def load_training_recipe(recipe_class: type, argv: list[str]) -> Any:
+    """A trainer's `--config R --field value ...` -> its validated recipe, with r1lite's logging set from the
+    recipe's trainer: fields (setup_logging)."""
+    recipe = load_cli_recipe(recipe_class, argv)
+    setup_logging(recipe.trainer)
+    return recipe
+
+
+def say_finished(stage: str, output_dir: Path) -> None:
+    """Where the run went: once, not once per process under accelerate launch / torchrun."""
+    if is_main_process():
+        print(f"{stage} finished: {output_dir}")
 
 
 def is_main_process() -> bool:

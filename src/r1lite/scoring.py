@@ -108,6 +108,8 @@ class Scorer:
     def __init__(self, timeout_s: float = 5.0, num_workers: int | None = None):
         if timeout_s <= 0:
             raise ValueError(f"scoring timeout_s must be positive, got {timeout_s}")
+        if num_workers is not None and num_workers < 0:  # no worker would start, and a remote grade would wait forever
+            raise ValueError(f"scoring num_workers must be positive (or 0/None: every core), got {num_workers}")
         self.timeout_s = timeout_s
         self.num_workers = num_workers or default_num_workers()
         self.cache: collections.OrderedDict[tuple[bytes, str | None, bool], Grade] = collections.OrderedDict()

@@ -2,7 +2,7 @@
 
 Read top to bottom: SFTRecipe (its sections and validate()), load_conversations, build_trainer, run, cli.
 
-    cli(argv): config.load_cli_recipe(SFTRecipe) (YAML + overrides -> validate()) -> run(recipe):
+    cli(argv): runtime.load_training_recipe(SFTRecipe) (YAML + overrides -> validate(), logging) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: conversations (messages, conversational prompt/completion, or problem + solution;
          formats.py) -> prompt / completion pairs (the last assistant turn is the completion, so the loss is on
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import data, models, prompts, runtime
-from r1lite.config import ConfigError, check_positive, load_cli_recipe
+from r1lite.config import ConfigError, check_positive
 from r1lite.data import DataArgs
 from r1lite.formats import check_data, check_formats, sft_format
 from r1lite.models import ModelArgs, check_model
@@ -161,9 +161,6 @@ def run(recipe: SFTRecipe) -> Path:
 
 def cli(argv: list[str]) -> int:
     """`r1lite sft [--config R] [--field value ...]`."""
-    recipe = load_cli_recipe(SFTRecipe, argv)
-    runtime.setup_logging(recipe.trainer)
-    output_dir = run(recipe)
-    if runtime.is_main_process():  # once, not once per process under accelerate launch / torchrun
-        print(f"sft finished: {output_dir}")
+    recipe = runtime.load_training_recipe(SFTRecipe, argv)
+    runtime.say_finished("sft", run(recipe))
     return 0

@@ -14,6 +14,7 @@ templated text that is continued as is; used by budget forcing).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -135,6 +136,4 @@ def make_backend(name: str, **kwargs: Any) -> Backend:
 def chunk_seed(seed: int, budget: int | None, index: int) -> int:
     """A SamplingParams seed per (budget, chunk of prompts) that does not depend on what a previous, killed run
     finished: eval and the difficulty filter sample a resumed pass as an uninterrupted one would."""
-    import hashlib  # local: chunk_seed moved here from evaluate.py as one self-contained block
-
     return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")
