@@ -27,15 +27,34 @@ def test_demo_writes_every_report_file(demo_run):
 
 
 def test_report_shows_what_moved(demo_run):
+    from r1lite.rewards import r1_format
+
     report = json.loads((demo_run / "report.json").read_text())
     for stage in ("eval_base", "eval_sft", "eval_grpo"):
         records = [r for r in read_records(demo_run / stage) if r["benchmark"] in ("addition", "multiplication")]
-        formatted = [r for r in records if r["formatted"]]
-        assert report["held_out"][stage]["formatted"]["mean"] == pytest.approx(len(formatted) / len(records))
-        valid = report["held_out"][stage]["accuracy_when_formatted"]
-        assert valid["n"] == len(formatted)
-        if formatted:
-            assert valid["mean"] == pytest.approx(sum(r["correct_boxed"] for r in formatted) / len(formatted))
+        held = report["held_out"][stage]
+        # R1 format (think closed, then boxed) is the format reward's own test; boxed anywhere and truncated beside it
+        in_format = [r for r in records if r1_format(r["response"])]
+        assert held["r1_format"]["mean"] == pytest.approx(len(in_format) / len(records))
+        assert held["boxed"]["mean"] == pytest.approx(sum(r["formatted"] for r in records) / len(records))
+        assert held["truncated"]["mean"] == pytest.approx(sum(r["truncated"] for r in records) / len(records))
+        assert held["correct_in_format"]["mean"] == pytest.approx(
+            sum(r["correct_boxed"] for r in in_format) / len(records))
+        valid = held["accuracy_in_format"]
+        assert valid["n"] == len(in_format)
+        if in_format:
+            assert valid["mean"] == pytest.approx(sum(r["correct_boxed"] for r in in_format) / len(in_format))
+    assert report["think_prefilled"] == {"eval_base": False, "eval_sft": False, "eval_grpo": False}
+    headline = (demo_run / "report.md").read_text()
+    assert ("| stage | R1 format (think closed, then boxed) | boxed anywhere | truncated | correct among R1-format "
+            "| held-out correct in R1 format (95% CI) |") in headline
+    # every GRPO reward of the recipe, with the share of training completions it paid
+    fired = report["rewards_fired"]
+    assert set(fired) == {"accuracy", "format", "soft_overlong"}
+    rows = [json.loads(line) for line in (demo_run / "grpo" / "completions.jsonl").read_text().splitlines()]
+    assert fired["format"]["completions"] == len(rows) and fired["format"]["nonzero"] == pytest.approx(
+        sum(r["rewards"]["format"] != 0 for r in rows) / len(rows))
+    assert "## GRPO rewards on the training completions" in headline
     # the difficulty filter's prompts per pass rate, the tied-group share per step, every stage's wall time
     summary = json.loads((demo_run / "grpo" / "difficulty_filter.json").read_text())
     assert report["difficulty_filter"] == summary and summary["kept"] == summary["candidates"] > 0
@@ -44,8 +63,8 @@ def test_report_shows_what_moved(demo_run):
         r["frac_reward_zero_std"] for r in {r["step"]: r for r in logged if "reward" in r}.values()]
     assert set(report["wall_s"]) == set(demo.STAGES) and report["estimate_s"] > 0
     text = (demo_run / "report.md").read_text()
-    grpo_alone = report["gains"]["grpo_only"]["correct_boxed"]
-    assert f"**GRPO alone** (after SFT -> after GRPO), held-out correct inside the box, paired over 16 problems: " \
+    grpo_alone = report["gains"]["grpo_only"]["correct_in_format"]
+    assert f"**GRPO alone** (after SFT -> after GRPO), held-out correct in R1 format, paired over 16 problems: " \
            f"{100 * grpo_alone['diff']:+.1f} points" in text
     assert "## Difficulty filter" in text and "| pass rate | prompts | kept |" in text
 
@@ -62,12 +81,12 @@ def test_report_numbers_come_from_the_logs(demo_run):
         records = [r for r in read_records(demo_run / stage) if r["benchmark"] in ("addition", "multiplication")]
         boxed = sum(r["correct_boxed"] for r in records) / len(records)
         assert report["held_out"][stage]["correct_boxed"]["mean"] == pytest.approx(boxed)
-        assert report["held_out"][stage]["correct_boxed"]["n"] == len(records) == 16
+        assert report["held_out"][stage]["correct_in_format"]["n"] == len(records) == 16
         scores = json.loads((demo_run / stage / "results.json").read_text())["scores"]
         assert report["evals"][stage] == scores
     # the Markdown shows those same numbers
     text = (demo_run / "report.md").read_text()
-    base = report["held_out"]["eval_base"]["correct_boxed"]
+    base = report["held_out"]["eval_base"]["correct_in_format"]
     assert f"{100 * base['mean']:.1f}% [{100 * base['ci95'][0]:.1f}%, {100 * base['ci95'][1]:.1f}%]" in text
     assert "r1lite grpo --config src/r1lite/recipes/demo/grpo.yaml" in text
 
@@ -79,10 +98,38 @@ def test_a_finished_demo_is_not_redone(demo_run, capsys):
     assert json.loads(before)["wall_s"] == json.loads((demo_run / "demo_state.json").read_text())["wall_s"]
 
 
-def test_minutes_scale_the_plan():
-    short, long = demo.plan(6), demo.plan(15)
-    assert short["grpo_steps"] < long["grpo_steps"] and demo.estimate_s(long) <= 15 * 60
-    assert demo.estimate_s(demo.plan(10)) <= 10 * 60 + 60
+def test_the_plan_scales_with_the_measured_machine():
+    """Injected probe ratios (never wall time): a slower machine gets fewer GRPO steps, then smaller held-out sets,
+    and every plan that fits keeps its estimate within the budget."""
+    from r1lite import demo_timing
+
+    fast, _ = demo_timing.plan(10, speed=0.6, sft_steps=8, convert=True, calibrate=True)
+    reference, scaled = demo_timing.plan(10, speed=1.0, sft_steps=8, convert=True, calibrate=True)
+    slow, slow_scaled = demo_timing.plan(10, speed=1.3, sft_steps=8, convert=True, calibrate=True)
+    assert fast["grpo_steps"] > reference["grpo_steps"] > slow["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
+    assert scaled == [] and reference["eval_n"] == demo_timing.EVAL_N[0]
+    for speed, p in ((0.6, fast), (1.0, reference), (1.3, slow)):
+        assert demo_timing.estimate_s(p, speed, convert=True, calibrate=True) <= 10 * 60
+    # the estimate is linear in the measured speed; conversion is a fixed cost
+    assert demo_timing.estimate_s(reference, 2.0) == pytest.approx(2 * demo_timing.estimate_s(reference, 1.0))
+    # a machine too slow for the full demo first loses held-out problems, then GRPO stops at its floor and says so
+    crawl, crawl_scaled = demo_timing.plan(10, speed=4.0, sft_steps=8)
+    assert crawl["eval_n"] == demo_timing.EVAL_N[1] and crawl["grpo_steps"] == demo_timing.GRPO_STEPS[0]
+    assert len(crawl_scaled) == 2 and "held-out problems" in crawl_scaled[0] and "floor" in crawl_scaled[1]
+    # more minutes, more steps, never more than the cap
+    assert demo_timing.plan(15, 1.0, 8)[0]["grpo_steps"] > reference["grpo_steps"]
+    assert demo_timing.plan(600, 1.0, 8)[0]["grpo_steps"] == demo_timing.GRPO_STEPS[1]
+
+
+def test_calibration_is_cached_per_machine(tmp_path, monkeypatch):
+    from r1lite import demo_timing
+
+    cache = tmp_path / "demo_calibration.json"
+    assert demo_timing.cached_probe(cache, "smollm2-135m") is None
+    cache.write_text(json.dumps({demo_timing.machine_key("smollm2-135m"): 7.5, "other|1|1|x|m": 1.0}))
+    assert demo_timing.cached_probe(cache, "smollm2-135m") == 7.5
+    monkeypatch.setattr(demo_timing.platform, "node", lambda: "another-host")
+    assert demo_timing.cached_probe(cache, "smollm2-135m") is None
 
 
 def test_stages_chain_their_adapters(demo_run):

@@ -10,7 +10,7 @@ from r1lite.answer_extraction import extract_answer
 from r1lite.answer_forms import normalize
 from r1lite.checkers import check_countdown
 from r1lite.grading import grade
-from r1lite.rewards import REWARDS, make_reward
+from r1lite.rewards import REWARDS, make_reward, r1_format
 from r1lite.scoring import Scorer
 
 
@@ -95,6 +95,10 @@ def test_format_reward_plain_and_prefilled_think():
     prefilled = make_reward("format", think_prefilled=True)
     assert prefilled(completions=["step 1 ...\n</think>\n\\boxed{4}", "<think>x</think>\\boxed{4}",
                                   "\\boxed{4}"]) == [1.0, 1.0, 0.0]
+    # the demo report's "R1 format" column is this same test: a box alone, or an empty box, is not R1's format
+    assert fmt(completions=["The answer is \\boxed{4}.", "<think>\n2 + 2 = 4.\n</think>\nThe answer is \\boxed{}.",
+                            "<think>\n2 + 2 = 4.\n</think>\nThe answer is \\boxed{4}."]) == [0.0, 0.0, 1.0]
+    assert [r1_format(t) for t in texts] == [f == 1.0 for f in fmt(completions=texts)]
     assert make_reward("format", {"answer": "tag"})(completions=["<think>r</think> <answer>4</answer>",
                                                                   "<think>r</think> \\boxed{4}"]) == [1.0, 0.0]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from r1lite import demo_report, stages
+from r1lite import demo_report, demo_timing, stages
 from r1lite.config import load_recipe
 from r1lite.runtime import setup_env
 from r1lite.stages import recipe_class
@@ -27,27 +27,8 @@ from r1lite.stages import recipe_class
 RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
-# seconds on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front
-COST = {"convert": 30, "eval_base": 80, "eval": 60, "sft_start": 15, "sft_step": 6, "grpo_start": 25,
-        "filter": 45, "grpo_step": 14}
-SFT_STEPS = 8  # a light cold start: GRPO needs room to improve on it (on this CPU, longer SFT left GRPO less to gain)
-
-
-def plan(minutes: float, tiny: bool = False) -> dict[str, int]:
-    """Step counts that fit `minutes`: SFT takes a fixed short course, GRPO gets the rest of the budget."""
-    if tiny:
-        return {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2}
-    p = {"sft_steps": SFT_STEPS, "grpo_steps": 0, "eval_n": 128, "gsm8k": 8}
-    # the budget counts a first run's model conversion, so the plan (and the result) does not depend on the cache
-    p["grpo_steps"] = max(4, min(int((minutes * 60 - estimate_s(p, convert=True)) // COST["grpo_step"]), 100))
-    return p
-
-
-def estimate_s(p: dict[str, int], convert: bool = False) -> float:
-    """The demo's wall time on 2 cores; `convert`: the first run also converts the GGUF model."""
-    return (convert * COST["convert"] + COST["eval_base"] + 2 * COST["eval"] + COST["sft_start"]
-            + p["sft_steps"] * COST["sft_step"] + COST["grpo_start"] + COST["filter"]
-            + p["grpo_steps"] * COST["grpo_step"])
+SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
 
 
 def needs_conversion(model: str) -> bool:
@@ -123,22 +104,64 @@ def _finished(stage: str, out: Path) -> bool:
     return (folder / "run.json").is_file() and any(folder.glob("*.safetensors"))  # the final save, not a checkpoint
 
 
+def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str,
+                 grpo_steps: int | None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
+    """(plan, estimate in seconds, what was scaled down, calibration record): the machine measured once (cached
+    in the model cache), then the work fitted to `minutes`; `grpo_steps` pins GRPO's step count."""
+    from r1lite import models, sft
+
+    if model.startswith("tiny:"):
+        p = {**TINY_PLAN, "grpo_steps": grpo_steps or TINY_PLAN["grpo_steps"]}
+        return p, demo_timing.estimate_s(p), [], {}
+    convert = needs_conversion(model)
+    cache = models.cache_dir() / "demo_calibration.json"
+    probe, start = demo_timing.cached_probe(cache, model), time.time()
+    measured = probe is None
+    if measured:
+        print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
+        full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0], "gsm8k": demo_timing.GSM8K[0]}
+        recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full))
+        rows = sft.load_conversations(recipes["sft"].data).select(range(recipes["sft"].trainer[
+            "per_device_train_batch_size"]))
+        probe = demo_timing.calibrate(model, recipes["eval_base"], list(rows), cache)
+    speed = probe / demo_timing.REFERENCE_PROBE_S
+    # planned as a first run (conversion and calibration counted), so the plan does not depend on the cache
+    p, scaled = demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)
+    if grpo_steps:
+        scaled = [s for s in scaled if not s.startswith("GRPO")]
+        p["grpo_steps"] = grpo_steps
+    spent = time.time() - start if measured else 0.0
+    estimate = spent + demo_timing.estimate_s(p, speed, convert=convert and not measured)
+    record = {"probe_s": probe, "reference_probe_s": demo_timing.REFERENCE_PROBE_S, "speed": round(speed, 3),
+              "measured_now": measured, "calibrate_s": round(spent, 1)}
+    return p, estimate, scaled, record
+
+
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
-             data_dir: str | None = None, model: str = "smollm2-135m") -> Path:
+             data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None) -> Path:
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or str(Path(__file__).parent / "benchmark_data")  # the benchmarks shipped in the package
-    p = plan(minutes, tiny=model.startswith("tiny:"))
-    estimate = estimate_s(p, convert=needs_conversion(model))
-    overrides = stage_overrides(out, model, seed, data_dir, p)
-    recipes = stage_recipes(overrides)
     state_path = out / "demo_state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
-    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir, estimate_s=estimate,
+    if state.get("plan") and state.get("model") == model and state.get("seed") == seed:
+        p, estimate = state["plan"], state["estimate_s"]  # a resumed demo keeps the plan its stages ran with
+    else:
+        p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps)
+        state.update(scaled_down=scaled, calibration=calibration, estimate_s=estimate)
+        if calibration.get("measured_now"):
+            state["wall_s"]["calibrate"] = calibration["calibrate_s"]
+    overrides = stage_overrides(out, model, seed, data_dir, p)
+    recipes = stage_recipes(overrides)
+    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
+    speed = state.get("calibration", {}).get("speed")
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
-          f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on 2 CPU cores")
+          f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on this machine"
+          + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
+    for line in state.get("scaled_down", []):
+        print(f"  scaled down to fit {minutes:g} min: {line}")
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):
             print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
@@ -148,6 +171,8 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         stages.module(stage.split("_")[0]).run(recipes[stage])
         state["wall_s"][stage] = round(time.time() - start, 1)
         state_path.write_text(json.dumps(state, indent=2))
+    state["think_prefilled"] = {stage: think_prefilled(recipes[stage].model.model_name_or_path)
+                                for stage in STAGES if stage.startswith("eval")}
     state_path.write_text(json.dumps(state, indent=2))
     report = demo_report.write_report(out, recipes, state)
     print(demo_report.headline(out))
@@ -155,14 +180,24 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     return out
 
 
+def think_prefilled(model: str) -> bool:
+    """Whether the chat template of an evaluated model opens <think> itself (its completions then start inside it)."""
+    from r1lite import models, prompts
+
+    return prompts.prefills_think(models.load_tokenizer(model))
+
+
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="r1lite demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=10, help="time budget; GRPO steps scale to fit")
+    parser.add_argument("--minutes", type=float, default=10,
+                        help="time budget: the machine is measured at the start, GRPO steps and eval sizes fit it")
     parser.add_argument("--output_dir", default="runs/demo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: the bundled copies)")
     parser.add_argument("--model", default="smollm2-135m", help="tiny:qwen2 for a seconds-long smoke run")
+    parser.add_argument("--grpo_steps", type=int, default=None,
+                        help="pin GRPO's step count (default: planned from --minutes and the measured machine)")
     args = parser.parse_args(argv)
-    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model)
+    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps)
     return 0

@@ -19,20 +19,38 @@ from r1lite import metrics
 from r1lite.benchmarks import read_jsonl
 from r1lite.config import to_dict
 from r1lite.difficulty import SUMMARY
-from r1lite.eval_report import problems_of, pyplot, read_records, save
+from r1lite.eval_report import pyplot, read_records, save
+from r1lite.rewards import r1_format
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
 HELD_OUT = ("addition", "multiplication")
 
 
-def _held_out(out: Path, stage: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Held-out problem -> its per-sample lists (correct_boxed, correct_anywhere, ...), without budget runs."""
-    return {(bench, pid): problem for (bench, budget), by_id in problems_of(read_records(out / stage)).items()
-            if bench in HELD_OUT and not budget for pid, problem in by_id.items()}
+# per-sample flags of a held-out completion, in the report's column order
+FLAGS = {"r1_format": "R1 format (think closed, then boxed)", "boxed": "boxed anywhere", "truncated": "truncated",
+         "correct_in_format": "correct in R1 format", "correct_anywhere": "correct anywhere"}
 
 
-def _share(problems: dict[tuple[str, str], dict[str, Any]], key: str) -> dict[tuple[str, str], float]:
-    """Problem -> share of its samples correct (`key`: correct_boxed or correct_anywhere)."""
+def _held_out(out: Path, stage: str, think_prefilled: bool) -> dict[tuple[str, str], dict[str, list[bool]]]:
+    """Held-out problem -> per-sample flags (FLAGS, plus correct_boxed), without budget runs. R1 format is
+    rewards.r1_format, the test the format reward pays for; think_prefilled: the evaluated model's chat template
+    opened <think> itself, so its completions start inside the reasoning."""
+    problems: dict[tuple[str, str], dict[str, list[bool]]] = {}
+    for r in sorted(read_records(out / stage), key=lambda r: r["sample"]):
+        if r["benchmark"] not in HELD_OUT or r.get("budget"):
+            continue
+        in_format = r1_format(r["response"], think_prefilled)
+        flags = {"r1_format": in_format, "boxed": r["formatted"], "truncated": r["truncated"],
+                 "correct_in_format": in_format and r["correct_boxed"], "correct_anywhere": r["correct_anywhere"],
+                 "correct_boxed": r["correct_boxed"]}
+        problem = problems.setdefault((r["benchmark"], str(r["id"])), {k: [] for k in flags})
+        for k, v in flags.items():
+            problem[k].append(bool(v))
+    return problems
+
+
+def _share(problems: dict[tuple[str, str], dict[str, list[bool]]], key: str) -> dict[tuple[str, str], float]:
+    """Problem -> share of its samples with flag `key`."""
     return {k: sum(p[key]) / len(p[key]) for k, p in problems.items()}
 
 
@@ -43,21 +61,22 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
         path = out / stage / "results.json"
         if path.is_file():
             evals[stage] = json.loads(path.read_text())["scores"]
-    problems = {stage: _held_out(out, stage) for stage in evals}  # each stage's samples read once
+    prefilled = state.get("think_prefilled", {})
+    problems = {stage: _held_out(out, stage, prefilled.get(stage, False)) for stage in evals}  # samples read once
     held_out = {}
     for stage in evals:
         held_out[stage] = {}
-        for key in ("correct_boxed", "correct_anywhere", "formatted"):
+        for key in (*FLAGS, "correct_boxed"):
             values = list(_share(problems[stage], key).values())
             mean, low, high = metrics.mean_ci(values)
             held_out[stage][key] = {"mean": mean, "ci95": [low, high], "n": len(values)}
-        held_out[stage]["accuracy_when_formatted"] = _accuracy_when_formatted(problems[stage])
+        held_out[stage]["accuracy_in_format"] = _accuracy_in_format(problems[stage])
     gains = {}
     for name, (a, b) in {"base_to_final": ("eval_base", "eval_grpo"), "grpo_only": ("eval_sft", "eval_grpo"),
                          "sft_only": ("eval_base", "eval_sft")}.items():
         if a in evals and b in evals:
             gains[name] = {}
-            for key in ("correct_boxed", "correct_anywhere"):
+            for key in ("correct_in_format", "correct_anywhere", "correct_boxed", "r1_format", "truncated"):
                 before, after = _share(problems[a], key), _share(problems[b], key)
                 shared = sorted(set(before) & set(after))
                 diff, low, high = metrics.paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
@@ -70,20 +89,22 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
     curves = {"step": [r["step"] for r in grpo_log], "reward": [r["reward"] for r in grpo_log],
               **{k.split("/")[1]: [r.get(k) for r in grpo_log] for k in reward_keys},
               "mean_length": [r.get("completions/mean_length") for r in grpo_log],
+              "clipped_ratio": [r.get("completions/clipped_ratio") for r in grpo_log],
               "frac_reward_zero_std": [r.get("frac_reward_zero_std") for r in grpo_log]}
     sft = {"step": [r["step"] for r in sft_log], "loss": [r["loss"] for r in sft_log]}
     difficulty = out / "grpo" / SUMMARY
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
             "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
-            "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out, "gains": gains,
-            "grpo_curves": curves, "sft_curve": sft,
+            "scaled_down": state.get("scaled_down", []), "calibration": state.get("calibration"),
+            "think_prefilled": prefilled, "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out,
+            "gains": gains, "grpo_curves": curves, "sft_curve": sft,
+            "rewards_fired": _rewards_fired(out),
             "difficulty_filter": json.loads(difficulty.read_text()) if difficulty.is_file() else None}
 
 
-def _accuracy_when_formatted(problems: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
-    """Correct inside the box among the samples that boxed an answer: did the answers or the format move?"""
-    pairs = [(f, c) for p in problems.values() for f, c in zip(p["formatted"], p["correct_boxed"])]
-    valid = [c for f, c in pairs if f]
+def _accuracy_in_format(problems: dict[tuple[str, str], dict[str, list[bool]]]) -> dict[str, Any]:
+    """Correct inside the box among the samples in R1 format: did the answers or the format move?"""
+    valid = [c for p in problems.values() for f, c in zip(p["r1_format"], p["correct_boxed"]) if f]
     mean, low, high = metrics.mean_ci([float(c) for c in valid])
     return {"mean": mean, "ci95": [low, high], "n": len(valid)}
 
@@ -111,7 +132,8 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
     if curves["step"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(curves["step"], curves["reward"], label="total (weighted)", color="black", linewidth=2)
-        for name in [k for k in curves if k not in ("step", "reward", "mean_length", "frac_reward_zero_std")]:
+        for name in [k for k in curves if k not in ("step", "reward", "mean_length", "clipped_ratio",
+                                                     "frac_reward_zero_std")]:
             ax.plot(curves["step"], _nan(curves[name]), label=name, alpha=0.8)
         ax.set(xlabel="GRPO step", ylabel="mean reward", title="GRPO reward per step")
         ax.legend()
@@ -133,7 +155,7 @@ def plot_all(data: dict[str, Any], out: Path) -> list[Path]:
     if data["held_out"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         stages = list(data["held_out"])
-        for offset, (key, label) in enumerate((("correct_boxed", "correct inside \\boxed{}"),
+        for offset, (key, label) in enumerate((("correct_in_format", "correct in R1 format"),
                                                ("correct_anywhere", "correct anywhere"))):
             means = [100 * data["held_out"][s][key]["mean"] for s in stages]
             lows = [m - 100 * data["held_out"][s][key]["ci95"][0] for m, s in zip(means, stages)]
@@ -166,33 +188,45 @@ def _ci(c: dict[str, Any]) -> str:
 
 def headline(out: Path) -> str:
     data = json.loads((out / "report.json").read_text())
-    lines = [("| stage | format-valid (answer boxed) | correct among format-valid | held-out correct inside the box "
-              "(95% CI) | correct anywhere (95% CI) | stage wall time |"), "|---|---:|---:|---|---|---:|"]
+    lines = [("| stage | R1 format (think closed, then boxed) | boxed anywhere | truncated | correct among R1-format "
+              "| held-out correct in R1 format (95% CI) | correct anywhere (95% CI) | stage wall time |"),
+             "|---|---:|---:|---:|---:|---|---|---:|"]
     trained = {"eval_sft": "sft", "eval_grpo": "grpo"}  # the training stage that made each evaluated model
     for stage, label in EVALS.items():
         if stage in data["held_out"]:
             h = data["held_out"][stage]
-            valid = h["accuracy_when_formatted"]
+            valid = h["accuracy_in_format"]
             wall = data["wall_s"].get(stage, 0)
             if stage in trained:
                 wall_text = f"{trained[stage]} {data['wall_s'].get(trained[stage], 0):.0f} s + eval {wall:.0f} s"
             else:
                 wall_text = f"eval {wall:.0f} s"
-            lines.append(f"| {label} | {_pct(h['formatted']['mean'])} | {_pct(valid['mean'])} (of {valid['n']}) | "
-                         f"{_ci(h['correct_boxed'])} | {_ci(h['correct_anywhere'])} | {wall_text} |")
+            lines.append(f"| {label} | {_pct(h['r1_format']['mean'])} | {_pct(h['boxed']['mean'])} | "
+                         f"{_pct(h['truncated']['mean'])} | {_pct(valid['mean'])} (of {valid['n']}) | "
+                         f"{_ci(h['correct_in_format'])} | {_ci(h['correct_anywhere'])} | {wall_text} |")
     for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"), ("base_to_final", "base -> final"),
                         ("sft_only", "cold-start SFT alone (base -> after SFT)")):
         if name in data["gains"]:
-            g = data["gains"][name]["correct_boxed"]
-            lines.append(f"\n{label}, held-out correct inside the box, paired over {g['n']} problems: "
-                         f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, "
-                         f"{100 * g['ci95'][1]:+.1f}] "
-                         f"({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'})")
+            g, anywhere = data["gains"][name]["correct_in_format"], data["gains"][name]["correct_anywhere"]
+            lines.append(f"\n{label}, held-out correct in R1 format, paired over {g['n']} problems: "
+                         f"{_points(g)} ({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'});"
+                         f" correct anywhere {_points(anywhere)}")
+    prefilled = [EVALS[s] for s, on in data.get("think_prefilled", {}).items() if on]
+    if prefilled:
+        lines.append(f"\nThe chat template of the model {' and '.join(prefilled)} opens the assistant turn with "
+                     "`<think>` (DeepSeek-R1's own template does); its completions count as R1 format when they close "
+                     "the think block and then box an answer.")
     total = sum(data["wall_s"].values())
     if data.get("estimate_s"):
         lines.append(f"\nWall time of all stages: {total / 60:.1f} min (estimated at the start: "
                      f"{data['estimate_s'] / 60:.1f} min).")
+    if data.get("scaled_down"):
+        lines.append(f"Scaled down to fit the time: {'; '.join(data['scaled_down'])}.")
     return "\n".join(lines)
+
+
+def _points(g: dict[str, Any]) -> str:
+    return f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]"
 
 
 def _samples(out: Path, stage: str, n: int = 2) -> list[dict[str, Any]]:
@@ -206,8 +240,11 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     curves = data["grpo_curves"]
     parts = [f"# r1lite demo: {data['model']}", "",
              "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
-             "R1-format traces (subtraction), evaluate, GRPO with rule rewards (addition and multiplication), "
-             "evaluate. Held-out problems come from the synthetic test split, disjoint from all training data.", "",
+             "R1-format traces (`<think>` reasoning `</think>` then the boxed answer), evaluate, GRPO with rule "
+             "rewards, evaluate. Held-out problems come from the synthetic test split, disjoint from all training "
+             "data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
+             "for); boxed anywhere: a box with or without it; truncated: the completion hit the token limit "
+             "without ending.", "",
              "## Headline", "", headline(out), ""]
     if curves["step"]:
         first, last = _first_last(curves["reward"])
@@ -216,6 +253,7 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
                    f"{curves['step'][-1]} steps. Groups with all-tied rewards (no learning signal, TRL's "
                    f"`frac_reward_zero_std`): {100 * sum(tied) / max(len(tied), 1):.0f}% on average."), ""]
     parts += _difficulty_section(data.get("difficulty_filter"))
+    parts += _rewards_section(data.get("rewards_fired", {}))
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Every benchmark at each stage", "",
               "| stage | benchmark | problems | pass@1 | boxed | anywhere | format | truncated | mean tokens |",
@@ -227,14 +265,19 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
                          f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
     parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.",
               "", "## Sample completions", ""]
+    prefilled = data.get("think_prefilled", {})
     for stage, label in EVALS.items():
         if (out / stage).is_dir():
             parts += [f"### {label}", ""]
+            opened = "<think>" if prefilled.get(stage) else ""  # written by the chat template, shown as the model saw it
             for r in _samples(out, stage):
-                mark = "correct in box" if r["correct_boxed"] else "correct elsewhere" if r["correct_anywhere"] else \
-                    "wrong"
-                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```", r["response"].strip()[:400],
-                          "```", ""]
+                in_format = r1_format(r["response"], bool(opened))
+                mark = ("correct in R1 format" if in_format and r["correct_boxed"] else
+                        "correct in the box, outside R1 format" if r["correct_boxed"] else
+                        "correct elsewhere" if r["correct_anywhere"] else "wrong")
+                mark += ", truncated" if r["truncated"] else ""
+                parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```",
+                          (opened + r["response"]).strip()[:400], "```", ""]
     parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
     parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
     if data.get("difficulty_filter"):
@@ -253,6 +296,29 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
             parts += [f"### {stage if stage != 'eval_base' else 'eval (all three stages)'}", "", "```yaml",
                       yaml.safe_dump(to_dict(recipe), sort_keys=False).strip(), "```", ""]
     return "\n".join(parts)
+
+
+def _rewards_fired(out: Path) -> dict[str, dict[str, float]]:
+    """Per GRPO reward, over every training completion (completions.jsonl): the share it paid a nonzero score, and
+    its mean. A reward that never fires shapes nothing."""
+    rows = _log(out / "grpo" / "completions.jsonl")
+    names = sorted({n for r in rows for n in r["rewards"]})
+    fired = {}
+    for name in names:
+        scores = [r["rewards"].get(name) for r in rows]
+        scored = [x for x in scores if x is not None]
+        fired[name] = {"completions": len(scores), "nonzero": sum(x != 0 for x in scored) / max(len(scores), 1),
+                       "mean": sum(scored) / len(scored) if scored else float("nan")}
+    return fired
+
+
+def _rewards_section(fired: dict[str, dict[str, float]]) -> list[str]:
+    if not fired:
+        return []
+    lines = ["## GRPO rewards on the training completions", "", "| reward | completions | nonzero | mean |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {f['completions']} | {_pct(f['nonzero'])} | {f['mean']:.3f} |" for name, f in fired.items()]
+    return lines + [""]
 
 
 def _difficulty_section(summary: dict[str, Any] | None) -> list[str]:

@@ -165,6 +165,13 @@ def _think_parts(text: str, think_prefilled: bool) -> tuple[str, str] | None:
     return reasoning, after
 
 
+def r1_format(text: str, think_prefilled: bool = False) -> bool:
+    """R1's answer format: one closed, non-empty `<think>` block, then a \\boxed{} answer after it. What the format
+    reward pays for and what the demo report counts as format-valid (one definition for both)."""
+    parts = _think_parts(text, think_prefilled)
+    return parts is not None and parts[0].strip() != "" and any(v.strip() for v in boxed_values(parts[1]))
+
+
 @dataclass
 class Format:
     """1.0 for `<think>reasoning</think>` then a final answer, else 0.0.
@@ -187,11 +194,11 @@ class Format:
         return [float(self._formatted(completion_text(c))) for c in completions]
 
     def _formatted(self, text: str) -> bool:
+        if self.answer == "boxed":
+            return r1_format(text, self.think_prefilled)
         parts = _think_parts(text, self.think_prefilled)
         if parts is None or parts[0].strip() == "":
             return False
-        if self.answer == "boxed":
-            return bool(boxed_values(parts[1]))
         if self.answer == "tag":
             return re.fullmatch(r"\s*<answer>(?!.*<answer>).+?</answer>\s*", parts[1], re.DOTALL) is not None
         return parts[1].strip() != ""

@@ -1,0 +1,140 @@
+"""Where a CPU GRPO step goes, and what r1lite adds to it: `r1lite grpo`'s trainer (grpo.build_trainer on the demo's
+GRPO recipe) against a bare `trl.GRPOTrainer` built by hand with the same model, prompts, GRPOConfig and LoRA, and
+plain in-process rewards of the same meaning (right answer in the last box, think-then-box format, TRL's soft
+overlong punishment). Both run in this process, alternately, so the ratio holds on a shared machine.
+
+Per step it splits the time into generation (TRL's _generate), scoring (_calculate_rewards: every reward function)
+and the rest (old log-probs, loss, backward, optimizer), and prints r1lite's median step time over bare TRL's.
+
+    OMP_NUM_THREADS=2 python benchmarks/grpo_step_overhead.py [--model smollm2-135m] [--steps 4] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from r1lite import data, grpo, models, prompts, runtime
+from r1lite.config import load_recipe
+from r1lite.demo import RECIPES
+
+BOX = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def plain_accuracy(completions: list, answer: list, **_: Any) -> list[float]:
+    """1.0 when the last \\boxed{} after </think> holds the gold exactly (what a hand-written TRL script pays)."""
+    scores = []
+    for c, gold in zip(completions, answer):
+        boxes = BOX.findall(c[0]["content"].split("</think>")[-1])
+        scores.append(float(bool(boxes) and boxes[-1].strip() == str(gold)))
+    return scores
+
+
+def plain_format(completions: list, **_: Any) -> list[float]:
+    return [float(re.fullmatch(r"\s*<think>.+?</think>.*\\boxed\{.+\}.*", c[0]["content"], re.DOTALL) is not None)
+            for c in completions]
+
+
+class StepTimes:
+    """Wraps a trainer's generation, scoring and training step to time each, per optimizer step."""
+
+    def __init__(self, trainer: Any):
+        self.rows: list[dict[str, float]] = []
+        self.current = {"generate": 0.0, "score": 0.0}
+        for name, key in (("_generate", "generate"), ("_calculate_rewards", "score")):
+            self._wrap(trainer, name, key)
+        step = trainer.training_step
+
+        def timed_step(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            out = step(*args, **kwargs)
+            total = time.perf_counter() - start
+            self.rows.append({**self.current, "total": total,
+                              "train": total - self.current["generate"] - self.current["score"]})
+            self.current = {"generate": 0.0, "score": 0.0}
+            return out
+
+        trainer.training_step = timed_step
+
+    def _wrap(self, trainer: Any, name: str, key: str) -> None:
+        method = getattr(trainer, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.current[key] += time.perf_counter() - start
+
+        setattr(trainer, name, timed)
+
+
+def demo_recipe(model: str, out: Path, steps: int) -> Any:
+    return load_recipe(grpo.GRPORecipe, RECIPES / "grpo.yaml", {
+        "model_name_or_path": model, "trainer.output_dir": str(out), "max_steps": steps, "save_strategy": "no",
+        "overwrite_output_dir": True, "difficulty_filter": None})
+
+
+def r1lite_trainer(recipe: Any, out: Path) -> Any:
+    runtime.start_training("grpo", recipe)
+    return grpo.build_trainer(recipe, out)
+
+
+def bare_trainer(recipe: Any, out: Path) -> Any:
+    """What a user writes with TRL alone: the same model file, prompts, GRPOConfig fields and LoRA."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer, get_peft_config
+    from trl.rewards import get_soft_overlong_punishment
+
+    path = models.materialize(recipe.model.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+    rows = data.load_problems(recipe.data)
+    dataset = rows.map(lambda r: {"prompt": prompts.build_messages(r["problem"], None, recipe.data.prompt_template),
+                                  "answer": str(r["answer"])}, remove_columns=rows.column_names)
+    length = recipe.trainer["max_completion_length"]
+    overlong = get_soft_overlong_punishment(max_completion_len=length, soft_punish_cache=8)
+    args = GRPOConfig(**runtime.trainer_kwargs(recipe, out), reward_weights=[s.weight for s in recipe.rewards])
+    return GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(path, dtype="float32"),
+                       reward_funcs=[plain_accuracy, plain_format, overlong][:len(recipe.rewards)], args=args,
+                       train_dataset=dataset, processing_class=tokenizer, peft_config=get_peft_config(recipe.model))
+
+
+def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
+    recipe = demo_recipe(model, tmp / kind, steps)
+    trainer = (r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, tmp / kind)
+    times = StepTimes(trainer)
+    trainer.train()
+    return times.rows[1:]  # the first step warms up allocators and caches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
+    parser.add_argument("--rounds", type=int, default=2, help="bare / r1lite runs, alternated")
+    args = parser.parse_args()
+    runtime.setup_env()
+    rows: dict[str, list[dict[str, float]]] = {"bare": [], "r1lite": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.rounds):
+            for kind in (("bare", "r1lite") if i % 2 == 0 else ("r1lite", "bare")):
+                rows[kind] += run(kind, args.model, args.steps, Path(tmp) / str(i))
+    print(f"| trainer | steps | step s (median) | generate s | score s | train s (logps, loss, backward) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    medians = {}
+    for kind, r in rows.items():
+        medians[kind] = {k: statistics.median(x[k] for x in r) for k in ("total", "generate", "score", "train")}
+        m = medians[kind]
+        print(f"| {kind} | {len(r)} | {m['total']:.2f} | {m['generate']:.2f} | {m['score']:.3f} | {m['train']:.2f} |")
+    print(f"r1lite / bare TRL step time: {medians['r1lite']['total'] / medians['bare']['total']:.2f}x "
+          f"(generation {medians['r1lite']['generate'] / medians['bare']['generate']:.2f}x, "
+          f"train {medians['r1lite']['train'] / medians['bare']['train']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

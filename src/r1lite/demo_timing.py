@@ -1,0 +1,116 @@
+"""The demo's time promise: measure this machine at the start, then plan the work to `--minutes`.
+
+    calibrate (a timed greedy batch and a timed LoRA training step of the real model; cached per machine and model)
+      -> speed = probe seconds / REFERENCE_PROBE_S -> plan (eval sizes, GRPO steps) -> estimate_s
+
+Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
+time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
+work, not the promise: GRPO takes the budget left after the fixed stages; on a slow machine the held-out sets shrink
+first, then GRPO steps, down to a floor below which the demo shows nothing (then the estimate says it will be late).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+# reference seconds (2 cores, benchmarks/RESULTS.md): per stage start (process work, model load, trainer build), per
+# unit of work; eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained ones stop)
+COST = {"convert": 30, "calibrate": 20, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.22,
+        "sft_start": 15, "sft_step": 4.5, "grpo_start": 20, "filter_sample": 0.20, "grpo_step": 15.0, "report": 3}
+REFERENCE_PROBE_S = 6.0  # calibrate()'s probe on that machine (greedy batch + training step)
+FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
+GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
+EVAL_N = (128, 64)  # held-out problems per family: full, then scaled down on a slow machine
+GSM8K = (8, 4)
+PROBE_PROMPTS = 16
+
+
+def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, calibrate: bool = False) -> float:
+    """The demo's wall time for plan `p` on a machine `speed` times slower than the reference; `convert` and
+    `calibrate`: a first run also converts the GGUF model and measures the machine."""
+    c = COST
+    samples = 2 * p["eval_n"] + p["gsm8k"]
+    seconds = (3 * c["eval_start"] + samples * (c["eval_base_sample"] + 2 * c["eval_sample"])
+               + c["sft_start"] + p["sft_steps"] * c["sft_step"]
+               + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
+               + c["report"] + calibrate * c["calibrate"])
+    return convert * c["convert"] + speed * seconds
+
+
+def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
+         calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
+    """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
+    was scaled down to fit (empty when nothing was). The first run's conversion and calibration count in the
+    budget, so a first run keeps the promise too."""
+    budget = minutes * 60
+    p = {"sft_steps": sft_steps, "grpo_steps": GRPO_STEPS[0], "eval_n": EVAL_N[0], "gsm8k": GSM8K[0],
+         "filter_samples": FILTER_SAMPLES}
+    scaled = []
+    if estimate_s(p, speed, convert, calibrate) > budget:
+        p.update(eval_n=EVAL_N[1], gsm8k=GSM8K[1])
+        scaled.append(f"held-out problems {2 * EVAL_N[0]} -> {2 * EVAL_N[1]} and GSM8K {GSM8K[0]} -> {GSM8K[1]}")
+    left = budget - estimate_s(p, speed, convert, calibrate)
+    p["grpo_steps"] = max(GRPO_STEPS[0], min(GRPO_STEPS[1], GRPO_STEPS[0] + int(left // (speed * COST["grpo_step"]))))
+    if estimate_s(p, speed, convert, calibrate) > budget:
+        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps; this machine needs more than {minutes:g} "
+                      "minutes for the smallest demo")
+    return p, scaled
+
+
+def machine_key(model: str) -> str:
+    import torch
+
+    return f"{platform.node()}|{os.cpu_count()}|{torch.get_num_threads()}|{torch.__version__}|{model}"
+
+
+def cached_probe(cache: Path, model: str) -> float | None:
+    """This machine's probe seconds from an earlier run, if any."""
+    try:
+        return json.loads(cache.read_text()).get(machine_key(model))
+    except (OSError, ValueError):
+        return None
+
+
+def calibrate(model: str, eval_recipe: Any, sft_rows: list[dict[str, Any]], cache: Path) -> float:
+    """Probe seconds of this machine: one greedy batch of the eval's shape (PROBE_PROMPTS held-out prompts, its
+    max_new_tokens) plus one LoRA training step of the SFT's shape (its batch of conversations), both on the real
+    model; the step is timed after a warm-up step. Stored in `cache` per machine and model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from r1lite.backends import SamplingParams, make_backend, model_args
+    from r1lite.evaluate import load_rows
+    from r1lite.prompts import build_messages
+
+    backend = make_backend("hf", **model_args("hf", eval_recipe.model), batch_size=PROBE_PROMPTS)
+    rows = load_rows(eval_recipe)[:PROBE_PROMPTS]
+    start = time.perf_counter()
+    backend.generate([build_messages(r["prompt"]) for r in rows],
+                     SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens))
+    generate_s = time.perf_counter() - start
+
+    tokenizer = backend.tokenizer
+    model_ = get_peft_model(backend.model.train(), LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
+    batch = tokenizer([tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sft_rows],
+                      return_tensors="pt", padding=True)
+    optimizer = torch.optim.AdamW([p for p in model_.parameters() if p.requires_grad], lr=1e-4)
+    for _ in range(2):
+        start = time.perf_counter()
+        model_(**batch, labels=batch["input_ids"]).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        train_s = time.perf_counter() - start
+    probe = generate_s + train_s
+    stored = {}
+    try:
+        stored = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({**stored, machine_key(model): round(probe, 3)}, indent=2))
+    return probe
