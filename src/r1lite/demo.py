@@ -4,8 +4,12 @@ Every stage is the product's own command run on a recipe under r1lite/recipes/de
 `r1lite eval`, `r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts
 overridden.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
+Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
+cached), GRPO steps and held-out sizes are planned to --minutes, and the estimate and what was scaled down are printed
+before the first stage and shown in the report beside each stage's wall time.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
+                [--grpo_steps N]
 """
 
 from __future__ import annotations

@@ -285,6 +285,12 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts.append(f"| **total** | {sum(data['wall_s'].values()):.0f} |")
     if data.get("estimate_s"):
         parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
+    if data.get("calibration"):
+        c = data["calibration"]
+        parts += ["", (f"Machine probe (a greedy batch and a training step of the model, "
+                       f"{'measured at the start' if c['measured_now'] else 'cached from an earlier run'}): "
+                       f"{c['probe_s']:.1f} s against {c['reference_probe_s']:.1f} s on the reference machine, so every "
+                       f"stage was planned at {c['speed']:.2f}x its reference time.")]
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
               f"--model {data['model']}",

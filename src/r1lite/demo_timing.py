@@ -18,15 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-# reference seconds (2 cores, benchmarks/RESULTS.md): per stage start (process work, model load, trainer build), per
-# unit of work; eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained ones stop)
-COST = {"convert": 30, "calibrate": 20, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.22,
-        "sft_start": 15, "sft_step": 4.5, "grpo_start": 20, "filter_sample": 0.20, "grpo_step": 15.0, "report": 3}
-REFERENCE_PROBE_S = 6.0  # calibrate()'s probe on that machine (greedy batch + training step)
+# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (benchmarks/RESULTS.md, issue-13 runs,
+# with the think-format completions' extra tokens): per stage start (process work, model load, trainer build) and per
+# unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained
+# ones stop at ~32 tokens); the filter samples 4 answers per candidate prompt.
+COST = {"convert": 30, "calibrate": 25, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.25,
+        "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0, "report": 3}
+REFERENCE_PROBE_S = 14.0  # calibrate()'s probe on that machine (greedy batch + training step; RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
-EVAL_N = (128, 64)  # held-out problems per family: full, then scaled down on a slow machine
-GSM8K = (8, 4)
+EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
+GSM8K = (4, 2)
 PROBE_PROMPTS = 16
 
 
@@ -45,20 +47,31 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
 def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
     """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
-    was scaled down to fit (empty when nothing was). The first run's conversion and calibration count in the
-    budget, so a first run keeps the promise too."""
-    budget = minutes * 60
-    p = {"sft_steps": sft_steps, "grpo_steps": GRPO_STEPS[0], "eval_n": EVAL_N[0], "gsm8k": GSM8K[0],
-         "filter_samples": FILTER_SAMPLES}
+    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO steps
+    take what the fixed stages leave; below GRPO's floor the held-out sets shrink; below that the demo runs late and
+    says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise too."""
+
+    def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "eval_n": eval_sizes[0], "gsm8k": eval_sizes[1],
+             "filter_samples": FILTER_SAMPLES}
+        left = minutes * 60 - estimate_s(p, at, convert, calibrate)
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // (at * COST["grpo_step"]))))
+        return p
+
+    p = fitted((EVAL_N[0], GSM8K[0]), speed)
+    if p["grpo_steps"] < GRPO_STEPS[0]:
+        p = fitted((EVAL_N[1], GSM8K[1]), speed)
+    reference = fitted((EVAL_N[0], GSM8K[0]), 1.0)
     scaled = []
-    if estimate_s(p, speed, convert, calibrate) > budget:
-        p.update(eval_n=EVAL_N[1], gsm8k=GSM8K[1])
-        scaled.append(f"held-out problems {2 * EVAL_N[0]} -> {2 * EVAL_N[1]} and GSM8K {GSM8K[0]} -> {GSM8K[1]}")
-    left = budget - estimate_s(p, speed, convert, calibrate)
-    p["grpo_steps"] = max(GRPO_STEPS[0], min(GRPO_STEPS[1], GRPO_STEPS[0] + int(left // (speed * COST["grpo_step"]))))
-    if estimate_s(p, speed, convert, calibrate) > budget:
-        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps; this machine needs more than {minutes:g} "
-                      "minutes for the smallest demo")
+    if p["eval_n"] < reference["eval_n"]:
+        scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}, GSM8K {reference['gsm8k']} -> "
+                      f"{p['gsm8k']}")
+    if p["grpo_steps"] < GRPO_STEPS[0]:
+        p["grpo_steps"] = GRPO_STEPS[0]
+        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than {minutes:g} minutes "
+                      "for the smallest demo")
+    elif p["grpo_steps"] < reference["grpo_steps"]:
+        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
     return p, scaled
 
 
@@ -88,20 +101,20 @@ def calibrate(model: str, eval_recipe: Any, sft_rows: list[dict[str, Any]], cach
     from r1lite.prompts import build_messages
 
     backend = make_backend("hf", **model_args("hf", eval_recipe.model), batch_size=PROBE_PROMPTS)
-    rows = load_rows(eval_recipe)[:PROBE_PROMPTS]
+    batch = [build_messages(r["prompt"]) for r in load_rows(eval_recipe)[:PROBE_PROMPTS]]
+    backend.generate(batch, SamplingParams(temperature=0.0, max_new_tokens=2))  # warm-up: first-call allocations
     start = time.perf_counter()
-    backend.generate([build_messages(r["prompt"]) for r in rows],
-                     SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens))
+    backend.generate(batch, SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens))
     generate_s = time.perf_counter() - start
 
     tokenizer = backend.tokenizer
     model_ = get_peft_model(backend.model.train(), LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
-    batch = tokenizer([tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sft_rows],
-                      return_tensors="pt", padding=True)
+    inputs = tokenizer([tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sft_rows],
+                       return_tensors="pt", padding=True)
     optimizer = torch.optim.AdamW([p for p in model_.parameters() if p.requires_grad], lr=1e-4)
-    for _ in range(2):
+    for _ in range(2):  # the first step warms up
         start = time.perf_counter()
-        model_(**batch, labels=batch["input_ids"]).loss.backward()
+        model_(**inputs, labels=inputs["input_ids"]).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         train_s = time.perf_counter() - start
