@@ -19,7 +19,7 @@ from typing import Any
 
 from r1lite.config import unwrap_optional
 from r1lite.stages import STAGES, recipe_class
-from r1lite.trl_schema import NO_DEFAULT, trainer_fields
+from r1lite.trl_schema import CONFIG_NAMES, NO_DEFAULT, trainer_fields
 
 DOC_WIDTH = 110  # one line of doc per field
 
@@ -124,7 +124,7 @@ def render(stage: str) -> str:
         if "trl" in f.metadata:
             kind = f.metadata["trl"]
             fields = trainer_fields(kind)
-            out += ["", (f"{f.name}:  trl.{kind.upper()}Config fields, passed to TRL unchanged ({len(fields)} "
+            out += ["", (f"{f.name}:  trl.{CONFIG_NAMES[kind]} fields, passed to TRL unchanged ({len(fields)} "
                          "fields; docs are TRL's and transformers')")]
             out += [_row(s.name, s.annotation, s.default, s.help, missing="(default computed by TRL)")
                     for s in fields.values()]

@@ -11,8 +11,9 @@ from types import ModuleType
 
 from r1lite.config import ConfigError
 
-STAGES = {"grpo": "r1lite.grpo", "sft": "r1lite.sft", "eval": "r1lite.evaluate", "generate": "r1lite.generate"}
-TRAINING = ("sft", "grpo")
+STAGES = {"grpo": "r1lite.grpo", "sft": "r1lite.sft", "distill": "r1lite.distill", "eval": "r1lite.evaluate",
+          "generate": "r1lite.generate"}
+TRAINING = ("sft", "grpo", "distill")
 
 
 def module(stage: str) -> ModuleType:
@@ -24,7 +25,7 @@ def recipe_class(stage: str) -> type:
 
 
 def stage_of(path: str | Path) -> str:
-    """grpo | sft | generate | eval, from the recipe's folder (recipes/<model>/<stage>/) or its file name
+    """grpo | sft | distill | generate | eval, from the recipe's folder (recipes/<model>/<stage>/) or its file name
     (demo/grpo.yaml, examples/grpo_custom_reward.yaml)."""
     path = Path(path)
     for name in (path.parent.name, path.stem):

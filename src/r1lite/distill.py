@@ -1,0 +1,307 @@
+"""`r1lite distill`: on-policy distillation (GKD, Agarwal et al. 2024) on TRL's DistillationTrainer: the student
+samples its own completions and learns the teacher's next-token distribution on every token of them.
+
+Read top to bottom: TeacherArgs and DistillRecipe (its sections and validate()), the tokenizer check, the vocabulary
+alignment, the completions log, build_trainer, run, cli.
+
+    cli(argv): runtime.load_training_recipe(DistillRecipe) (YAML + overrides -> validate(): the teacher's tokenizer
+      read from its files and compared with the student's, before any weights load) -> run(recipe):
+      runtime.start_training (output folder, resume policy, run record)
+      -> build_trainer: both tokenizers loaded and compared -> prompts (data.py, as GRPO's)
+         -> trl.DistillationConfig(recipe.trainer) -> student (models.load_model, LoRA by the trainer) and teacher
+         (models.load_inference_model: anything r1lite loads, adapter folders merged) -> vocabularies aligned when
+         only padded rows differ -> DistillationTrainer; with teacher.server_url instead, TRL's experimental
+         ServerDistillationTrainer asks a vLLM server for the teacher's log-probs
+         -> every sampled completion graded (scoring:) into completions.jsonl and an `accuracy` metric
+      -> runtime.train_and_save: train() (resuming when asked) -> save -> [push]
+
+beta (0 forward KL, 0.5 JSD, 1 reverse KL, TRL's default), temperature, max_completion_length, use_vllm (the
+student's sampling), lmbda-free on-policy sampling and report_to are TRL fields of the trainer: section.
+Teacher and student must share a tokenizer; for two tokenizers use TRL's GOLD (trl.experimental.gold).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r1lite import data, models, runtime
+from r1lite.config import ConfigError, check_positive
+from r1lite.data import DataArgs
+from r1lite.formats import check_data, check_formats
+from r1lite.jsonl import append_jsonl
+from r1lite.model_names import resolve
+from r1lite.models import ModelArgs, check_dtype, check_model, check_model_name, check_model_path
+from r1lite.scoring import ScoringArgs, grade_batch
+from r1lite.trl_schema import trainer_section, trainer_value
+
+log = logging.getLogger("r1lite")
+
+# trainer: fields TRL uses to load a teacher itself; r1lite loads it (GGUF, adapter folders, ...) from teacher:
+TEACHER_FIELDS = {"teacher_model_name_or_path": "teacher.model_name_or_path",
+                  "teacher_model_revision": "teacher.model_revision",
+                  "teacher_model_init_kwargs": "teacher.dtype / teacher.attn_implementation",
+                  "teacher_model_server_url": "teacher.server_url"}
+SERVER_FIELDS = ("loss_top_k", "loss_add_tail", "reverse_kl_top_1_mode")  # ServerDistillationConfig's own
+GOLD = "TRL's GOLD trainer (trl.experimental.gold.GOLDTrainer) distils across tokenizers"
+
+
+@dataclass
+class TeacherArgs:
+    """The model whose next-token distributions the student learns: loaded locally, or served by vLLM."""
+
+    model_name_or_path: str | None = None  # a Hub id, a local folder (an earlier stage's output; a LoRA adapter
+    # folder loads merged into its base), a .gguf file, an embedded name (smollm2-135m) or tiny:<arch>
+    model_revision: str = "main"
+    dtype: str | None = "auto"  # "auto": bf16 on a GPU, fp32 on CPU
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+    server_url: str | None = None  # a vLLM server serving the teacher (TRL's experimental server distillation:
+    # top-k log-probs over HTTP, needs vLLM installed); model_name_or_path then only names it for the tokenizer check
+
+    def validate(self, where: str = "teacher") -> None:
+        if self.server_url:
+            if importlib.util.find_spec("vllm") is None:
+                raise ConfigError(f"{where}.server_url: a served teacher goes through TRL's server distillation, "
+                                  "whose client needs vLLM, which is not installed (pip install vllm); or load the "
+                                  f"teacher here with {where}.model_name_or_path and no server_url")
+        else:
+            check_model_name(self.model_name_or_path, f"{where}.model_name_or_path")
+        if self.model_name_or_path:
+            check_model_path(self.model_name_or_path, f"{where}.model_name_or_path")
+        check_dtype(self.dtype, f"{where}.dtype")
+
+
+@dataclass
+class DistillRecipe:
+    model: ModelArgs = field(default_factory=ModelArgs)  # the student
+    teacher: TeacherArgs = field(default_factory=TeacherArgs)
+    data: DataArgs = field(default_factory=DataArgs)  # prompts, as GRPO's (an answer column lets scoring grade)
+    scoring: ScoringArgs = field(default_factory=ScoringArgs)  # grades the student's samples in completions.jsonl
+    trainer: dict[str, Any] = trainer_section("distill")
+    overwrite_output_dir: bool = False
+
+    def validate(self) -> None:
+        check_model(self.model)
+        self.teacher.validate()
+        check_formats(self.data, "distill")
+        check_data(self.data, need_answer=False)
+        self.scoring.validate()
+        for name in ("max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
+            check_positive(f"trainer.{name}", trainer_value(self, name))
+        beta = trainer_value(self, "beta")
+        if not 0 <= beta <= 1:
+            raise ConfigError(f"trainer.beta: {beta} is not a divergence; allowed values: 0 (forward KL) to 1 "
+                              "(reverse KL), 0.5 is the JSD")
+        for name, where in TEACHER_FIELDS.items():
+            if name in self.trainer:
+                raise ConfigError(f"trainer.{name}: r1lite loads the teacher itself; set {where} instead")
+        if not self.teacher.server_url:
+            for name in SERVER_FIELDS:
+                if name in self.trainer:
+                    raise ConfigError(f"trainer.{name}: only for a served teacher (teacher.server_url)")
+        if self.teacher.model_name_or_path:
+            check_same_tokenizer(tokenizer_vocab(self.model.model_name_or_path),
+                                 tokenizer_vocab(self.teacher.model_name_or_path),
+                                 self.model.model_name_or_path, self.teacher.model_name_or_path)
+        runtime.check_resume(self.trainer)
+
+
+Recipe = DistillRecipe  # the stage contract (stages.py): Recipe, run, cli
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# one tokenizer for both
+
+
+def tokenizer_vocab(name: str) -> dict[str, int] | None:
+    """token -> id of a model's tokenizer, read from its tokenizer.json without loading anything; None when that
+    can't be done offline and cheaply (a Hub id, a GGUF not converted yet, tiny:<arch>, which all share one)."""
+    try:
+        source = resolve(name)
+    except ValueError:
+        return None
+    folder = Path(source.path)
+    if source.kind == "gguf":
+        folder = models.cache_dir() / "models" / Path(source.gguf_file).stem  # models.materialize's conversion
+    elif source.kind != "folder":
+        return None
+    if not (folder / "tokenizer.json").is_file() and (folder / "adapter_config.json").is_file():
+        return tokenizer_vocab(json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"])
+    try:
+        spec = json.loads((folder / "tokenizer.json").read_text())
+    except (OSError, ValueError):
+        return None
+    vocab = spec.get("model", {}).get("vocab") or {}
+    if isinstance(vocab, list):  # Unigram: [piece, score] in id order
+        vocab = {piece: i for i, (piece, _) in enumerate(vocab)}
+    return {**vocab, **{t["content"]: t["id"] for t in spec.get("added_tokens", [])}}
+
+
+def check_same_tokenizer(student: dict[str, int] | None, teacher: dict[str, int] | None, student_name: str,
+                         teacher_name: str) -> None:
+    """The loss compares the two next-token distributions id by id: the same id must be the same token in both."""
+    if student is None or teacher is None or student == teacher:
+        return
+    by_id = {i: t for t, i in teacher.items()}
+    differ = sorted(i for t, i in student.items() if by_id.get(i) != t) or sorted(set(by_id) - set(student.values()))
+    example = differ[0]
+    theirs = {i: t for t, i in student.items()}
+    raise ConfigError(f"teacher.model_name_or_path: {teacher_name} and the student {student_name} have different "
+                      f"tokenizers ({len(differ)} ids differ, e.g. id {example}: {theirs.get(example)!r} vs "
+                      f"{by_id.get(example)!r}); on-policy distillation needs one tokenizer; {GOLD}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# padded vocabularies: same tokenizer, different numbers of embedding rows (Qwen2.5-1.5B 151,936 vs 7B 152,064)
+
+MASKED_LOGIT = -1e4  # exp() underflows to 0, yet every divergence term stays finite (-inf gives 0 x inf = nan)
+
+
+def align_vocabulary(teacher: Any, student_rows: int, real_rows: int) -> None:
+    """Give the frozen teacher an LM head with the student's row count: the tokenizer's `real_rows` rows are the
+    teacher's own, the rest (padding no tokenizer id reaches) score MASKED_LOGIT. TRL's chunked loss reads both
+    heads' weights directly, so the divergence is then over the real vocabulary: the teacher puts no mass on
+    padding, and the student learns to put none there either. The student (trained, saved, pushed) keeps its shape."""
+    import torch
+
+    head = teacher.get_output_embeddings()
+    weight = head.weight.detach()
+    aligned = torch.nn.Linear(weight.shape[1], student_rows, bias=True, dtype=weight.dtype, device=weight.device)
+    with torch.no_grad():
+        aligned.weight.zero_()
+        aligned.weight[:real_rows] = weight[:real_rows]
+        aligned.bias.fill_(MASKED_LOGIT)
+        aligned.bias[:real_rows] = 0.0 if head.bias is None else head.bias[:real_rows]
+    aligned.requires_grad_(False)
+    config = teacher.config.get_text_config()
+    config.tie_word_embeddings = teacher.config.tie_word_embeddings = False  # the new head is its own
+    teacher.set_output_embeddings(aligned)
+    config.vocab_size = student_rows  # what TRL compares
+
+
+def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwargs: dict[str, Any] | None,
+                     use_vllm: bool) -> dict[str, Any] | None:
+    """Align the teacher to the student when their row counts differ; the student then never samples an id past
+    the tokenizer (an id the teacher may not have). Returns the trainer's generation_kwargs."""
+    student_rows = student.get_output_embeddings().weight.shape[0]
+    teacher_rows = teacher.get_output_embeddings().weight.shape[0]
+    real_rows = len(tokenizer)
+    if student_rows == teacher_rows:
+        return generation_kwargs
+    if real_rows > min(student_rows, teacher_rows):
+        raise ConfigError(f"teacher: the tokenizer has {real_rows} tokens, more than the model's {student_rows} "
+                          f"(student) or {teacher_rows} (teacher) embedding rows")
+    log.info("student has %d vocabulary rows, teacher %d: distilling over the tokenizer's %d real tokens",
+             student_rows, teacher_rows, real_rows)
+    align_vocabulary(teacher, student_rows, real_rows)
+    if student_rows == real_rows:
+        return generation_kwargs
+    padding = list(range(real_rows, student_rows))  # vLLM's SamplingParams names it differently from HF generate
+    limit = {"allowed_token_ids": list(range(real_rows))} if use_vllm else {"suppress_tokens": padding}
+    return {**(generation_kwargs or {}), **limit}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the completions log
+
+
+def record_completions(trainer: Any, output_dir: Path, scoring: ScoringArgs) -> None:
+    """Every completion the student samples goes to completions.jsonl (completions.rank<N>.jsonl per process) with
+    the step it was sampled at and, where the prompt row has an answer, its grade (bounded by scoring.timeout_s);
+    the graded share is logged as the `accuracy` metric: the student's own on-policy accuracy."""
+    generate = trainer._generate_and_score_completions
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    path = output_dir / ("completions.jsonl" if world == 1 else f"completions.rank{rank}.jsonl")
+
+    def generate_and_record(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        output = generate(inputs)
+        if not trainer.model.training:
+            return output
+        texts = trainer.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
+        answers = [row.get("answer") for row in inputs]
+        grades = grade_batch(texts, [None if a is None else str(a) for a in answers], scoring.timeout_s,
+                             scoring.num_workers, anywhere=False)
+        correct = [g.correct for g in grades]
+        graded = [float(c) for c in correct if c is not None]
+        if graded:
+            trainer._metrics["train"]["accuracy"].append(sum(graded) / len(graded))
+        step = trainer.state.global_step
+        append_jsonl(path, [{"step": step, "prompt": _last_turn(row["prompt"]), "completion": text,
+                             "answer": answer, "correct": ok}
+                            for row, text, answer, ok in zip(inputs, texts, answers, correct)])
+        return output
+
+    trainer._generate_and_score_completions = generate_and_record
+
+
+def _last_turn(prompt: Any) -> str:
+    return prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the trainer
+
+
+def build_trainer(recipe: DistillRecipe, output_dir: Path) -> Any:
+    """The DistillationTrainer (or, for a served teacher, ServerDistillationTrainer) of a recipe, ready to train."""
+    import torch
+    from trl import DistillationConfig, DistillationTrainer, get_peft_config
+
+    on_gpu = torch.cuda.is_available() and not recipe.trainer.get("use_cpu")
+    models.check_model_loading(recipe, on_gpu=on_gpu)
+    student, teacher = recipe.model, recipe.teacher
+    tokenizer = models.load_tokenizer(student.model_name_or_path, student.model_revision, student.trust_remote_code)
+    if teacher.model_name_or_path:  # tokenizers first: a mismatch fails before any weights load
+        teacher_tokenizer = models.load_tokenizer(teacher.model_name_or_path, teacher.model_revision,
+                                                  teacher.trust_remote_code)
+        check_same_tokenizer(tokenizer.get_vocab(), teacher_tokenizer.get_vocab(), student.model_name_or_path,
+                             teacher.model_name_or_path)
+    prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
+    kwargs = runtime.trainer_kwargs(recipe, output_dir)
+    kwargs.pop("model_init_kwargs", None)  # applied by models.load_model
+    model = models.load_model(student, init_kwargs=recipe.trainer.get("model_init_kwargs"))
+    common = {"model": model, "train_dataset": prompts, "processing_class": tokenizer,
+              "peft_config": get_peft_config(student), "callbacks": [runtime.metrics_callback(output_dir)]}
+    if teacher.server_url:
+        from trl.experimental.server_distillation import ServerDistillationConfig, ServerDistillationTrainer
+
+        trainer = ServerDistillationTrainer(args=_config(ServerDistillationConfig, kwargs,
+                                                         teacher_model_server_url=teacher.server_url), **common)
+    else:
+        teacher_model = models.load_inference_model(teacher.model_name_or_path, teacher.dtype,
+                                                    trust_remote_code=teacher.trust_remote_code,
+                                                    revision=teacher.model_revision,
+                                                    attn_implementation=teacher.attn_implementation)
+        kwargs["generation_kwargs"] = fit_vocabularies(model, teacher_model, tokenizer,
+                                                       kwargs.get("generation_kwargs"), bool(kwargs.get("use_vllm")))
+        trainer = DistillationTrainer(teacher_model=teacher_model, args=_config(DistillationConfig, kwargs), **common)
+    record_completions(trainer, output_dir, recipe.scoring)
+    return trainer
+
+
+def _config(cls: type, kwargs: dict[str, Any], **extra: Any) -> Any:
+    try:
+        return cls(**kwargs, **extra)
+    except (TypeError, ValueError) as e:  # TRL's own __post_init__ checks, reported like ours
+        raise ConfigError(f"trainer: {e}") from e
+
+
+def run(recipe: DistillRecipe) -> Path:
+    """Distil the teacher into the student as the recipe says; returns the output folder (model or adapter, logs,
+    checkpoints)."""
+    output_dir, resume, repo_id = runtime.start_training("distill", recipe)
+    trainer = build_trainer(recipe, output_dir)
+    return runtime.train_and_save("distill", trainer, recipe, output_dir, resume, repo_id)
+
+
+def cli(argv: list[str]) -> int:
+    """`r1lite distill [--config R] [--field value ...]`."""
+    recipe = runtime.load_training_recipe(DistillRecipe, argv)
+    runtime.say_finished("distill", run(recipe))
+    return 0
