@@ -120,8 +120,9 @@ Recipe = DistillRecipe  # the stage contract (stages.py): Recipe, run, cli
 
 
 def tokenizer_vocab(name: str) -> dict[str, int] | None:
-    """token -> id of a model's tokenizer, read from its tokenizer.json without loading anything; None when that
-    can't be done offline and cheaply (a Hub id, a GGUF not converted yet, tiny:<arch>, which all share one)."""
+    """token -> id of a model's tokenizer, read from its tokenizer.json without loading anything (r1lite's training
+    outputs, adapter folders included, hold one); None when that can't be done offline and cheaply (a Hub id, a GGUF
+    not converted yet, tiny:<arch>, which all share one)."""
     try:
         source = resolve(name)
     except ValueError:
@@ -131,8 +132,6 @@ def tokenizer_vocab(name: str) -> dict[str, int] | None:
         folder = models.cache_dir() / "models" / Path(source.gguf_file).stem  # models.materialize's conversion
     elif source.kind != "folder":
         return None
-    if not (folder / "tokenizer.json").is_file() and (folder / "adapter_config.json").is_file():
-        return tokenizer_vocab(json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"])
     try:
         spec = json.loads((folder / "tokenizer.json").read_text())
     except (OSError, ValueError):
@@ -165,9 +164,7 @@ MASKED_LOGIT = -1e4  # exp() underflows to 0, yet every divergence term stays fi
 
 def align_vocabulary(teacher: Any, student_rows: int, real_rows: int) -> None:
     """Give the frozen teacher an LM head with the student's row count: the tokenizer's `real_rows` rows are the
-    teacher's own, the rest (padding no tokenizer id reaches) score MASKED_LOGIT. TRL's chunked loss reads both
-    heads' weights directly, so the divergence is then over the real vocabulary: the teacher puts no mass on
-    padding, and the student learns to put none there either. The student (trained, saved, pushed) keeps its shape."""
+    teacher's own, the rest (padding no tokenizer id reaches) score MASKED_LOGIT, so they get no probability."""
     import torch
 
     head = teacher.get_output_embeddings()
@@ -185,10 +182,28 @@ def align_vocabulary(teacher: Any, student_rows: int, real_rows: int) -> None:
     config.vocab_size = student_rows  # what TRL compares
 
 
+def mask_padding(head: Any, real_rows: int) -> None:
+    """The student's padding rows score MASKED_LOGIT in this process, through a bias that is never saved (a
+    non-persistent buffer): it samples only real tokens, and the loss sees its distribution over them. Its
+    padding rows get no gradient, so the saved model keeps them as they were."""
+    import torch
+
+    if head.bias is not None:
+        raise ConfigError("model: the student's LM head has a bias; distilling across padded vocabularies needs a "
+                          "bias-free head (Qwen, Llama, ...): use a teacher with the student's vocab_size")
+    mask = torch.zeros(head.weight.shape[0], dtype=head.weight.dtype, device=head.weight.device)
+    mask[real_rows:] = MASKED_LOGIT
+    del head.bias
+    head.register_buffer("bias", mask, persistent=False)
+
+
 def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwargs: dict[str, Any] | None,
                      use_vllm: bool) -> dict[str, Any] | None:
-    """Align the teacher to the student when their row counts differ; the student then never samples an id past
-    the tokenizer (an id the teacher may not have). Returns the trainer's generation_kwargs."""
+    """Same tokenizer, different embedding row counts (padding past the tokenizer, as Qwen2.5-1.5B's 151,936 vs
+    7B's 152,064): TRL's loss reads both LM heads' weights and wants one row count. Rather than resize the student
+    (it is saved and pushed), the teacher's head takes the student's shape, and both mask the rows past the
+    tokenizer, so the divergence is exactly the one between the two distributions over the real vocabulary.
+    Returns the trainer's generation_kwargs (vLLM samples from its own weight copy: it is told the real ids)."""
     student_rows = student.get_output_embeddings().weight.shape[0]
     teacher_rows = teacher.get_output_embeddings().weight.shape[0]
     real_rows = len(tokenizer)
@@ -202,9 +217,9 @@ def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwar
     align_vocabulary(teacher, student_rows, real_rows)
     if student_rows == real_rows:
         return generation_kwargs
-    padding = list(range(real_rows, student_rows))  # vLLM's SamplingParams names it differently from HF generate
-    limit = {"allowed_token_ids": list(range(real_rows))} if use_vllm else {"suppress_tokens": padding}
-    return {**(generation_kwargs or {}), **limit}
+    mask_padding(student.get_output_embeddings(), real_rows)
+    return {**(generation_kwargs or {}), "allowed_token_ids": list(range(real_rows))} if use_vllm else \
+        generation_kwargs
 
 
 # ---------------------------------------------------------------------------------------------------------------------
