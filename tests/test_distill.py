@@ -208,6 +208,10 @@ def test_check_help_and_recipe_errors(tmp_path, capsys):
     assert main(["distill", "--help"]) == 0
     text = capsys.readouterr().out
     assert "teacher:  TeacherArgs" in text and "server_url" in text and "trl.DistillationConfig" in text
+    recipe_ = load_recipe(DistillRecipe, recipe, {"model_name_or_path": "tiny:qwen3"})  # bare names: the student's
+    assert (recipe_.model.model_name_or_path, recipe_.teacher.model_name_or_path) == ("tiny:qwen3", "tiny:llama")
+    with pytest.raises(ConfigError, match="teacher: required"):
+        load_recipe(DistillRecipe, raw={k: v for k, v in raw_recipe(tmp_path / "d").items() if k != "teacher"})
     cases = {"--betta 0.5": "did you mean 'beta'", "--beta 2": "trainer.beta",
              "--server_url http://localhost:8000": "needs vLLM",
              "--teacher_model_name_or_path x/y": "set teacher.model_name_or_path",
@@ -216,3 +220,50 @@ def test_check_help_and_recipe_errors(tmp_path, capsys):
         assert main(["check", "--config", str(recipe), *override.split()]) == 2, override
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (override, err)
+
+
+def test_plan_counts_the_teachers_memory_and_time(monkeypatch):
+    from r1lite import plan
+
+    monkeypatch.chdir(REPO)
+    cases = [("recipes/qwen2.5-1.5b-instruct/distill/math_lora_24gb.yaml", "rtx4090", 1, None),
+             ("recipes/deepseek-r1-distill-qwen-1.5b/distill/r1_7b_teacher_zero3.yaml", "h100", 8, "zero3")]
+    for path, gpu, n, strategy in cases:
+        recipe = load_recipe(DistillRecipe, path)
+        result = plan.make_plan(recipe, "distill", gpu, n, strategy, path)
+        teacher = plan.model_shape(recipe.teacher.model_name_or_path)
+        assert result["memory_gib"]["teacher"] == round(teacher.num_params * 2 / n / plan.GIB, 2), path
+        assert result["fits"] and result["tokens_generate"] > 0 and result["memory_gib"]["reference_model"] == 0
+        # the teacher's forward over every trained token: 2 FLOPs per teacher parameter
+        setup = plan.Setup(**result["setup"])
+        shape = plan.model_shape(recipe.model.model_name_or_path)
+        without = plan.train_flops_per_token(shape, plan.Setup(**{**result["setup"], "teacher_params": 0}))
+        assert plan.train_flops_per_token(shape, setup) - without == 2 * teacher.num_params
+
+
+def test_demo_stage_recipes_validate_and_summary_reads_the_evals(tmp_path):
+    from r1lite import demo, demo_distill
+
+    out = tmp_path / "demo"
+    p = demo.plan(10)
+    overrides = demo.stage_overrides(out, "smollm2-135m", 0, str(Path(demo.__file__).parent / "benchmark_data"), p)
+    evaluation = {k: v for k, v in overrides["eval_grpo"].items() if k not in ("model", "output_dir")}
+    overrides.update(demo_distill.stage_overrides(out, "smollm2-135m", 0, evaluation=evaluation))
+    recipes = demo.stage_recipes(overrides)  # validated as the demo validates its stages
+    assert recipes["distill"].teacher.model_name_or_path == str(out / "grpo")
+    assert recipes["eval_distill"].model.model_name_or_path == str(out / "distill")
+
+    def write_eval(stage, correct):
+        folder = out / stage
+        folder.mkdir(parents=True)
+        rows = [{"benchmark": "addition", "id": str(i), "sample": 0, "correct": c, "correct_boxed": c,
+                 "correct_anywhere": c, "answer_key": "1", "tokens": 5, "truncated": False, "formatted": True}
+                for i, c in enumerate(correct)]
+        (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write_eval("eval_base", [False] * 40)
+    write_eval("eval_grpo", [True] * 20 + [False] * 20)
+    write_eval("eval_distill", [True] * 16 + [False] * 24)
+    s = demo_distill.summary(out, {"sft": 40.0, "grpo": 300.0, "distill": 150.0})
+    assert s["student_gain_over_base"]["diff"] == pytest.approx(0.4) and s["student_gain_over_base"]["excludes_zero"]
+    assert s["share_of_teacher"] == pytest.approx(0.8) and s["wall_s"] == {"distill": 150.0, "sft_plus_grpo": 340.0}

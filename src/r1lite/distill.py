@@ -80,7 +80,8 @@ class TeacherArgs:
 @dataclass
 class DistillRecipe:
     model: ModelArgs = field(default_factory=ModelArgs)  # the student
-    teacher: TeacherArgs = field(default_factory=TeacherArgs)
+    teacher: TeacherArgs | None = None  # required; typed optional so that a bare --model_name_or_path (--dtype, ...)
+    # stays the student's, as in every stage: the teacher's fields take --teacher.<field>
     data: DataArgs = field(default_factory=DataArgs)  # prompts, as GRPO's (an answer column lets scoring grade)
     scoring: ScoringArgs = field(default_factory=ScoringArgs)  # grades the student's samples in completions.jsonl
     trainer: dict[str, Any] = trainer_section("distill")
@@ -88,6 +89,9 @@ class DistillRecipe:
 
     def validate(self) -> None:
         check_model(self.model)
+        if self.teacher is None:
+            raise ConfigError("teacher: required: the model to distil from (teacher.model_name_or_path: a Hub id, a "
+                              "folder, a .gguf file, an embedded name), or teacher.server_url for a served one")
         self.teacher.validate()
         check_formats(self.data, "distill")
         check_data(self.data, need_answer=False)
@@ -167,14 +171,13 @@ def align_vocabulary(teacher: Any, student_rows: int, real_rows: int) -> None:
     teacher's own, the rest (padding no tokenizer id reaches) score MASKED_LOGIT, so they get no probability."""
     import torch
 
-    head = teacher.get_output_embeddings()
-    weight = head.weight.detach()
+    weight, bias = full_head(teacher.get_output_embeddings())
     aligned = torch.nn.Linear(weight.shape[1], student_rows, bias=True, dtype=weight.dtype, device=weight.device)
     with torch.no_grad():
         aligned.weight.zero_()
         aligned.weight[:real_rows] = weight[:real_rows]
         aligned.bias.fill_(MASKED_LOGIT)
-        aligned.bias[:real_rows] = 0.0 if head.bias is None else head.bias[:real_rows]
+        aligned.bias[:real_rows] = 0.0 if bias is None else bias[:real_rows]
     aligned.requires_grad_(False)
     config = teacher.config.get_text_config()
     config.tie_word_embeddings = teacher.config.tie_word_embeddings = False  # the new head is its own
@@ -182,7 +185,18 @@ def align_vocabulary(teacher: Any, student_rows: int, real_rows: int) -> None:
     config.vocab_size = student_rows  # what TRL compares
 
 
-def mask_padding(head: Any, real_rows: int) -> None:
+def full_head(head: Any) -> tuple[Any, Any]:
+    """An LM head's weight and bias as full tensors: gathered when DeepSpeed ZeRO-3 partitioned them at load."""
+    params = [p for p in (head.weight, head.bias) if p is not None]
+    if not hasattr(head.weight, "ds_id"):
+        return head.weight.detach(), None if head.bias is None else head.bias.detach()
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(params):
+        return tuple(None if p is None else p.detach().clone() for p in (head.weight, head.bias))
+
+
+def mask_padding(head: Any, rows: int, real_rows: int) -> None:
     """The student's padding rows score MASKED_LOGIT in this process, through a bias that is never saved (a
     non-persistent buffer): it samples only real tokens, and the loss sees its distribution over them. Its
     padding rows get no gradient, so the saved model keeps them as they were."""
@@ -191,7 +205,7 @@ def mask_padding(head: Any, real_rows: int) -> None:
     if head.bias is not None:
         raise ConfigError("model: the student's LM head has a bias; distilling across padded vocabularies needs a "
                           "bias-free head (Qwen, Llama, ...): use a teacher with the student's vocab_size")
-    mask = torch.zeros(head.weight.shape[0], dtype=head.weight.dtype, device=head.weight.device)
+    mask = torch.zeros(rows, dtype=head.weight.dtype, device=head.weight.device)
     mask[real_rows:] = MASKED_LOGIT
     del head.bias
     head.register_buffer("bias", mask, persistent=False)
@@ -204,8 +218,8 @@ def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwar
     (it is saved and pushed), the teacher's head takes the student's shape, and both mask the rows past the
     tokenizer, so the divergence is exactly the one between the two distributions over the real vocabulary.
     Returns the trainer's generation_kwargs (vLLM samples from its own weight copy: it is told the real ids)."""
-    student_rows = student.get_output_embeddings().weight.shape[0]
-    teacher_rows = teacher.get_output_embeddings().weight.shape[0]
+    student_rows = student.config.get_text_config().vocab_size  # (weights may be ZeRO-3 partitions)
+    teacher_rows = teacher.config.get_text_config().vocab_size
     real_rows = len(tokenizer)
     if student_rows == teacher_rows:
         return generation_kwargs
@@ -217,7 +231,7 @@ def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwar
     align_vocabulary(teacher, student_rows, real_rows)
     if student_rows == real_rows:
         return generation_kwargs
-    mask_padding(student.get_output_embeddings(), real_rows)
+    mask_padding(student.get_output_embeddings(), student_rows, real_rows)
     return {**(generation_kwargs or {}), "allowed_token_ids": list(range(real_rows))} if use_vllm else \
         generation_kwargs
 
@@ -280,22 +294,26 @@ def build_trainer(recipe: DistillRecipe, output_dir: Path) -> Any:
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
     kwargs = runtime.trainer_kwargs(recipe, output_dir)
     kwargs.pop("model_init_kwargs", None)  # applied by models.load_model
-    model = models.load_model(student, init_kwargs=recipe.trainer.get("model_init_kwargs"))
-    common = {"model": model, "train_dataset": prompts, "processing_class": tokenizer,
-              "peft_config": get_peft_config(student), "callbacks": [runtime.metrics_callback(output_dir)]}
+    # the config before the models: under ZeRO-3 it makes from_pretrained load them partitioned
     if teacher.server_url:
         from trl.experimental.server_distillation import ServerDistillationConfig, ServerDistillationTrainer
 
-        trainer = ServerDistillationTrainer(args=_config(ServerDistillationConfig, kwargs,
-                                                         teacher_model_server_url=teacher.server_url), **common)
+        args = _config(ServerDistillationConfig, kwargs, teacher_model_server_url=teacher.server_url)
+    else:
+        args = _config(DistillationConfig, kwargs)
+    model = models.load_model(student, init_kwargs=recipe.trainer.get("model_init_kwargs"))
+    common = {"model": model, "args": args, "train_dataset": prompts, "processing_class": tokenizer,
+              "peft_config": get_peft_config(student), "callbacks": [runtime.metrics_callback(output_dir)]}
+    if teacher.server_url:
+        trainer = ServerDistillationTrainer(**common)
     else:
         teacher_model = models.load_inference_model(teacher.model_name_or_path, teacher.dtype,
                                                     trust_remote_code=teacher.trust_remote_code,
                                                     revision=teacher.model_revision,
                                                     attn_implementation=teacher.attn_implementation)
-        kwargs["generation_kwargs"] = fit_vocabularies(model, teacher_model, tokenizer,
-                                                       kwargs.get("generation_kwargs"), bool(kwargs.get("use_vllm")))
-        trainer = DistillationTrainer(teacher_model=teacher_model, args=_config(DistillationConfig, kwargs), **common)
+        args.generation_kwargs = fit_vocabularies(model, teacher_model, tokenizer, args.generation_kwargs,
+                                                  args.use_vllm)
+        trainer = DistillationTrainer(teacher_model=teacher_model, **common)
     record_completions(trainer, output_dir, recipe.scoring)
     return trainer
 

@@ -1,0 +1,156 @@
+"""On-policy vs off-policy distillation at equal wall time (issue 22), on CPU, in one command (~10-12 min, 1 thread).
+
+    OMP_NUM_THREADS=1 python benchmarks/distill_vs_sft.py [--minutes_per_arm 2.5] [--eval_n 48] [--seed 0]
+                                                          [--output_dir runs/bench-distill] [--eval_base]
+
+Teacher: the embedded SmolLM2-135M after the demo's cold-start SFT (`r1lite sft --config demo/sft.yaml`, 8 steps
+on subtraction traces), which boxes about 29% of the held-out sums and products where the base model boxes 0%
+(benchmarks/RESULTS.md): measurably better than the student, and cheap to make here (~1 min).
+Student: the untouched base SmolLM2-135M, LoRA r16 as every demo stage. Both arms train on the same prompts (the
+demo GRPO stage's addition and multiplication train split) with the same learning rate, constant schedule, and
+the same wall-time budget, counted from the arm's start (model loading included):
+  (a) off-policy, R1's distillation: `r1lite generate` with the teacher as a local model (2 samples per prompt,
+      each verified against the answer; only correct traces kept), then `r1lite sft` on them until the budget ends;
+  (b) on-policy: `r1lite distill` (demo/distill.yaml with this teacher) until the budget ends.
+Held-out: the demo's addition and multiplication test problems (greedy, `r1lite eval`), correct inside the box,
+pooled over both; paired 95% intervals between the arms on the same problems. Writes <output_dir>/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from r1lite import distill, evaluate, generate, metrics, runtime, sft
+from r1lite.config import load_recipe
+from r1lite.eval_report import problems_of, read_records
+
+RECIPES = Path(distill.__file__).resolve().parent / "recipes" / "demo"
+HELD_OUT = ("addition", "multiplication")
+PROMPTS = [{"path": "synthetic:arithmetic", "split": "train", "num_samples": n, "task_args": args}
+           for n, args in ((64, {"n": 256, "ops": ["add"], "operands": [1, 40]}),
+                           (64, {"n": 256, "ops": ["mul"], "operands": [2, 30]}))]
+TEMPLATE = "{problem} Put your final answer in \\boxed{}."
+LEARNING_RATE = 3.0e-4
+
+
+def stop_at(deadline: float) -> Any:
+    """A callback ending training at the first step boundary past `deadline` (time.time())."""
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = control.should_training_stop or time.time() >= deadline
+
+    return StopAt()
+
+
+def train_until(stage: Any, name: str, recipe: Any, deadline: float) -> Path:
+    """What `r1lite <stage>` runs (stage.run), with a wall-clock stop added to its trainer."""
+    output_dir, resume, repo_id = runtime.start_training(name, recipe)
+    trainer = stage.build_trainer(recipe, output_dir)
+    trainer.add_callback(stop_at(deadline))
+    return runtime.train_and_save(name, trainer, recipe, output_dir, resume, repo_id)
+
+
+def steps_of(folder: Path) -> int:
+    return max((json.loads(line).get("step", 0) for line in (folder / "metrics.jsonl").read_text().splitlines()),
+               default=0)
+
+
+def off_policy(out: Path, teacher: str, budget_s: float, seed: int) -> dict[str, Any]:
+    start = time.time()
+    raw = {"model": {"model_name_or_path": teacher},
+           "teacher": {"backend": "hf", "batch_size": 32, "price_input_per_m": 0.0, "price_output_per_m": 0.0},
+           "data": {"sources": PROMPTS, "system_prompt": None, "prompt_template": TEMPLATE, "seed": seed},
+           "sampling": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 40, "seed": seed},
+           "filters": {"keep": "all", "max_per_prompt": 2}, "decontamination": {"enabled": False},
+           "output_dir": str(out / "a_generate"), "overwrite_output_dir": True}
+    traces = generate.run(load_recipe(generate.GenerateRecipe, raw=raw))
+    generated_s = time.time() - start
+    stats = json.loads((traces / "stats.json").read_text())
+    recipe = load_recipe(sft.SFTRecipe, RECIPES / "sft.yaml", {
+        "data.sources": [{"path": str(traces / "data")}], "trainer.output_dir": str(out / "a_sft"),
+        "max_steps": 1000, "learning_rate": LEARNING_RATE, "lr_scheduler_type": "constant", "save_strategy": "no",
+        "overwrite_output_dir": True, "trainer.seed": seed, "data.seed": seed})
+    model = train_until(sft, "sft", recipe, start + budget_s)
+    return {"model": str(model), "wall_s": round(time.time() - start, 1), "generate_s": round(generated_s, 1),
+            "accepted": stats.get("accepted"), "accepted_rate": stats.get("accepted_rate"),
+            "sft_steps": steps_of(model)}
+
+
+def on_policy(out: Path, teacher: str, budget_s: float, seed: int) -> dict[str, Any]:
+    start = time.time()
+    recipe = load_recipe(distill.DistillRecipe, RECIPES / "distill.yaml", {
+        "teacher.model_name_or_path": teacher, "data.sources": PROMPTS, "trainer.output_dir": str(out / "b_distill"),
+        "max_steps": 1000, "learning_rate": LEARNING_RATE, "save_strategy": "no", "overwrite_output_dir": True,
+        "trainer.seed": seed, "data.seed": seed})
+    model = train_until(distill, "distill", recipe, start + budget_s)
+    log = [json.loads(line) for line in (model / "metrics.jsonl").read_text().splitlines()]
+    accuracy = [r["accuracy"] for r in log if "accuracy" in r]
+    return {"model": str(model), "wall_s": round(time.time() - start, 1), "distill_steps": steps_of(model),
+            "loss_first_last": [next(r["loss"] for r in log if "loss" in r), [r["loss"] for r in log if "loss" in r][-1]],
+            "on_policy_accuracy_first4_last4": [sum(accuracy[:4]) / 4, sum(accuracy[-4:]) / 4] if len(accuracy) >= 8
+            else accuracy}
+
+
+def evaluate_model(model: str, out: Path, n: int, seed: int) -> dict[tuple[str, str], float]:
+    """Held-out problem -> 1.0 when the greedy answer is right inside \\boxed{}."""
+    args = json.loads(json.dumps(load_recipe(evaluate.EvalRecipe, RECIPES / "eval.yaml").benchmark_args))
+    for bench in HELD_OUT:
+        args[bench]["task_args"]["n"] = n
+    recipe = load_recipe(evaluate.EvalRecipe, RECIPES / "eval.yaml", {
+        "model": model, "benchmarks": list(HELD_OUT), "benchmark_args": {b: args[b] for b in HELD_OUT},
+        "output_dir": str(out), "seed": seed, "overwrite_output_dir": True})
+    evaluate.run(recipe)
+    return {(bench, pid): sum(p["correct_boxed"]) / len(p["correct_boxed"])
+            for (bench, budget), by_id in problems_of(read_records(out)).items() if not budget
+            for pid, p in by_id.items()}
+
+
+def summary_of(scores: dict[str, dict], arms: dict[str, dict], budget_s: float) -> dict[str, Any]:
+    held = {name: {"mean_ci": metrics.mean_ci(list(s.values())), "n": len(s)} for name, s in scores.items()}
+    pairs = {}
+    for a, b in (("off_policy", "on_policy"), ("teacher", "on_policy"), ("teacher", "off_policy"),
+                 ("base", "on_policy"), ("base", "off_policy")):
+        if a in scores and b in scores:
+            shared = sorted(set(scores[a]) & set(scores[b]))
+            diff, low, high = metrics.paired_diff_ci([scores[a][k] for k in shared], [scores[b][k] for k in shared])
+            pairs[f"{b} - {a}"] = {"diff": diff, "ci95": [low, high], "n": len(shared)}
+    teacher = held["teacher"]["mean_ci"][0] if "teacher" in held else None
+    share = {arm: held[arm]["mean_ci"][0] / teacher for arm in ("off_policy", "on_policy") if teacher}
+    return {"budget_s_per_arm": budget_s, "arms": arms, "held_out_correct_boxed": held, "paired": pairs,
+            "share_of_teacher": share}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes_per_arm", type=float, default=2.5)
+    parser.add_argument("--eval_n", type=int, default=48, help="held-out problems per task (addition, multiplication)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output_dir", default="runs/bench-distill")
+    parser.add_argument("--eval_base", action="store_true", help="also evaluate the base model (0%% in RESULTS.md)")
+    args = parser.parse_args()
+    runtime.setup_env()
+    out, budget_s = Path(args.output_dir), args.minutes_per_arm * 60
+    teacher = out / "teacher"
+    if not any(teacher.glob("adapter_model.safetensors")):  # the demo's cold start; kept across reruns
+        sft.run(load_recipe(sft.SFTRecipe, RECIPES / "sft.yaml", {"trainer.output_dir": str(teacher),
+                                                                   "overwrite_output_dir": True}))
+    arms = {"off_policy": off_policy(out, str(teacher), budget_s, args.seed),
+            "on_policy": on_policy(out, str(teacher), budget_s, args.seed)}
+    models = {"teacher": str(teacher), **{arm: arms[arm]["model"] for arm in arms}}
+    if args.eval_base:
+        models["base"] = "smollm2-135m"
+    scores = {name: evaluate_model(model, out / f"eval_{name}", args.eval_n, args.seed)
+              for name, model in models.items()}
+    result = summary_of(scores, arms, budget_s)
+    (out / "summary.json").write_text(json.dumps(result, indent=2, default=float))
+    print(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
