@@ -3,6 +3,7 @@
     r1lite generate --config recipes/.../generate/x.yaml     teacher traces, verified and decontaminated
     r1lite sft      --config recipes/.../sft/x.yaml           distillation / cold-start SFT (TRL SFTTrainer)
     r1lite grpo     --config recipes/.../grpo/x.yaml          GRPO with rule rewards (TRL GRPOTrainer)
+    r1lite distill  --config recipes/.../distill/x.yaml       on-policy distillation (TRL DistillationTrainer)
     r1lite eval     --model smollm2-135m --benchmarks gsm8k   math benchmarks, pass@k, budget curves
     r1lite demo                                               cold-start SFT -> GRPO -> eval on CPU, with a report
     r1lite check    --config recipe.yaml                      validate a recipe without loading a model
