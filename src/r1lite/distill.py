@@ -16,7 +16,7 @@ alignment, the completions log, build_trainer, run, cli.
       -> runtime.train_and_save: train() (resuming when asked) -> save -> [push]
 
 beta (0 forward KL, 0.5 JSD, 1 reverse KL, TRL's default), temperature, max_completion_length, use_vllm (the
-student's sampling), lmbda-free on-policy sampling and report_to are TRL fields of the trainer: section.
+student's sampling) and report_to are TRL fields of the trainer: section, passed through unchanged.
 Teacher and student must share a tokenizer; for two tokenizers use TRL's GOLD (trl.experimental.gold).
 """
 
@@ -80,8 +80,8 @@ class TeacherArgs:
 @dataclass
 class DistillRecipe:
     model: ModelArgs = field(default_factory=ModelArgs)  # the student
-    teacher: TeacherArgs | None = None  # required; typed optional so that a bare --model_name_or_path (--dtype, ...)
-    # stays the student's, as in every stage: the teacher's fields take --teacher.<field>
+    # typed optional only so that a bare --model_name_or_path (--dtype, ...) stays the student's, as in every stage
+    teacher: TeacherArgs | None = None  # the model to distil from (required); its fields: --teacher.<field>
     data: DataArgs = field(default_factory=DataArgs)  # prompts, as GRPO's (an answer column lets scoring grade)
     scoring: ScoringArgs = field(default_factory=ScoringArgs)  # grades the student's samples in completions.jsonl
     trainer: dict[str, Any] = trainer_section("distill")
@@ -151,13 +151,13 @@ def check_same_tokenizer(student: dict[str, int] | None, teacher: dict[str, int]
     """The loss compares the two next-token distributions id by id: the same id must be the same token in both."""
     if student is None or teacher is None or student == teacher:
         return
-    by_id = {i: t for t, i in teacher.items()}
-    differ = sorted(i for t, i in student.items() if by_id.get(i) != t) or sorted(set(by_id) - set(student.values()))
+    teacher_by_id, student_by_id = {i: t for t, i in teacher.items()}, {i: t for t, i in student.items()}
+    differ = sorted(i for i in set(teacher_by_id) | set(student_by_id) if teacher_by_id.get(i) != student_by_id.get(i))
     example = differ[0]
-    theirs = {i: t for t, i in student.items()}
     raise ConfigError(f"teacher.model_name_or_path: {teacher_name} and the student {student_name} have different "
-                      f"tokenizers ({len(differ)} ids differ, e.g. id {example}: {theirs.get(example)!r} vs "
-                      f"{by_id.get(example)!r}); on-policy distillation needs one tokenizer; {GOLD}")
+                      f"tokenizers ({len(differ)} ids differ; id {example} is {student_by_id.get(example)!r} for the "
+                      f"student, {teacher_by_id.get(example)!r} for the teacher); on-policy distillation compares "
+                      f"the two distributions id by id; {GOLD}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
