@@ -71,10 +71,11 @@ def off_policy(out: Path, teacher: str, budget_s: float, generate_share: float, 
     kill), then `r1lite sft` on the accepted traces until the budget ends."""
     start = time.time()
     raw = {"model": {"model_name_or_path": teacher},
-           "teacher": {"backend": "hf", "batch_size": 8, "price_input_per_m": 0.0, "price_output_per_m": 0.0},
+           "teacher": {"backend": "hf", "batch_size": 16, "price_input_per_m": 0.0, "price_output_per_m": 0.0},
            "data": {"sources": PROMPTS, "system_prompt": None, "prompt_template": TEMPLATE, "seed": seed},
-           "sampling": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 40, "seed": seed},
-           "filters": {"keep": "all", "max_per_prompt": 2}, "decontamination": {"enabled": False},
+           "sampling": {"n": 2, "temperature": 0.7, "top_p": 0.95, "max_new_tokens": 64, "seed": seed},
+           # the demo's cold start answers "a + b = c. The answer is \boxed{c}." with no <think> block
+           "filters": {"keep": "all", "max_per_prompt": 2, "think": False}, "decontamination": {"enabled": False},
            "output_dir": str(out / "a_generate"), "overwrite_output_dir": True}
     config = out / "a_generate.yaml"
     config.write_text(yaml.safe_dump(raw))

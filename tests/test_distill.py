@@ -267,3 +267,43 @@ def test_demo_stage_recipes_validate_and_summary_reads_the_evals(tmp_path):
     s = demo_distill.summary(out, {"sft": 40.0, "grpo": 300.0, "distill": 150.0})
     assert s["student_gain_over_base"]["diff"] == pytest.approx(0.4) and s["student_gain_over_base"]["excludes_zero"]
     assert s["share_of_teacher"] == pytest.approx(0.8) and s["wall_s"] == {"distill": 150.0, "sft_plus_grpo": 340.0}
+
+
+def test_served_teacher_recipe_builds_trls_server_config_where_vllm_exists(tmp_path, monkeypatch):
+    """vLLM is not installed here: with it faked present, a served-teacher recipe validates (its own loss fields
+    allowed) and becomes TRL's ServerDistillationConfig; the trainer itself (an HTTP client to vLLM) is not run."""
+    import importlib.util
+
+    from trl.experimental.server_distillation import ServerDistillationConfig
+
+    from r1lite import runtime
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm"
+                        else real_find_spec(name, *a))
+    raw = raw_recipe(tmp_path / "d", beta=0.0, loss_top_k=8)
+    raw["teacher"] = {"model_name_or_path": "tiny:llama", "server_url": "http://localhost:8000"}
+    recipe = load_recipe(DistillRecipe, raw=raw)
+    args = distill.trainer_config(ServerDistillationConfig, runtime.trainer_kwargs(recipe, tmp_path / "d"),
+                           teacher_model_server_url=recipe.teacher.server_url)
+    assert (args.teacher_model_server_url, args.loss_top_k, args.beta) == ("http://localhost:8000", 8, 0.0)
+    with pytest.raises(ConfigError, match="loss_top_k must be positive"):
+        distill.trainer_config(ServerDistillationConfig, {**runtime.trainer_kwargs(recipe, tmp_path / "d"), "loss_top_k": 0},
+                        teacher_model_server_url="http://localhost:8000")
+
+
+def test_push_uploads_the_model_with_the_students_hub_base_in_its_card(tmp_path, monkeypatch):
+    import shutil
+
+    from test_hub_and_ranks import BASE, FakeHub
+
+    student = tmp_path / "sft"  # an earlier stage's output whose run started from a Hub model
+    shutil.copytree(models.materialize("tiny:qwen2"), student)
+    (student / "resolved_recipe.yaml").write_text(yaml.safe_dump({"model": {"model_name_or_path": BASE}}))
+    fake = FakeHub().install(monkeypatch)
+    run_distill(load_recipe(DistillRecipe, raw=raw_recipe(tmp_path / "d", student=str(student), max_steps=1,
+                                                          push_to_hub=True, hub_model_id="me/tiny-distill")))
+    assert [c[0] for c in fake.calls] == ["create_repo", "upload_folder"]
+    card = fake.uploaded["README.md"].decode()
+    assert f"base_model: {BASE}" in card and "Distillation" in card
+    assert "model.safetensors" in fake.uploaded and not {"completions.jsonl", "metrics.jsonl"} & set(fake.uploaded)

@@ -298,9 +298,9 @@ def build_trainer(recipe: DistillRecipe, output_dir: Path) -> Any:
     if teacher.server_url:
         from trl.experimental.server_distillation import ServerDistillationConfig, ServerDistillationTrainer
 
-        args = _config(ServerDistillationConfig, kwargs, teacher_model_server_url=teacher.server_url)
+        args = trainer_config(ServerDistillationConfig, kwargs, teacher_model_server_url=teacher.server_url)
     else:
-        args = _config(DistillationConfig, kwargs)
+        args = trainer_config(DistillationConfig, kwargs)
     model = models.load_model(student, init_kwargs=recipe.trainer.get("model_init_kwargs"))
     common = {"model": model, "args": args, "train_dataset": prompts, "processing_class": tokenizer,
               "peft_config": get_peft_config(student), "callbacks": [runtime.metrics_callback(output_dir)]}
@@ -318,10 +318,11 @@ def build_trainer(recipe: DistillRecipe, output_dir: Path) -> Any:
     return trainer
 
 
-def _config(cls: type, kwargs: dict[str, Any], **extra: Any) -> Any:
+def trainer_config(cls: type, kwargs: dict[str, Any], **extra: Any) -> Any:
+    """TRL's config class built from the trainer: section; its own __post_init__ checks reported as ours."""
     try:
         return cls(**kwargs, **extra)
-    except (TypeError, ValueError) as e:  # TRL's own __post_init__ checks, reported like ours
+    except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
 
 
