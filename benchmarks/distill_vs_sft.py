@@ -13,14 +13,16 @@ the same wall-time budget, counted from the arm's start (model loading included)
       each verified against the answer; only correct traces kept) for --generate_share of the budget, then
       `r1lite sft` on the accepted traces until the budget ends;
   (b) on-policy: `r1lite distill` (demo/distill.yaml with this teacher) until the budget ends.
-Held-out: the demo's addition and multiplication test problems (greedy, `r1lite eval`), correct inside the box,
-pooled over both; paired 95% intervals between the arms on the same problems. Writes <output_dir>/summary.json.
+Held-out: the demo's addition and multiplication test problems (greedy, `r1lite eval`), pooled: correct inside the
+box (the demo's headline) and correct anywhere; paired 95% intervals between models on the same problems.
+Writes <output_dir>/summary.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -93,6 +95,7 @@ def off_policy(out: Path, teacher: str, budget_s: float, generate_share: float, 
         "overwrite_output_dir": True, "trainer.seed": seed, "data.seed": seed})
     model = train_until(sft, "sft", recipe, start + budget_s)
     return {"model": str(model), "wall_s": round(time.time() - start, 1), "generate_s": round(generated_s, 1),
+            "load_avg_1min_at_end": os.getloadavg()[0],
             "prompts_answered": prompts_done, "samples": 2 * prompts_done, "accepted_traces": len(traces),
             "sft_steps": steps_of(model)}
 
@@ -107,13 +110,17 @@ def on_policy(out: Path, teacher: str, budget_s: float, seed: int) -> dict[str, 
     log = [json.loads(line) for line in (model / "metrics.jsonl").read_text().splitlines()]
     accuracy = [r["accuracy"] for r in log if "accuracy" in r]
     return {"model": str(model), "wall_s": round(time.time() - start, 1), "distill_steps": steps_of(model),
+            "load_avg_1min_at_end": os.getloadavg()[0],
             "loss_first_last": [next(r["loss"] for r in log if "loss" in r), [r["loss"] for r in log if "loss" in r][-1]],
             "on_policy_accuracy_first4_last4": [sum(accuracy[:4]) / 4, sum(accuracy[-4:]) / 4] if len(accuracy) >= 8
             else accuracy}
 
 
-def evaluate_model(model: str, out: Path, n: int, seed: int) -> dict[tuple[str, str], float]:
-    """Held-out problem -> 1.0 when the greedy answer is right inside \\boxed{}."""
+METRICS = ("correct_boxed", "correct_anywhere")  # the demo's headline (right inside \boxed{}), and right anywhere
+
+
+def evaluate_model(model: str, out: Path, n: int, seed: int) -> dict[str, dict[tuple[str, str], float]]:
+    """metric -> held-out problem -> 1.0 when the greedy answer is right (METRICS)."""
     args = json.loads(json.dumps(load_recipe(evaluate.EvalRecipe, RECIPES / "eval.yaml").benchmark_args))
     for bench in HELD_OUT:
         args[bench]["task_args"]["n"] = n
@@ -121,24 +128,28 @@ def evaluate_model(model: str, out: Path, n: int, seed: int) -> dict[tuple[str, 
         "model": model, "benchmarks": list(HELD_OUT), "benchmark_args": {b: args[b] for b in HELD_OUT},
         "output_dir": str(out), "seed": seed, "overwrite_output_dir": True})
     evaluate.run(recipe)
-    return {(bench, pid): sum(p["correct_boxed"]) / len(p["correct_boxed"])
-            for (bench, budget), by_id in problems_of(read_records(out)).items() if not budget
-            for pid, p in by_id.items()}
+    problems = problems_of(read_records(out))
+    return {key: {(bench, pid): sum(p[key]) / len(p[key]) for (bench, budget), by_id in problems.items()
+                  if not budget for pid, p in by_id.items()} for key in METRICS}
 
 
 def summary_of(scores: dict[str, dict], arms: dict[str, dict], budget_s: float) -> dict[str, Any]:
-    held = {name: {"mean_ci": metrics.mean_ci(list(s.values())), "n": len(s)} for name, s in scores.items()}
-    pairs = {}
-    for a, b in (("off_policy", "on_policy"), ("teacher", "on_policy"), ("teacher", "off_policy"),
-                 ("base", "on_policy"), ("base", "off_policy")):
-        if a in scores and b in scores:
-            shared = sorted(set(scores[a]) & set(scores[b]))
-            diff, low, high = metrics.paired_diff_ci([scores[a][k] for k in shared], [scores[b][k] for k in shared])
-            pairs[f"{b} - {a}"] = {"diff": diff, "ci95": [low, high], "n": len(shared)}
-    teacher = held["teacher"]["mean_ci"][0] if "teacher" in held else None
-    share = {arm: held[arm]["mean_ci"][0] / teacher for arm in ("off_policy", "on_policy") if teacher}
-    return {"budget_s_per_arm": budget_s, "arms": arms, "held_out_correct_boxed": held, "paired": pairs,
-            "share_of_teacher": share}
+    result: dict[str, Any] = {"budget_s_per_arm": budget_s, "arms": arms}
+    for key in METRICS:
+        by_model = {name: s[key] for name, s in scores.items()}
+        held = {name: {"mean_ci": metrics.mean_ci(list(s.values())), "n": len(s)} for name, s in by_model.items()}
+        pairs = {}
+        for a, b in (("off_policy", "on_policy"), ("teacher", "on_policy"), ("teacher", "off_policy"),
+                     ("base", "on_policy"), ("base", "off_policy")):
+            if a in by_model and b in by_model:
+                shared = sorted(set(by_model[a]) & set(by_model[b]))
+                diff, low, high = metrics.paired_diff_ci([by_model[a][k] for k in shared],
+                                                         [by_model[b][k] for k in shared])
+                pairs[f"{b} - {a}"] = {"diff": diff, "ci95": [low, high], "n": len(shared)}
+        teacher = held["teacher"]["mean_ci"][0] if "teacher" in held else None
+        share = {arm: held[arm]["mean_ci"][0] / teacher for arm in ("off_policy", "on_policy") if teacher}
+        result[key] = {"held_out": held, "paired": pairs, "share_of_teacher": share}
+    return result
 
 
 def main() -> None:
