@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from r1lite.backends.openai import APIError
     from r1lite.config import ConfigError
+    from r1lite.reward_log import RewardError
 
     try:
         if command == "check":
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except APIError as e:  # the server refused or could not be reached; nothing a traceback would explain
         print(f"r1lite {command}: server error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except RewardError as e:  # a reward's output is not scores, and the recipe said to stop
+        print(f"r1lite {command}: reward error: {_one_line(e)}", file=sys.stderr)
         return 1
 
 
@@ -102,6 +106,6 @@ def end_process_group() -> None:
 
 def _one_line(error: Exception) -> str:
     """The message on one line, with anything that looks like a key blanked (it may have been pasted anywhere)."""
-    from r1lite.config import KEY_LIKE, REDACTED
+    from r1lite.redact import redact_text
 
-    return KEY_LIKE.sub(REDACTED, " ".join(str(error).split()))
+    return redact_text(" ".join(str(error).split()))

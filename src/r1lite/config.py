@@ -32,6 +32,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from r1lite.redact import KEY_LIKE, REDACTED, looks_like_key, redact  # noqa: F401 - one rule, re-exported
+
 
 class ConfigError(ValueError):
     """A recipe problem, always naming the field and, where there is a closed set, the allowed values."""
@@ -331,23 +333,6 @@ def to_dict(recipe: Any) -> dict[str, Any]:
     return redact(json.loads(json.dumps(dataclasses.asdict(recipe), default=str)))
 
 
-SECRET_FIELD = re.compile(r"(^|_)(api_?key|token|secret|password|passwd)$", re.IGNORECASE)
-KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|sk_[A-Za-z0-9]{8,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}|"
-                      r"github_pat_[A-Za-z0-9_]{16,}|xox[abpr]-[A-Za-z0-9-]{8,}|AKIA[A-Z0-9]{12,}|AIza[A-Za-z0-9_-]{20,}|"
-                      r"Bearer\s+\S{8,})")
-REDACTED = "<redacted>"
-
-
-def redact(tree: Any) -> Any:
-    """`tree` with secret-named fields' values and key-looking strings replaced by <redacted>."""
-    if isinstance(tree, dict):
-        return {k: REDACTED if (SECRET_FIELD.search(str(k)) and v not in (None, "")) else redact(v)
-                for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [redact(v) for v in tree]
-    return REDACTED if isinstance(tree, str) and KEY_LIKE.search(tree) else tree
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # checks shared by the recipes' validate() methods
 
@@ -362,7 +347,8 @@ def check_positive(where: str, value: Any) -> None:
 def check_env_name(name: Any, where: str) -> None:
     """The name of the environment variable holding a key. The message never echoes the value: it may be the key
     itself, pasted in the wrong place."""
-    if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
+    if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)
+                                 and not looks_like_key(name)):
         raise ConfigError(f"{where}: must be the name of an environment variable (e.g. DEEPSEEK_API_KEY), not the "
                           "key itself")
 

@@ -33,7 +33,7 @@ from r1lite.data import DataArgs
 from r1lite.difficulty import DifficultyFilterArgs
 from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
-from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
+from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs, reward_names
 from r1lite.scoring import ScoringArgs
 from r1lite.trl_schema import trainer_section, trainer_value
 
@@ -117,7 +117,8 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
 
     return GRPOTrainer(
         model=models.load_model(recipe.model, init_kwargs=recipe.trainer.get("model_init_kwargs")),
-        reward_funcs=reward_log.wrap_rewards(funcs, output_dir),
+        reward_funcs=reward_log.wrap_rewards(funcs, output_dir, reward_names(recipe.rewards),
+                                             recipe.scoring.invalid_scores),
         args=args,
         train_dataset=prompts,
         processing_class=tokenizer,

@@ -362,10 +362,19 @@ def make_reward(name: str, args: dict[str, Any] | None = None, **context: Any) -
     """One reward: a registry class with the recipe's args and the run context it declares (timeout_s,
     num_workers, max_completion_length, think_prefilled), or your own function (`module:function`)."""
     if is_import_path(name):
-        return UserReward(name, dict(args or {}))
+        return UserReward(name, dict(args or {}), timeout_s=context.get("timeout_s") or 5.0)
     cls = REWARDS[name]
     given = {k: v for k, v in context.items() if k in getattr(cls, "CONTEXT", ()) and v is not None}
     return cls(**{**given, **(args or {})})
+
+
+def reward_names(specs: Sequence[Any]) -> list[str]:
+    """One metric name per entry of a recipe's rewards (rewards/<name>/mean): the function's name, and where two
+    entries share it (one function with other args), its args too, then its position if those match as well."""
+    base = [s.name.rpartition(":")[2] for s in specs]
+    names = [b if base.count(b) == 1 else f"{b}({', '.join(f'{k}={v}' for k, v in s.args.items())})"
+             for b, s in zip(base, specs)]
+    return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
 
 
 def build_rewards(specs: Sequence[Any], timeout_s: float = 5.0, num_workers: int | None = None,

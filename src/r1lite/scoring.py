@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.answer_extraction import completion_text
-from r1lite.config import check_positive
+from r1lite.config import ConfigError, check_positive
 from r1lite.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,14 @@ STARTUP_S = 60.0  # a worker that has not imported its libraries by then is repl
 class ScoringArgs:
     timeout_s: float = 5.0  # every completion gets a score within this wall-clock time
     num_workers: int | None = None  # scoring processes; default: all CPU cores
+    invalid_scores: str = "none"  # a reward's non-score (text, NaN, wrong count): none (scored None, counted) | error
 
     def validate(self, where: str = "scoring") -> None:
         # num_workers <= 0 would start no worker, and a batch needing one would wait for it forever
         check_positive(f"{where}.timeout_s", self.timeout_s)
         check_positive(f"{where}.num_workers", self.num_workers)
+        if self.invalid_scores not in ("none", "error"):
+            raise ConfigError(f"{where}.invalid_scores: {self.invalid_scores!r}; allowed values: none, error")
 
 
 def default_num_workers() -> int:
@@ -72,13 +75,14 @@ def _serve() -> None:
 
 
 class _Worker:
-    """A plain `python -c` subprocess (not multiprocessing: that would re-import the user's __main__)."""
+    """A plain `python -c` subprocess (not multiprocessing: that would re-import the user's __main__) running `main`
+    (user_rewards runs users' reward functions in one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, main: str = "from r1lite.scoring import _serve; _serve()") -> None:
         src = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1"}
-        self.process = subprocess.Popen([sys.executable, "-c", "from r1lite.scoring import _serve; _serve()"],
+        self.process = subprocess.Popen([sys.executable, "-c", main],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.inbox = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.outbox = Connection(os.dup(self.process.stdin.fileno()), readable=False)
