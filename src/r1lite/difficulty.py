@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from r1lite.backends import BACKENDS, SamplingParams, chunk_seed, make_backend, model_args
+from r1lite.backends import BACKENDS, SamplingParams, check_backend_args, chunk_seed, make_backend, model_args
 from r1lite.config import ConfigError, check_positive, suggest
-from r1lite.jsonl import append_jsonl, read_rows
+from r1lite.jsonl import append_jsonl, plain, read_rows
 from r1lite.rewards import REWARDS, make_reward
 from r1lite.trl_schema import trainer_value
 
@@ -66,6 +66,7 @@ class DifficultyFilterArgs:
         if self.backend not in BACKENDS:
             raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
                               f"{', '.join(BACKENDS)}")
+        check_backend_args(self.backend, self.backend_args, f"{where}.backend_args", also=("model",))
         if self.pass_reward not in REWARDS:
             raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward"
                               f"{suggest(self.pass_reward, REWARDS)}; allowed values: {', '.join(sorted(REWARDS))}")
@@ -220,7 +221,7 @@ def _filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend:
                                max_new_tokens)
     summary = summarize(rates, cfg, time.time() - started)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    (output_dir / SUMMARY).write_text(json.dumps(plain(summary), indent=2, allow_nan=False))
     print(f"difficulty_filter: pass rate -> prompts: {_histogram_text(summary)}")
     kept = [i for i, p in enumerate(rates) if in_band(p, cfg.band, cfg.inclusive)]
     if not kept:

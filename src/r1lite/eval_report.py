@@ -16,7 +16,7 @@ from typing import Any
 
 from r1lite import metrics
 from r1lite.config import to_dict
-from r1lite.jsonl import read_rows
+from r1lite.jsonl import plain, read_rows
 from r1lite.runtime import versions
 
 
@@ -104,7 +104,7 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 
 def write(out: Path, results: dict[str, Any]) -> None:
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (out / "results.json").write_text(json.dumps(plain(results, str), indent=2, allow_nan=False))
     (out / "results.md").write_text(markdown_table(results) + "\n")
     plot_scores(results, out / "accuracy.png")
     if results.get("budget_curves"):

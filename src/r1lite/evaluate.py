@@ -25,14 +25,20 @@ from typing import Any, ClassVar
 
 from r1lite import eval_report
 from r1lite.answer_forms import as_number, normalize
-from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, chunk_seed, make_backend, model_args
-from r1lite.backends.openai import OpenAIBackend
+from r1lite.backends import (
+    BACKENDS,
+    SamplingParams,
+    SamplingWatch,
+    check_backend_args,
+    chunk_seed,
+    make_backend,
+    model_args,
+)
 from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
 from r1lite.budget import generate_with_budget
 from r1lite.checkers import grade_rows
 from r1lite.config import (
     ConfigError,
-    check_env_name,
     check_output_path,
     check_positive,
     load_cli_recipe,
@@ -118,23 +124,6 @@ class EvalRecipe:
 
 
 Recipe = EvalRecipe  # the stage contract (stages.py): Recipe, run, cli
-
-
-def check_backend_args(backend: str, args: dict[str, Any]) -> None:
-    """A key never belongs in a recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the
-    environment variable that holds it. The message never repeats the value, which may be the key itself."""
-    if "api_key" in args:
-        raise ConfigError("backend_args.api_key: a key never goes into a recipe or command line; export it in an "
-                          "environment variable and set backend_args.api_key_env to that variable's name")
-    check_env_name(args.get("api_key_env"), "backend_args.api_key_env")
-    if backend == "openai" and not args.get("base_url"):
-        raise ConfigError("backend_args.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
-    if backend == "openai":
-        allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model"]
-        for key in args:
-            if key not in allowed:
-                raise ConfigError(f"backend_args.{key}: not an option of the openai backend; allowed values: "
-                                  f"{', '.join(allowed)}")
 
 
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from r1lite.redact import redact_text
+
 
 def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
     """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
@@ -26,10 +28,13 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
 
 def plain(value: Any, default: Any = None) -> Any:
     """`value` as strict JSON data: NaN and infinities become null (JSON has no such tokens), numpy and torch
-    scalars their Python values, anything else `default(value)` when given."""
+    scalars their Python values, anything else `default(value)` when given; text with a key in it redacted (a key
+    pasted into a prompt or run name never reaches a run file)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int, bool)):
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, (int, bool)):
         return value
     if isinstance(value, dict):
         return {str(k): plain(v, default) for k, v in value.items()}

@@ -47,19 +47,23 @@ def redact(tree: Any) -> Any:
     return redact_text(tree) if isinstance(tree, str) else tree
 
 
-class RedactingFilter(logging.Filter):
-    """Log records with secrets replaced, whichever library logs them (a retry warning quoting a URL, say)."""
+def redact_logging() -> None:
+    """Every log record, whichever library and handler writes it (a retry warning quoting a URL, say), with secrets
+    replaced: installed once, as the record factory."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacting", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed call is the logging module's to report, at emit
+            return record
         clean = redact_text(message)
         if clean != message:
             record.msg, record.args = clean, None
-        return True
+        return record
 
-
-def redact_logging() -> None:
-    """Install RedactingFilter on every handler of the root logger (where r1lite's and libraries' records end)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    redacting_record.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_record)

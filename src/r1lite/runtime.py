@@ -26,6 +26,7 @@ import yaml
 from r1lite import hub
 from r1lite.config import ConfigError, apply_aliases, check_output_path, load_cli_recipe, lookup, to_dict
 from r1lite.jsonl import append_jsonl, write_atomic
+from r1lite.redact import SECRET_FIELD, redact, redact_logging
 
 log = logging.getLogger("r1lite")
 
@@ -33,9 +34,10 @@ PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", 
 
 
 def setup_env() -> None:
-    """No telemetry pings (we may have no network at all); tokenizers' fork warning off."""
+    """No telemetry pings (we may have no network at all); tokenizers' fork warning off; no key in a log line."""
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    redact_logging()
 
 
 def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
@@ -47,6 +49,7 @@ def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
     level = (logging.INFO if main else logging.WARNING) if name == "passive" else getattr(logging, name.upper())
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
     log.setLevel(level)
+    redact_logging()
     import transformers
 
     transformers.logging.set_verbosity_warning()
@@ -239,7 +242,9 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     checkpointing off (it only costs time there); a per-step log, so short runs show their curves."""
     import torch
 
-    kwargs = dict(recipe.trainer)
+    # the Trainer pickles its arguments into training_args.bin (run folder and every checkpoint): no secret goes in.
+    # hub_token is read from the recipe by the Hub calls themselves (hub.py); a key pasted into run_name is blanked
+    kwargs = {k: redact(v) for k, v in recipe.trainer.items() if not SECRET_FIELD.search(k)}
     kwargs["output_dir"] = str(output_dir)
     kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
     kwargs.pop("push_to_hub", None)  # r1lite pushes the final folder itself (hub.py); TRL would upload the logs too

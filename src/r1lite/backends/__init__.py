@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -124,6 +125,29 @@ BACKENDS = {
     "vllm": "r1lite.backends.vllm:VLLMBackend",
     "openai": "r1lite.backends.openai:OpenAIBackend",
 }
+
+
+def check_backend_args(backend: str, args: dict[str, Any], where: str = "backend_args",
+                       also: tuple[str, ...] = ()) -> None:
+    """A recipe's backend_args, for every stage that has them (eval, the difficulty filter). A key never belongs in a
+    recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the environment variable that
+    holds it. The messages never repeat a value, which may be the key itself. `also`: options besides the backend's
+    own (the difficulty filter's backend_args may name the served policy's `model`)."""
+    from r1lite.backends.openai import OpenAIBackend
+    from r1lite.config import ConfigError, check_env_name
+
+    if "api_key" in args:
+        raise ConfigError(f"{where}.api_key: a key never goes into a recipe or command line; export it in an "
+                          f"environment variable and set {where}.api_key_env to that variable's name")
+    check_env_name(args.get("api_key_env"), f"{where}.api_key_env")
+    if backend == "openai" and not args.get("base_url"):
+        raise ConfigError(f"{where}.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
+    if backend == "openai":
+        allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model" or p in also]
+        for key in args:
+            if key not in allowed:
+                raise ConfigError(f"{where}.{key}: not an option of the openai backend; allowed values: "
+                                  f"{', '.join(allowed)}")
 
 
 def make_backend(name: str, **kwargs: Any) -> Backend:
