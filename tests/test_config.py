@@ -151,13 +151,17 @@ def test_check_command_validates_every_stage(path, stage, capsys):
 
 def test_optional_section_takes_overrides_and_is_created():
     """difficulty_filter (`DifficultyFilterArgs | None`, absent here) is a section for overrides: its dotted path
-    and its own names reach it and create it; a name it shares stays with the section every run has."""
+    and its own names reach it and create it; a name it shares stays with the section every run has while the
+    recipe does not have it, and is ambiguous (asking for the section) once it does."""
     overrides = parse_overrides(["--difficulty_filter.num_samples", "4", "--pass_reward", "format",
-                                 "--temperature", "0.5", "--num_samples", "16"])
+                                 "--trainer.temperature", "0.5", "--data.num_samples", "16"])
     recipe = load_recipe(GRPORecipe, raw=grpo_raw(), overrides=overrides)
     assert recipe.difficulty_filter.num_samples == 4 and recipe.difficulty_filter.pass_reward == "format"
     assert recipe.trainer["temperature"] == 0.5 and recipe.difficulty_filter.temperature is None
     assert recipe.data.num_samples == 16
+    assert "--temperature is ambiguous" in error_of(grpo_raw(), {"pass_reward": "format", "temperature": 0.5})
+    plain = load_recipe(GRPORecipe, raw=grpo_raw(), overrides={"temperature": 0.5, "num_samples": 16})
+    assert plain.trainer["temperature"] == 0.5 and plain.data.num_samples == 16 and plain.difficulty_filter is None
     assert load_recipe(GRPORecipe, raw=grpo_raw()).difficulty_filter is None  # still off without an override
     assert "did you mean 'difficulty_filter.num_samples'" in error_of(grpo_raw(), {"difficulty_filter.num_sample": 4})
     whole = load_recipe(GRPORecipe, raw=grpo_raw(),

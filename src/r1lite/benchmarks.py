@@ -17,6 +17,7 @@ held-out synthetic set is `{path: "synthetic:arithmetic", task_args: {n: 64, ops
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import re
@@ -80,7 +81,9 @@ def bundled_file(name: str) -> Path:
     path = BUNDLED_DIR / f"{name}.jsonl.gz"
     if not path.is_file():
         shipped = sorted(p.name.removesuffix(".jsonl.gz") for p in BUNDLED_DIR.glob("*.jsonl.gz"))
-        raise FileNotFoundError(f"no bundled data set {name!r}; allowed values: {', '.join(shipped)}")
+        close = difflib.get_close_matches(name, shipped, n=1)
+        hint = f" (did you mean 'bundled:{close[0]}'?)" if close else ""
+        raise FileNotFoundError(f"no bundled data set {name!r}{hint}; allowed values: {', '.join(shipped)}")
     return path
 
 

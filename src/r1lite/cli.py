@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
-    if command in STAGES and ("-h" in rest or "--help" in rest):
+    if command in STAGES and ("-h" in rest or "--help" in rest) and rest[:1] != ["compare"]:  # eval compare's own
         from r1lite.recipe_help import render
 
         print(render(command), end="")

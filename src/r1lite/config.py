@@ -243,6 +243,10 @@ def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -
     optional = _optional_sections(cls, sections)
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in apply_aliases(cls, raw).items()}
     aliases = getattr(cls, "ALIASES", {})
+    # an optional section this recipe has (in the file, or created by an override naming it or a field only it has)
+    own = {s: names - set().union(*(n for t, n in sections.items() if t != s)) for s, names in sections.items()}
+    present = {s for s in optional if raw.get(s) is not None or any(
+        k == s or k.startswith(f"{s}.") or aliases.get(k, k) in own[s] for k in overrides)}
     for key, value in overrides.items():
         key = aliases.get(key, key)
         if key in optional:  # an optional section as a whole (null turns it off), as when it was a plain field
@@ -255,9 +259,9 @@ def apply_overrides(cls: type, raw: dict[str, Any], overrides: dict[str, Any]) -
                 raise ConfigError(f"--{key}: unknown field{suggest(key, every)}")
         else:
             owners = [s for s, names in sections.items() if key in names]
-            # a name an optional section shares with a section every run has is that section's (--temperature
-            # stays the trainer's, as before difficulty_filter existed); the optional one takes the dotted path
-            always = [s for s in owners if s not in optional]
+            # a name an optional section shares with a section every run has is that section's while the recipe
+            # does not have the optional one (--temperature is the trainer's); with both, it is ambiguous
+            always = [s for s in owners if s not in optional or s in present]
             owners = always if len(owners) > 1 and always else owners
             if not owners:
                 every = [n for names in sections.values() for n in names]

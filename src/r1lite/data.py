@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from typing import Any
 
 from r1lite.config import ConfigError
 from r1lite.prompts import build_messages
+
+log = logging.getLogger("r1lite")
 
 PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
@@ -299,9 +302,13 @@ def to_prompts(problems: Any, data: DataArgs, tokenizer: Any = None) -> Any:
                 row["prompt"], add_generation_prompt=True, tokenize=False)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit
 
+        before = len(ds)
         ds = ds.filter(short_enough)
         if len(ds) == 0:
             raise ConfigError(f"data.max_prompt_tokens: every prompt is longer than {limit} tokens")
+        if len(ds) < before:
+            log.warning("data.max_prompt_tokens: dropped %d of %d prompts longer than %d tokens", before - len(ds),
+                        before, limit)
     return ds
 
 

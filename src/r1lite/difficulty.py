@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from r1lite.backends import BACKENDS, SamplingParams, check_backend_args, chunk_seed, make_backend, model_args
 from r1lite.config import ConfigError, check_positive, suggest
+from r1lite.data import is_local, json_preview, local_path
 from r1lite.jsonl import append_jsonl, plain, read_rows
 from r1lite.rewards import REWARDS, make_reward
 from r1lite.trl_schema import trainer_value
@@ -44,7 +45,8 @@ class DifficultyFilterArgs:
     num_samples: int = 8  # completions sampled per training prompt
     band: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [low, high]: keep low < pass rate < high
     inclusive: bool = False  # true: keep low <= pass rate <= high
-    pass_reward: str = "accuracy"  # a completion passes when this reward gives it full credit (1.0)
+    pass_reward: str | None = None  # a completion passes when this reward gives it full credit (1.0); default: the
+    # recipe's correctness reward (the first of accuracy, countdown in its rewards), so pass rates follow training
     temperature: float | None = None  # default: trainer.temperature (sample as training will)
     top_p: float = 1.0
     max_new_tokens: int | None = None  # default: trainer.max_completion_length
@@ -57,20 +59,80 @@ class DifficultyFilterArgs:
     def validate(self, where: str = "difficulty_filter") -> None:
         for name in ("num_samples", "max_new_tokens", "batch_size", "top_p"):
             check_positive(f"{where}.{name}", getattr(self, name))
+        if self.top_p > 1:
+            raise ConfigError(f"{where}.top_p: {self.top_p} must be in (0, 1]")
         if len(self.band) != 2 or not 0.0 <= self.band[0] <= self.band[1] <= 1.0:
             raise ConfigError(f"{where}.band: {self.band} must be [low, high] with 0 <= low <= high <= 1")
         if not self.inclusive and self.band[0] == self.band[1]:
             raise ConfigError(f"{where}.band: {self.band} keeps nothing with exclusive bounds (set inclusive: true)")
+        reachable = [k / self.num_samples for k in range(self.num_samples + 1)]
+        if not any(in_band(p, self.band, self.inclusive) for p in reachable):
+            raise ConfigError(f"{where}.band: {self.band} ({'inclusive' if self.inclusive else 'exclusive'}) can never "
+                              f"keep a prompt: with num_samples {self.num_samples} a pass rate is one of "
+                              f"{', '.join(f'{p:.3g}' for p in reachable)}; widen the band or raise num_samples")
         if self.temperature is not None and self.temperature < 0:
             raise ConfigError(f"{where}.temperature: must be >= 0, got {self.temperature}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"{where}.backend: {self.backend!r}{suggest(self.backend, BACKENDS)}; allowed values: "
                               f"{', '.join(BACKENDS)}")
         check_backend_args(self.backend, self.backend_args, f"{where}.backend_args", also=("model",))
-        if self.pass_reward not in REWARDS:
+        if self.pass_reward is not None and self.pass_reward not in REWARDS:
             raise ConfigError(f"{where}.pass_reward: {self.pass_reward!r} is not a reward"
                               f"{suggest(self.pass_reward, REWARDS)}; allowed values: {', '.join(sorted(REWARDS))}")
 
+
+
+PASS_REWARDS = ("accuracy", "countdown")  # correctness rewards whose full credit means solved
+
+
+def check_filter(recipe: GRPORecipe) -> None:
+    """What the difficulty filter needs of the whole recipe, checked at load: its pass reward (by default the
+    correctness reward the recipe trains on), and a pass-rates file that is r1lite's own (it is appended to: never
+    a data file, never damaged)."""
+    cfg = recipe.difficulty_filter
+    if cfg.pass_reward is None:
+        trained = [r.name for r in recipe.rewards if r.name in PASS_REWARDS]
+        if not trained:
+            raise ConfigError(f"difficulty_filter.pass_reward: the recipe's rewards have no correctness reward "
+                              f"({', '.join(PASS_REWARDS)}) to decide a pass; name one; allowed values: "
+                              f"{', '.join(sorted(REWARDS))}")
+        cfg.pass_reward = trained[0]
+    output_dir = recipe.trainer.get("output_dir")
+    path = Path(cfg.pass_rates) if cfg.pass_rates else Path(output_dir) / PASS_RATES if output_dir else None
+    if path is None:
+        return
+    where = "difficulty_filter.pass_rates"
+    for i, source in enumerate(recipe.data.sources):
+        if is_local(source.path) and path.resolve() == local_path(source.path).resolve():
+            raise ConfigError(f"{where}: {path} is data.sources[{i}], the training data; pass rates are appended to "
+                              "this file: give it a file of its own")
+    if path.is_dir():
+        raise ConfigError(f"{where}: {path} is a folder; a JSONL file of pass rates is needed")
+    if path.is_file():
+        check_pass_rates_file(path, where)
+
+
+def check_pass_rates_file(path: Path, where: str) -> None:
+    """Every row of an existing pass-rates file is a record r1lite wrote (a line a kill cut short is skipped)."""
+    with open(path, errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line) if line.strip() else None
+            except ValueError:
+                continue
+            if row is None:
+                continue
+            if not isinstance(row, dict):
+                raise ConfigError(f"{where}: {path}:{number} is {json_preview(row)}, not a pass-rate record; this "
+                                  "file is r1lite's own (it is appended to): give another path or delete it")
+            bad = [k for k, kind in RECORD_FIELDS.items() if not isinstance(row.get(k), kind)]
+            if bad:
+                raise ConfigError(f"{where}: {path}:{number} is not a pass-rate record r1lite wrote (no valid "
+                                  f"{', '.join(repr(k) for k in bad)}; fields present: {', '.join(row) or 'none'}); "
+                                  "this file is r1lite's own (it is appended to): give another path or delete it")
+
+
+RECORD_FIELDS = {"settings": str, "key": str, "pass_rate": (int, float)}
 
 
 # (completions of one prompt, that prompt's dataset row) -> whether each completion passes
@@ -117,7 +179,8 @@ def prompt_key(row: dict[str, Any]) -> str:
 
 def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
     """prompt key -> its record, for records made with `settings`; a half-written last line (a kill) is ignored."""
-    return {record["key"]: record for record in read_rows(path) if record.get("settings") == settings}
+    return {record["key"]: record for record in read_rows(path)
+            if isinstance(record, dict) and record.get("settings") == settings and "pass_rate" in record}
 
 
 def reward_grader(recipe: GRPORecipe) -> Grader:

@@ -48,7 +48,7 @@ from r1lite.eval_report import read_records, record_key
 from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
-from r1lite.runtime import default_output_dir, open_run, setup_env
+from r1lite.runtime import lock_output_dir, open_run, settings_output_dir, setup_env
 from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ class EvalRecipe:
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
             raise ConfigError(f"temperature: must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p: {self.top_p} must be in (0, 1]")
         allowed = [f.name for f in fields(Benchmark) if f.name != "name"]
         for name, args in self.benchmark_args.items():
             for key in args:
@@ -153,7 +155,9 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # what makes a sample what it is: a resumed run must match it (limit and the benchmark list may grow)
 SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p",
             "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args",
-            "data_dir", "batch_size")
+            "data_dir", "batch_size", "num_samples")  # num_samples: each chunk samples n at once (another n, other samples)
+# what names a run's default folder (runtime.settings_output_dir): the settings plus what it covers
+RUN_SETTINGS = (*SETTINGS, "benchmarks", "limit", "thinking_budgets")
 # backend_args that change how requests are sent, not what comes back
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
 
@@ -229,7 +233,10 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     from tqdm.auto import tqdm
 
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    out = Path(recipe.output_dir or default_output_dir("eval"))
+    out = Path(recipe.output_dir) if recipe.output_dir else settings_output_dir("eval", recipe, RUN_SETTINGS)
+    if rank == 0:
+        print(f"eval: output folder {out}", flush=True)
+    lock_output_dir(out)  # another run writing there: refused now, before anything loads
     reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]
@@ -291,8 +298,21 @@ def _barrier() -> None:
 # command line
 
 
+USAGE = ("usage: r1lite eval --model MODEL [--benchmarks gsm8k,math500] [--field value ...] | --config RECIPE.yaml; "
+         "r1lite eval --help lists the fields; r1lite eval compare RUN_A RUN_B")
+COMPARE_USAGE = """usage: r1lite eval compare RUN_A RUN_B
+
+Compare two finished eval folders (each with results.json): per benchmark, pass@1 of each run and, on the problems
+both ran, the difference B - A with a paired 95% interval and whether it is significant."""
+
+
 def cli(argv: list[str]) -> int:
+    if not argv:  # a full MATH-500 run on the default model is never what a bare command meant
+        raise ConfigError(USAGE)
     if argv and argv[0] == "compare":
+        if "-h" in argv or "--help" in argv:
+            print(COMPARE_USAGE)
+            return 0
         if len(argv) != 3:
             raise ConfigError("usage: r1lite eval compare RUN_A RUN_B")
         for folder in argv[1:]:

@@ -120,8 +120,12 @@ def check_source(source: DataSource, where: str, need_answer: bool = True, need_
     if "messages" in mapped:
         _check_rows(source, where, {_source_column(source, columns, ("messages",)): _is_training_chat})
         return  # a chat dataset (SFT) needs no problem/answer columns
-    if "text" in mapped or {"prompt", "completion"} <= mapped:
-        return  # SFT formats that need no problem/answer columns (check_formats checks the rows)
+    if {"prompt", "completion"} <= mapped:  # SFT prompt-completion: every row in the first row's format
+        _check_rows(source, where, {_source_column(source, columns, ("prompt",)): _is_prompt,
+                                    _source_column(source, columns, ("completion",)): _is_prompt})
+        return
+    if "text" in mapped:
+        return  # SFT's text format needs no problem/answer columns (check_formats checks the rows)
     if not mapped & set(PROBLEM_COLUMNS):
         raise ConfigError(f"{where}: {source.path} has no problem column (looked for {', '.join(PROBLEM_COLUMNS)}); "
                           f"map one with columns: {{<column>: problem}}; available columns: {', '.join(columns)}")
@@ -205,6 +209,7 @@ def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> Non
     usable value. Hub datasets are checked when they load."""
     if source.path.startswith(SYNTHETIC) or not is_local(source.path):
         return
+    first: dict[str, tuple[str, str]] = {}  # column -> (its kind in the first row, that row's place)
     try:
         for place, row in iter_local_rows(local_path(source.path)):
             for column, ok in required.items():
@@ -213,6 +218,12 @@ def _check_rows(source: DataSource, where: str, required: dict[str, Any]) -> Non
                 if not ok(row[column]):
                     expected = EXPECTED.get(ok, "non-empty text")
                     raise ValueError(f"{place}: {column!r} is {json_preview(row[column])}, expected {expected}")
+                # TRL formats a whole batch one way: chat and text rows in one file crash mid-training
+                kind = "chat messages" if isinstance(row[column], list) else "text"
+                seen, where_seen = first.setdefault(column, (kind, place))
+                if kind != seen:
+                    raise ValueError(f"{place}: {column!r} is {kind} but {where_seen} has {seen}; one file holds one "
+                                     "format (convert the rows, or split them into two sources)")
     except ValueError as e:
         raise ConfigError(f"{where}.path: {e}") from None
 
@@ -261,7 +272,7 @@ def peek_row(source: DataSource) -> dict[str, Any] | None:
             row = next((r for _, r in iter_local_rows(local_path(source.path))), None)
         else:
             return None
-    except (TypeError, ValueError):  # bad task_args, an unreadable file
+    except (TypeError, ValueError, OSError):  # bad task_args, an unreadable or missing file (check_source says so)
         return None
     return None if row is None else {source.columns.get(k, k): v for k, v in row.items()}
 

@@ -90,6 +90,7 @@ class GRPORecipe:
                               f"({per_device} x {world})")
         if self.difficulty_filter is not None:
             self.difficulty_filter.validate()
+            difficulty.check_filter(self)
         runtime.check_resume(self.trainer)
 
 

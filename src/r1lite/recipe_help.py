@@ -21,7 +21,7 @@ from r1lite.config import unwrap_optional
 from r1lite.stages import STAGES, recipe_class
 from r1lite.trl_schema import NO_DEFAULT, trainer_fields
 
-DOC_WIDTH = 110  # one line of doc per field
+DOC_WIDTH = 110  # a field's doc is wrapped at this width, under its name
 
 
 def module_doc(module: str) -> str:
@@ -66,10 +66,9 @@ def field_doc(cls: type, name: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """The first sentence of a doc, on one line, cut to DOC_WIDTH."""
+    """The first sentence of a doc, whole (never cut mid-word: _row wraps it); "e.g." and "i.e." end no sentence."""
     text = re.sub(r"\s+", " ", text).strip()
-    first = re.split(r"(?<=[.!?])\s(?=[A-Z`])", text, maxsplit=1)[0]
-    return first if len(first) <= DOC_WIDTH else first[:DOC_WIDTH - 3].rstrip() + "..."
+    return re.split(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s(?=[A-Z`])", text, maxsplit=1)[0]
 
 
 def _type_name(tp: Any) -> str:
@@ -88,8 +87,10 @@ def _default(f: dataclasses.Field) -> Any:
 def _row(name: str, type_name: str, default: Any, doc: str, missing: str = "required") -> str:
     """Two lines per field: name, type, default; then its doc. `missing` is shown when there is no literal default."""
     shown = missing if default is NO_DEFAULT else f"= {default!r}"
-    return f"  {name:<30} {type_name} {shown}\n  {'':<30} {one_line(doc)}" if doc else \
-        f"  {name:<30} {type_name} {shown}"
+    indent = " " * 33
+    lines = textwrap.wrap(one_line(doc), DOC_WIDTH, initial_indent=indent, subsequent_indent=indent,
+                          break_on_hyphens=False)
+    return "\n".join([f"  {name:<30} {type_name} {shown}", *lines])
 
 
 def _dataclass_rows(cls: type) -> list[str]:
@@ -117,8 +118,8 @@ def render(stage: str) -> str:
     out = [f"usage: r1lite {stage} {config} [--field value | --section.field value ...]",
            f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "",
            module_doc(STAGES[stage]), "",
-           ("Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
-            "section.name when the name is in several sections):")]
+           "Recipe fields (YAML sections; any field can be overridden on the command line by name, or by section.name",
+           "when the name is in several sections):"]
     top = []
     for f in dataclasses.fields(recipe_cls):
         if "trl" in f.metadata:
@@ -136,12 +137,14 @@ def render(stage: str) -> str:
         own_doc = section.__doc__ if section.__doc__ and not section.__doc__.startswith(f"{section.__name__}(") else ""
         doc = field_doc(recipe_cls, f.name) or one_line(own_doc)  # a dataclass without one gets its signature
         title = f"{f.name}:  a list of {section.__name__}" if is_list else f"{f.name}:  {section.__name__}"
-        out += ["", f"{title}{' - ' + doc if doc else ''}"]
+        out += ["", *textwrap.wrap(f"{title}{' - ' + doc if doc else ''}", DOC_WIDTH + 33, subsequent_indent="  ",
+                                   break_on_hyphens=False)]
         if f.name == "rewards":
             from r1lite.rewards import REWARDS
 
-            out.append(f"  (name: one of {', '.join(REWARDS)}, or your own function as module.path:function or "
-                       "path/to/file.py:function)")
+            out += textwrap.wrap(f"(name: one of {', '.join(REWARDS)}, or your own function as module.path:function "
+                                 "or path/to/file.py:function)", DOC_WIDTH + 33, initial_indent="  ",
+                                 subsequent_indent="   ", break_on_hyphens=False)
         out += _dataclass_rows(section)
     if top:
         out += ["", "top-level fields:", *top]

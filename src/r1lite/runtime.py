@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -188,6 +190,39 @@ def check_resume(trainer: dict[str, Any]) -> None:
 
 
 RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
+LOCK_FILE = ".r1lite.lock"  # held (flock) by the run writing the folder; holds its pid
+_LOCKS: dict[Path, Any] = {}  # folder -> the open lock file this process holds until it exits
+
+
+def lock_output_dir(output_dir: Path, create: bool = False) -> None:
+    """Make this process the only r1lite run writing `output_dir` (a folder that does not exist yet is locked when it
+    is created, create=True). Another live run holding it: a ConfigError at once, naming its pid. A lock left by a
+    killed run is free (the kernel drops a dead process's flock), and is taken over, saying whose it was. Held until
+    this process exits; taking it again in the same process is a no-op (the demo's stages, a resumed call)."""
+    if not is_main_process() or (not create and not output_dir.is_dir()):
+        return
+    output_dir = output_dir.resolve()
+    if output_dir in _LOCKS:
+        return
+    import fcntl
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(output_dir / LOCK_FILE, "a+")
+    handle.seek(0)
+    holder = handle.read().strip()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"output_dir: {output_dir} is being written by another r1lite run ({holder or 'pid unknown'}"
+                          "); wait for it to finish, or use another output_dir") from None
+    if holder:
+        log.info("output_dir: taking over the lock of %s, which is no longer running", holder)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {platform.node()}")
+    handle.flush()
+    _LOCKS[output_dir] = handle
 
 
 def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignored: Sequence[str] = (),
@@ -221,7 +256,7 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
                               f"differ: {details}); use another output_dir, the same settings, or "
                               "--overwrite_output_dir true")
     if write and is_main_process():
-        output_dir.mkdir(parents=True, exist_ok=True)
+        lock_output_dir(output_dir, create=True)
         write_atomic(output_dir / RECIPE_FILE, yaml.safe_dump(current, sort_keys=False))
     return not changed and not recipe.overwrite_output_dir
 
@@ -265,11 +300,21 @@ def default_output_dir(stage: str) -> Path:
     return Path("runs") / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def settings_output_dir(stage: str, recipe: Any, settings: Sequence[str]) -> Path:
+    """runs/<stage>-<model>-<hash of the settings>: the same command finds its folder again (and resumes there),
+    other settings get another."""
+    values = _settings(to_dict(recipe), settings, ())
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
+    model = str(lookup(to_dict(recipe), "model.model_name_or_path") or "model").rstrip("/").split("/")[-1]
+    return Path("runs") / f"{stage}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', model)[:40]}-{digest}"
+
+
 def start_training(stage: str, recipe: Any) -> tuple[Path, str | None, str | None]:
     """Before a trainer is built: environment, output folder and resume policy (checkpoints), run record, Hub repo.
     Returns (output folder, checkpoint to resume from, Hub repo id to push to)."""
     setup_env()
     output_dir = Path(recipe.trainer.get("output_dir") or default_output_dir(stage))
+    lock_output_dir(output_dir)  # before its checkpoints are judged: another run may be writing them
     resume = prepare_output_dir(output_dir, recipe.trainer.get("resume_from_checkpoint"), recipe.overwrite_output_dir)
     open_run(output_dir, recipe)  # a trainer's run folder is judged by its checkpoints (above), not its settings
     if is_main_process():
