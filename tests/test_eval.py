@@ -140,12 +140,14 @@ def test_kill_and_resume_redoes_no_sample(tmp_path, monkeypatch):
     by_key = {(r["id"], r["sample"]): r["response"] for r in read_records(reference)}
     assert all(by_key[r["id"], r["sample"]] == r["response"] for r in records)  # the same samples, not just scores
     # a smaller rerun in the same folder reports only what it asked for
-    small = run_eval(_recipe(tmp_path, limit=3, num_samples=1, **sampled), backend=resumed)
+    small = run_eval(_recipe(tmp_path, limit=3, **sampled), backend=resumed)
     assert json.loads((small / "results.json").read_text())["scores"]["gsm8k"]["num_problems"] == 3
     assert len(resumed.prompts) == 2
-    # other settings in the same folder are refused, not mixed in
+    # other settings in the same folder are refused, not mixed in (num_samples too: n samples are drawn together)
     with pytest.raises(ConfigError, match="other settings"):
         run_eval(_recipe(tmp_path, temperature=0.7), backend=hf)
+    with pytest.raises(ConfigError, match="num_samples: 2 -> 1"):
+        run_eval(_recipe(tmp_path, num_samples=1, **sampled), backend=hf)
     with pytest.raises(ConfigError, match="benchmark_args.gsm8k.lim: unknown field"):
         _recipe(tmp_path, benchmark_args={"gsm8k": {"lim": 3}})
 
