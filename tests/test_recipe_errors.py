@@ -80,8 +80,8 @@ def test_bundled_typo_suggests_the_name(tmp_path, capfd):
     ("eval", lambda t: {"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "top_p": 2}, "top_p: 2.0 must be in (0, 1]"),
     ("eval", lambda t: {"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "top_p": 0}, "top_p: 0.0 must be in (0, 1]"),
     ("grpo", lambda t: grpo_raw(t, difficulty_filter={"num_samples": 1}),
-     "difficulty_filter.band: [0.0, 1.0] (exclusive) can never keep a prompt: with num_samples 1 a pass rate is one "
-     "of 0, 1"),
+     ("difficulty_filter.band: [0.0, 1.0] (exclusive) can never keep a prompt: with num_samples 1 a pass rate is "
+      "one of 0, 1")),
     ("grpo", lambda t: grpo_raw(t, difficulty_filter={"num_samples": 4, "band": [0.3, 0.45]}),
      "can never keep a prompt"),
     ("grpo", lambda t: grpo_raw(t, rewards=[{"name": "format"}], difficulty_filter={}),

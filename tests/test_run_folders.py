@@ -142,7 +142,7 @@ def test_two_concurrent_evals_into_one_folder_lose_and_duplicate_nothing(tmp_pat
             time.sleep(0.05)
         rc, _, err = run_cli(capfd, "eval", "--config", recipe)
         one_line(rc, err, "is being written by another r1lite run", f"pid {first.pid}")
-        out, err = first.communicate(timeout=300)
+        _, err = first.communicate(timeout=300)
     finally:
         server.close()
     assert first.returncode == 0, err
@@ -222,6 +222,6 @@ def test_a_pass_rates_file_cut_by_a_kill_is_still_r1lites(tmp_path, capfd):
     data = jsonl(tmp_path / "train.jsonl", PROBLEMS)
     record = {"settings": "abc", "key": "k1", "pass_rate": 0.5}
     (tmp_path / "pass.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(record)[:20])
-    rc, out, err = run_cli(capfd, "check", "--config", write(tmp_path / "g.yaml", grpo_with_filter(
+    rc, _, err = run_cli(capfd, "check", "--config", write(tmp_path / "g.yaml", grpo_with_filter(
         tmp_path, data, pass_rates=str(tmp_path / "pass.jsonl"))), "--stage", "grpo")
     assert rc == 0, err

@@ -6,15 +6,12 @@ import json
 import logging
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import yaml
 
-from r1lite import reward_log, user_rewards
+from r1lite import user_rewards
 from r1lite.cli import main
-from r1lite.config import load_recipe
-from r1lite.grpo import GRPORecipe
 from r1lite.reward_log import RewardError, wrap_rewards
 from r1lite.rewards import RewardSpec, build_rewards, reward_names
 
@@ -202,7 +199,7 @@ def test_grpo_run_with_bad_rewards_finishes_and_names_them(tmp_path, bad_module,
     assert (out / "model.safetensors").is_file()
     text = caplog.text
     assert "reward hang failed" in text and "reward exits failed" in text and "reward nan row 0" in text
-    strict = lambda c: pytest.fail(f"bare {c} in JSONL")  # noqa: E731
+    strict = lambda c: pytest.fail(f"bare {c} in JSONL")
     metrics = [json.loads(line, parse_constant=strict) for line in (out / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*metrics)
     assert {"rewards/length_penalty(max_words=1)/mean", "rewards/length_penalty(max_words=3)/mean"} <= keys

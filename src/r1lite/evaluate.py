@@ -15,7 +15,6 @@ the result equals an uninterrupted run); a restart with different settings is re
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import time

@@ -43,7 +43,7 @@ def _score(value: Any) -> tuple[float | None, str | None]:
             value = value.item()
         except (ValueError, TypeError):
             pass
-    if isinstance(value, (bool, int, float)) or isinstance(value, numbers.Real):
+    if isinstance(value, (bool, int, float, numbers.Real)):
         number = float(value)
         return (number, None) if math.isfinite(number) else (None, f"{number} is not finite")
     return None, f"{json_preview(value)} is a {type(value).__name__}, not a number or None"

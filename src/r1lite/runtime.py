@@ -207,7 +207,7 @@ def lock_output_dir(output_dir: Path, create: bool = False) -> None:
     import fcntl
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(output_dir / LOCK_FILE, "a+")
+    handle = open(output_dir / LOCK_FILE, "a+")  # noqa: SIM115 - open as long as this process runs: the lock
     handle.seek(0)
     holder = handle.read().strip()
     try:

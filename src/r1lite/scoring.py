@@ -74,7 +74,7 @@ def _serve() -> None:
         outbox.send((index, result))
 
 
-class _Worker:
+class Worker:
     """A plain `python -c` subprocess (not multiprocessing: that would re-import the user's __main__) running `main`
     (user_rewards runs users' reward functions in one)."""
 
@@ -117,7 +117,7 @@ class Scorer:
         self.timeout_s = timeout_s
         self.num_workers = num_workers or default_num_workers()
         self.cache: collections.OrderedDict[tuple[bytes, str | None, bool], Grade] = collections.OrderedDict()
-        self.workers: list[_Worker] = []
+        self.workers: list[Worker] = []
         self.lock = threading.Lock()  # one batch at a time: workers and cache are shared state
         self.pid = os.getpid()
         self.stats = collections.Counter()
@@ -167,7 +167,7 @@ class Scorer:
         if not items:
             return {}
         while len(self.workers) < min(self.num_workers, len(items)):
-            self.workers.append(_Worker())
+            self.workers.append(Worker())
         queue, done, failed_starts = collections.deque(items), {}, 0
         while queue or any(w.task for w in self.workers):
             for w in self.workers:
@@ -215,9 +215,9 @@ class Scorer:
                     done[queue.popleft()[0]] = Grade(None, False, timed_out=True)
         return done
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: Worker) -> None:
         worker.kill()
-        self.workers[self.workers.index(worker)] = _Worker()
+        self.workers[self.workers.index(worker)] = Worker()
 
     def close(self) -> None:
         with self.lock:

@@ -6,7 +6,7 @@ passed as keyword arguments on every call. is_import_path tells such a name from
 loads the object it names (a ValueError says what is wrong) -> check_user_reward is what `r1lite check` verifies of
 it -> UserReward, which `r1lite.rewards.make_reward` builds, calls it with the recipe's args.
 
-Your code runs in a worker process of its own (scoring._Worker, started with this process's sys.path), never in the
+Your code runs in a worker process of its own (scoring.Worker, started with this process's sys.path), never in the
 trainer: every batch gets its scores within scoring.timeout_s or the worker is killed and replaced and the batch
 scores None; a crash, sys.exit or KeyboardInterrupt in your code fails that batch, not the run. So `check` imports
 the function the way the worker will, in a fresh process: what does not import there (or not within STARTUP_S)
@@ -160,9 +160,9 @@ class RewardFailure(RuntimeError):
 def start_worker(name: str, args: dict[str, Any], startup_s: float | None = None) -> Any:
     """A worker process serving `name` with `args`, once it has imported it. Raises RewardFailure when it cannot
     (the reason: the import error, a bad signature, or no answer within startup_s)."""
-    from r1lite.scoring import _Worker
+    from r1lite.scoring import Worker
 
-    worker = _Worker(WORKER_MAIN)
+    worker = Worker(WORKER_MAIN)
     _LIVE.add(worker)
     try:
         worker.outbox.send((list(sys.path), name, dict(args)))
@@ -264,5 +264,5 @@ class UserReward:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
             pass

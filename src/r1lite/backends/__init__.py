@@ -133,7 +133,6 @@ def check_backend_args(backend: str, args: dict[str, Any], where: str = "backend
     recipe (it would be echoed and written to resolved_recipe.yaml): only the name of the environment variable that
     holds it. The messages never repeat a value, which may be the key itself. `also`: options besides the backend's
     own (the difficulty filter's backend_args may name the served policy's `model`)."""
-    from r1lite.backends.openai import OpenAIBackend
     from r1lite.config import ConfigError, check_env_name
 
     if "api_key" in args:
@@ -143,7 +142,9 @@ def check_backend_args(backend: str, args: dict[str, Any], where: str = "backend
     if backend == "openai" and not args.get("base_url"):
         raise ConfigError(f"{where}.base_url: required for the openai backend (e.g. http://127.0.0.1:8000/v1)")
     if backend == "openai":
-        allowed = [p for p in inspect.signature(OpenAIBackend).parameters if p != "model" or p in also]
+        module, factory = BACKENDS["openai"].split(":")
+        options = inspect.signature(getattr(importlib.import_module(module), factory)).parameters
+        allowed = [p for p in options if p != "model" or p in also]
         for key in args:
             if key not in allowed:
                 raise ConfigError(f"{where}.{key}: not an option of the openai backend; allowed values: "
