@@ -47,7 +47,7 @@ from r1lite.eval_report import read_records, record_key
 from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
-from r1lite.runtime import lock_output_dir, open_run, settings_output_dir, setup_env
+from r1lite.runtime import open_run, settings_output_dir, setup_env
 from r1lite.scoring import ScoringArgs
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,6 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     out = Path(recipe.output_dir) if recipe.output_dir else settings_output_dir("eval", recipe, RUN_SETTINGS)
     if rank == 0:
         print(f"eval: output folder {out}", flush=True)
-    lock_output_dir(out)  # another run writing there: refused now, before anything loads
     reusable = open_output_dir(recipe, out, write=False)  # other settings are refused before anything loads
     rows = load_rows(recipe)
     budgets: list[int | None] = [None, *recipe.thinking_budgets]

@@ -19,7 +19,7 @@ from r1lite.model_names import EMBEDDED, resolve
 log = logging.getLogger("r1lite")
 
 MODEL_IGNORE = ["completions*.jsonl", "metrics.jsonl", "run.json", "resolved_recipe.yaml", "training_args.bin",
-                "checkpoint-*", "checkpoint-*/**", "runs/**", "_*"]
+                ".r1lite.lock", "checkpoint-*", "checkpoint-*/**", "runs/**", "_*"]
 
 
 def hub_origin(name: str | None, depth: int = 0) -> str | None:

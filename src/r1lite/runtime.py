@@ -236,6 +236,7 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
     every stage: the outputs are started over, even a run with the same settings (as the trainers delete their
     checkpoints), so it always returns False. With `write`, creates the folder and records the recipe, atomically
     (the main process only)."""
+    lock_output_dir(output_dir, create=write)  # before its outputs are judged: another run may be writing them
     current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
     has_outputs = not outputs or any(any(output_dir.glob(pattern)) for pattern in outputs)
     changed = []
@@ -256,7 +257,6 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
                               f"differ: {details}); use another output_dir, the same settings, or "
                               "--overwrite_output_dir true")
     if write and is_main_process():
-        lock_output_dir(output_dir, create=True)
         write_atomic(output_dir / RECIPE_FILE, yaml.safe_dump(current, sort_keys=False))
     return not changed and not recipe.overwrite_output_dir
 

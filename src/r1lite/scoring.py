@@ -33,7 +33,7 @@ STARTUP_S = 60.0  # a worker that has not imported its libraries by then is repl
 
 @dataclass
 class ScoringArgs:
-    timeout_s: float = 5.0  # every completion gets a score within this wall-clock time
+    timeout_s: float = 5.0  # every completion (a batch, for your own reward functions) is scored within this time
     num_workers: int | None = None  # scoring processes; default: all CPU cores
     invalid_scores: str = "none"  # a reward's non-score (text, NaN, wrong count): none (scored None, counted) | error
 
