@@ -215,7 +215,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("math_verify").setLevel(logging.ERROR)
 
-    from r1lite.scoring import default_num_workers, shared_scorer
+    from r1lite.grading.bounded_pool import default_num_workers, shared_scorer
 
     items = build_completions(args.n, args.seed)
     counts = Counter(kind for kind, _, _ in items)

@@ -209,12 +209,12 @@ def test_reward_arg_values_are_checked_at_load(rewards, trainer, expected):
 
 
 def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
-    from r1lite import scoring
+    from r1lite.grading import bounded_pool
 
     def no_scorer(*args, **kwargs):
         raise AssertionError("a scorer was made while checking a recipe")
 
-    monkeypatch.setattr(scoring, "Scorer", no_scorer)
+    monkeypatch.setattr(bounded_pool, "Scorer", no_scorer)
     raw = {**grpo_raw(max_completion_length=256), "rewards": [
         {"name": n} for n in ("accuracy", "cosine", "length", "format", "soft_overlong")]}
     recipe = load_recipe(GRPORecipe, raw=raw)

@@ -438,7 +438,7 @@ def test_duplicates_and_selection():
 @pytest.mark.slow
 def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
     """SmolLM2-135M as a local teacher on 20 synthetic arithmetic prompts -> verified traces -> SFT of a tiny student."""
-    from r1lite.grading import grade
+    from r1lite.grading.grading import grade
     from r1lite.sft import SFTRecipe
     from r1lite.sft import run as run_sft
 
@@ -467,7 +467,7 @@ def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
 
 def test_countdown_rows_use_the_countdown_checker():
     from r1lite.filters import verify
-    from r1lite.scoring import ScoringArgs
+    from r1lite.grading.bounded_pool import ScoringArgs
 
     row = {"problem": "Using the numbers [3, 5, 2], create an equation that equals 13.", "answer": "3 * 5 - 2",
            "nums": [3, 5, 2], "target": 13}

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.answer_extraction import extract_answer
+from r1lite.grading.answer_extraction import extract_answer
 from r1lite.benchmarks import bundled_file, read_jsonl
 from r1lite.evaluate import grade_records
-from r1lite.grading import grade, grade_quick, read_gold
+from r1lite.grading.grading import grade, grade_quick, read_gold
 from r1lite.rewards import make_reward
 
 DATA = Path(__file__).parent / "data"
@@ -84,7 +84,7 @@ def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
 
 def test_rows_of_mixed_tasks_are_graded_in_place():
     """One grade_rows call decides the task per row and keeps the order (math rows are graded as one batch)."""
-    from r1lite.checkers import check_answers, grade_rows
+    from r1lite.grading.checkers import check_answers, grade_rows
 
     countdown = {"answer": "3 * 5 - 2", "nums": [3, 5, 2], "target": 13}
     rows = [{"answer": "42"}, countdown, {"answer": "forty two"}, countdown, {"answer": "7"}]

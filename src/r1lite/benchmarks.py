@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.checkers import TASK_FIELDS
+from r1lite.grading import TASK_FIELDS
 from r1lite.prompts import R1_EVAL_TEMPLATE
 
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         print(f"r1lite: unknown command {command!r}{hint}; commands: {', '.join(commands)}", file=sys.stderr)
         return 2
-    from r1lite.backends.openai import APIError
+    from r1lite.backends import APIError
     from r1lite.config import ConfigError
 
     try:

@@ -247,7 +247,7 @@ def _select_where(ds: Any, source: DataSource) -> Any:
 
 def _gold_from_solution(solution: str) -> str:
     """A reference solution used as gold: keep only its final answer (last boxed or #### X)."""
-    from r1lite.answer_extraction import extract_answer
+    from r1lite.grading import extract_answer
 
     return extract_answer(solution) or solution
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from r1lite import eval_report
-from r1lite.answer_forms import as_number, normalize
+from r1lite.grading import as_number, normalize
 from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, chunk_seed, make_backend, model_args
-from r1lite.backends.openai import OpenAIBackend
+from r1lite.backends import OpenAIBackend
 from r1lite.benchmarks import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
 from r1lite.budget import generate_with_budget
-from r1lite.checkers import grade_rows
+from r1lite.grading import grade_rows
 from r1lite.config import (
     ConfigError,
     check_env_name,
@@ -43,7 +43,7 @@ from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import default_output_dir, open_run, setup_env
-from r1lite.scoring import ScoringArgs
+from r1lite.grading import ScoringArgs
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.prompts import build_messages
 from r1lite.runtime import setup_env
-from r1lite.scoring import ScoringArgs
+from r1lite.grading import ScoringArgs
 from r1lite.trace_store import DATA, STATS, Store, has_work, open_output_dir, row_key, write_json
 
 log = logging.getLogger(__name__)

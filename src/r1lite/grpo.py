@@ -34,7 +34,7 @@ from r1lite.difficulty import DifficultyFilterArgs
 from r1lite.formats import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
-from r1lite.scoring import ScoringArgs
+from r1lite.grading import ScoringArgs
 from r1lite.trl_schema import trainer_section, trainer_value
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from r1lite.answer_extraction import completion_text
+from r1lite.grading import completion_text
 from r1lite.jsonl import append_jsonl
 
 log = logging.getLogger("r1lite")

@@ -4,7 +4,7 @@ A reward function follows TRL's convention `f(completions, **columns) -> list[fl
 strings or chat message lists; dataset columns (answer, nums, target, ...) arrive as lists; `completion_ids`
 (token ids) when TRL provides them. None means "no signal for this row" (e.g. the gold answer cannot be parsed);
 TRL skips it. Nothing here needs a model, and nothing raises on garbage: answer checking runs through
-`r1lite.scoring` with a hard deadline per completion.
+`r1lite.grading.bounded_pool` with a hard deadline per completion.
 
 A reward's fields are the recipe's `args` for it plus the run context it lists in CONTEXT: timeout_s, num_workers
 (scoring), max_completion_length (trainer) and think_prefilled (the chat template opens <think>); make_reward
@@ -30,10 +30,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from r1lite.answer_extraction import boxed_values, completion_text, extract_answer
-from r1lite.checkers import grade_countdown
+from r1lite.grading import boxed_values, completion_text, extract_answer
+from r1lite.grading import grade_countdown
 from r1lite.config import ConfigError, suggest
-from r1lite.scoring import grade_batch
+from r1lite.grading import grade_batch
 from r1lite.user_rewards import UserReward, check_user_reward, is_import_path
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from r1lite.backends import Completion, SamplingParams
+from r1lite.backends.base import Completion, SamplingParams
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Where a completion states its final answer: the text after </think>, then boxes, answer tags, "the answer is", ####.
 
 Pure string work, linear in the input (no regex backtracking on model output, bounded scans), so it runs in-process
-before anything slow. `r1lite.grading` decides whether what is found here equals the gold.
+before anything slow. `r1lite.grading.grading` decides whether what is found here equals the gold.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One answer string flows top to bottom: `clean` drops what never changes the valu
 signs, thousands commas) -> `normalize` (no whitespace: exact comparison, answer keys) -> `as_number` (the exact
 Fraction of a plain number) -> the comparisons `numbers_equal` (a decimal against an exact gold needs EXACT_PLACES
 places) and `base_numerals_equal` (52_8) -> `plain_verdict`, which also compares multiple-choice letters and words
-and says None when only math-verify can tell. Pure Python and fast: `r1lite.grading` tries it before math-verify.
+and says None when only math-verify can tell. Pure Python and fast: `r1lite.grading.grading` tries it before math-verify.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from r1lite.answer_extraction import BOXED_MARKERS, boxed_values
+from r1lite.grading.answer_extraction import BOXED_MARKERS, boxed_values
 
 EXACT_PLACES = 6  # a decimal answer to an exact gold needs this many places (math-verify's float_rounding)
 

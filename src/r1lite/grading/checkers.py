@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from r1lite.answer_extraction import boxed_values, final_segment
-from r1lite.grading import Grade
-from r1lite.scoring import grade_batch
+from r1lite.grading.answer_extraction import boxed_values, final_segment
+from r1lite.grading.grading import Grade
+from r1lite.grading.bounded_pool import grade_batch
 
 TASK_FIELDS = ("nums", "target")  # row fields a non-math checker reads, kept on benchmark rows
 

@@ -1,13 +1,13 @@
 """Is this completion's final answer the gold answer? One grader for the GRPO accuracy reward and for `r1lite eval`.
 
 grade(completion, gold): `read_gold` reads the gold once (a letter, words, a number or math; one value or several)
--> the final answer is found after </think> (`r1lite.answer_extraction`) -> `_verdict` compares it: letters, words,
-normal forms and exact numbers first (`r1lite.answer_forms.plain_verdict`), then math-verify for the rest
+-> the final answer is found after </think> (`r1lite.grading.answer_extraction`) -> `_verdict` compares it: letters, words,
+normal forms and exact numbers first (`r1lite.grading.answer_forms.plain_verdict`), then math-verify for the rest
 (inequalities as intervals, short decimals as fractions) -> a Grade. `grade_quick` takes the same path without
 math-verify and returns None where only math-verify can tell.
 
 Pure Python (no torch). math-verify can take unbounded time on pathological input; call `grade` through
-`r1lite.scoring` (process pool, hard deadline) from training and eval code. math-verify's own timeouts use SIGALRM,
+`r1lite.grading.bounded_pool` (process pool, hard deadline) from training and eval code. math-verify's own timeouts use SIGALRM,
 which only works on the main thread, so they are switched off here and the deadline is enforced by the scorer.
 """
 
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from r1lite.answer_extraction import (
+from r1lite.grading.answer_extraction import (
     answer_in,
     boxed_values,
     candidates,
@@ -28,7 +28,7 @@ from r1lite.answer_extraction import (
     final_segment,
     last_number,
 )
-from r1lite.answer_forms import (
+from r1lite.grading.answer_forms import (
     EXACT_PLACES,
     TEXT_COMMAND,
     as_number,
@@ -293,7 +293,7 @@ def grade(completion: Any, gold: str | None, anywhere: bool = True) -> Grade:
     solution with a boxed answer).
 
     Rules, in order:
-    - The answer is read from the text after `</think>` (see `r1lite.answer_extraction`): the last `\\boxed{}`, else
+    - The answer is read from the text after `</think>` (see `r1lite.grading.answer_extraction`): the last `\\boxed{}`, else
       the last `<answer>` tag, else the last "the answer is X", else the last `#### X`.
     - One gold value: the last box wins, but several different boxes offered together (`\\boxed{3} or
       \\boxed{4}`) are a hedge and earn credit only if every one of them is right (`\\boxed{\\frac52}` or

@@ -22,9 +22,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from r1lite.answer_extraction import completion_text
+from r1lite.grading.answer_extraction import completion_text
 from r1lite.config import check_positive
-from r1lite.grading import Grade, grade, grade_quick
+from r1lite.grading.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536
@@ -75,10 +75,10 @@ class _Worker:
     """A plain `python -c` subprocess (not multiprocessing: that would re-import the user's __main__)."""
 
     def __init__(self) -> None:
-        src = str(Path(__file__).resolve().parents[1])
+        src = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1"}
-        self.process = subprocess.Popen([sys.executable, "-c", "from r1lite.scoring import _serve; _serve()"],
+        self.process = subprocess.Popen([sys.executable, "-c", "from r1lite.grading.bounded_pool import _serve; _serve()"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.inbox = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.outbox = Connection(os.dup(self.process.stdin.fileno()), readable=False)
