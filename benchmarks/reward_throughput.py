@@ -36,7 +36,7 @@ STEPS = ("Let me think about this carefully.", "First, I need to understand what
 
 def load_golds(seed: int) -> list[tuple[str, str]]:
     """(problem, gold answer) pairs from MATH-500 and GSM8K, shuffled."""
-    from r1lite.benchmarks import bundled_file, read_jsonl
+    from r1lite.data.benchmarks import bundled_file, read_jsonl
 
     pairs = []
     for name in ("math500", "gsm8k_test"):

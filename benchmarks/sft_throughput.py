@@ -61,7 +61,7 @@ def write_model(folder: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from r1lite.models import tiny_tokenizer
+    from r1lite.models.models import tiny_tokenizer
 
     tok = tiny_tokenizer()
     config = AutoConfig.for_model("qwen2", vocab_size=len(tok), pad_token_id=tok.pad_token_id,
@@ -110,7 +110,7 @@ def measure(trainer: Any, seconds: float) -> dict[str, float]:
 
 
 def build(work: Path, mode: str, batch_size: int, accumulation: int, max_length: int, seed: int) -> Any:
-    from r1lite.config import load_recipe
+    from r1lite.recipe.config import load_recipe
     from r1lite.sft import SFTRecipe, build_trainer
 
     out = work / f"out-{mode}"

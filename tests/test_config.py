@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, load_recipe, parse_overrides
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.recipe.config import ConfigError, load_recipe, parse_overrides
 from r1lite.grpo import GRPORecipe
 from r1lite.sft import SFTRecipe
 
@@ -141,7 +141,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):
     from r1lite.cli import main
-    from r1lite.stages import stage_of
+    from r1lite.cli import stage_of
 
     assert stage_of(path) == stage
     assert main(["check", "--config", str(REPO / path)]) == 0
@@ -228,7 +228,7 @@ def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
     ("generate", {"teacher": {"backend": "hf"}}, "a Hub id, a local folder"),
 ])
 def test_a_null_model_is_a_configuration_error(stage, fields, what):
-    from r1lite.stages import recipe_class
+    from r1lite.cli import recipe_class
 
     raw = eval_raw(**fields) if stage == "eval" else generate_raw(**fields)
     message = error_of({**raw, "model": {"model_name_or_path": None}}, cls=recipe_class(stage))

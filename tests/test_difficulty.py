@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from r1lite import data, difficulty
+from r1lite import difficulty
+from r1lite.data import data
 from r1lite.backends import Completion
-from r1lite.config import ConfigError, load_recipe
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
 
 K = 4  # samples per prompt

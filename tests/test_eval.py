@@ -7,9 +7,9 @@ import pytest
 
 from r1lite import evaluate, metrics
 from r1lite.backends import Completion, SamplingParams
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.budget import ANSWER_PREFIX, generate_with_budget
-from r1lite.config import ConfigError, load_recipe
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.eval_report import problems_of, read_records
 from r1lite.evaluate import EvalRecipe, grade_records
 from r1lite.evaluate import run as run_eval
@@ -237,7 +237,7 @@ def test_countdown_benchmark_rows_are_graded_by_the_countdown_checker():
     """An equation that equals the target without using the given numbers is wrong (the math grader alone would
     credit `5+5` against a gold `2*3+4`, both 10)."""
     from r1lite.backends import Completion
-    from r1lite.benchmarks import get_benchmark, load_benchmark
+    from r1lite.data.benchmarks import get_benchmark, load_benchmark
     from r1lite.evaluate import grade_records
 
     bench = get_benchmark("countdown", path="synthetic:countdown", task_args={"n": 4, "num_count": 3})

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from r1lite import cli
-from r1lite.benchmarks import BUNDLED_DIR
+from r1lite.data.benchmarks import BUNDLED_DIR
 
 PACKAGE = str(Path(cli.__file__).parent)
 HOOKS = {"validate", "build_trainer_section"}

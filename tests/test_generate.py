@@ -17,8 +17,8 @@ import yaml
 from r1lite import filters
 from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, load_recipe
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.generate import GenerateRecipe, cost_usd
 from r1lite.generate import cli as generate_cli
 from r1lite.generate import run as run_generate

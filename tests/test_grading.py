@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from r1lite.grading.answer_extraction import extract_answer
-from r1lite.benchmarks import bundled_file, read_jsonl
+from r1lite.data.benchmarks import bundled_file, read_jsonl
 from r1lite.evaluate import grade_records
 from r1lite.grading.grading import grade, grade_quick, read_gold
 from r1lite.rewards import make_reward

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from r1lite.config import ConfigError, load_recipe
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
 from r1lite.grpo import run as run_grpo
 

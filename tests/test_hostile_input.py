@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from r1lite.backends import Completion, SamplingParams
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
-from r1lite.config import load_recipe, to_dict
+from r1lite.recipe.config import load_recipe, to_dict
 from r1lite.evaluate import EvalRecipe
 from r1lite.evaluate import run as run_eval
 from r1lite.grpo import GRPORecipe
@@ -394,7 +394,7 @@ def test_identical_samples_at_positive_temperature_are_reported(tmp_path, caplog
 
 
 def test_model_folders_r1lite_writes_sample_by_default(tmp_path, monkeypatch):
-    from r1lite import models
+    from r1lite.models import models
 
     monkeypatch.setenv("R1LITE_CACHE", str(tmp_path))
     folder = Path(models.materialize("tiny:qwen2"))

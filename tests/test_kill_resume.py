@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from r1lite.config import load_recipe
+from r1lite.recipe.config import load_recipe
 from r1lite.grpo import GRPORecipe
 from r1lite.grpo import run as run_grpo
 from r1lite.sft import SFTRecipe
@@ -25,7 +25,7 @@ CHILD = """
 import json, os, signal, sys
 import transformers
 from r1lite import rewards
-from r1lite.config import load_recipe
+from r1lite.recipe.config import load_recipe
 from r1lite.grpo import GRPORecipe
 from r1lite.sft import SFTRecipe
 

@@ -1,12 +1,12 @@
 """The package's shape: imports between r1lite modules form no cycle (counting the lazy ones inside functions), no
-module imports another's private name, and the stages are listed in one place (stages.STAGES)."""
+module imports another's private name, and the stages are listed in one place (cli.COMMANDS)."""
 
 import ast
 from pathlib import Path
 
-from r1lite import stages
+from r1lite import cli
 
-PACKAGE = Path(stages.__file__).parent
+PACKAGE = Path(cli.__file__).parent
 
 
 def _module_name(path: Path) -> str:
@@ -80,15 +80,15 @@ def test_no_private_name_is_imported_across_modules():
 
 
 def test_every_stage_module_has_the_stage_contract():
-    for stage in stages.STAGES:
-        module = stages.module(stage)
+    for stage in cli.STAGES:
+        module = cli.module(stage)
         assert callable(module.run) and callable(module.cli), stage
         assert callable(getattr(module.Recipe, "validate", None)), stage
 
 
 def test_the_stages_are_listed_once():
-    """No other module spells out the stage modules: they read stages.STAGES."""
-    listed = [p.name for p in PACKAGE.rglob("*.py") if p.name != "stages.py"
+    """No other module spells out the stage modules: they read cli.STAGES."""
+    listed = [p.name for p in PACKAGE.rglob("*.py") if p.name != "cli.py"
               and all(f'"r1lite.{m}"' in p.read_text() for m in ("grpo", "sft", "evaluate", "generate"))]
     assert listed == []
 

@@ -7,9 +7,9 @@ import pytest
 
 from r1lite import plan, plan_cli
 from r1lite.cli import main
-from r1lite.config import ConfigError, load_recipe
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.grpo import GRPORecipe
-from r1lite.model_names import KNOWN_SHAPES
+from r1lite.models.model_names import KNOWN_SHAPES
 from r1lite.plan import GIB, Setup, estimate_memory
 from r1lite.sft import SFTRecipe
 

@@ -10,7 +10,7 @@ import yaml
 
 from r1lite import recipes_check
 from r1lite.cli import main
-from r1lite.config import ConfigError
+from r1lite.recipe.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml")) + sorted(recipes_check.DEMO_RECIPES.glob("*.yaml"))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import data, sft
+from r1lite import sft
+from r1lite.data import data
 from r1lite.cli import main
-from r1lite.config import ConfigError, load_recipe
-from r1lite.data import DataArgs, DataSource
-from r1lite.formats import check_formats
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.data.data import DataArgs, DataSource
+from r1lite.data.dataset_formats import check_formats
 from r1lite.grpo import GRPORecipe
 from r1lite.rewards import make_reward
 from r1lite.sft import SFTRecipe

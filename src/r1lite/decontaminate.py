@@ -4,7 +4,7 @@ A training prompt is contaminated when it shares any n-gram with a benchmark pro
 normalization (problems shorter than n words have no n-grams, so they are compared whole). Like open-r1's, this is
 aggressive on purpose: shared boilerplate ("where $m$ and $n$ are relatively prime positive integers") counts, and
 about a tenth of the MATH train split matches something. Every benchmark in
-`r1lite.benchmarks.BENCHMARKS` is checked unless a subset is named:
+`r1lite.data.benchmarks.BENCHMARKS` is checked unless a subset is named:
 
     benchmark problems -> build_index (an NgramIndex) -> decontaminate(rows): kept, removed -> report (counts)
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.benchmarks import BENCHMARKS, benchmark_file, load_benchmark, read_jsonl
-from r1lite.config import ConfigError, check_positive
+from r1lite.data import BENCHMARKS, benchmark_file, load_benchmark, read_jsonl
+from r1lite.recipe import ConfigError, check_positive
 
 
 @dataclass

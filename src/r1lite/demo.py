@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
-from r1lite import demo_report, stages
-from r1lite.config import load_recipe
+from r1lite import demo_report
+from r1lite.data import BUNDLED_DIR
+from r1lite.recipe import load_recipe
 from r1lite.runtime import setup_env
-from r1lite.stages import recipe_class
+from r1lite.cli import module, recipe_class
 
 RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
@@ -52,9 +53,10 @@ def estimate_s(p: dict[str, int], convert: bool = False) -> float:
 
 def needs_conversion(model: str) -> bool:
     """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
-    from r1lite import model_names, models
+    from r1lite.models import resolve
+    from r1lite import models
 
-    source = model_names.resolve(model)
+    source = resolve(model)
     return source.kind == "gguf" and not (models.cache_dir() / "models" / Path(source.gguf_file).stem).is_dir()
 
 
@@ -128,7 +130,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = data_dir or str(Path(__file__).parent / "benchmark_data")  # the benchmarks shipped in the package
+    data_dir = data_dir or str(BUNDLED_DIR)  # the benchmarks shipped in the package
     p = plan(minutes, tiny=model.startswith("tiny:"))
     estimate = estimate_s(p, convert=needs_conversion(model))
     overrides = stage_overrides(out, model, seed, data_dir, p)
@@ -145,7 +147,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
             continue
         print(f"[{i}/{len(STAGES)}] {stage} ...")
         start = time.time()
-        stages.module(stage.split("_")[0]).run(recipes[stage])
+        module(stage.split("_")[0]).run(recipes[stage])
         state["wall_s"][stage] = round(time.time() - start, 1)
         state_path.write_text(json.dumps(state, indent=2))
     state_path.write_text(json.dumps(state, indent=2))

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from r1lite import metrics
-from r1lite.benchmarks import read_jsonl
-from r1lite.config import to_dict
+from r1lite.data import read_jsonl
+from r1lite.recipe import to_dict
 from r1lite.difficulty import SUMMARY
 from r1lite.eval_report import problems_of, pyplot, read_records, save
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from r1lite.backends import BACKENDS, SamplingParams, chunk_seed, make_backend, model_args
-from r1lite.config import ConfigError, check_positive, suggest
+from r1lite.recipe import ConfigError, check_positive, suggest
 from r1lite.jsonl import append_jsonl, read_rows
 from r1lite.rewards import REWARDS, make_reward
-from r1lite.trl_schema import trainer_value
+from r1lite.recipe import trainer_value
 
 if TYPE_CHECKING:  # grpo.py imports this module
     from r1lite.grpo import GRPORecipe

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite import metrics
-from r1lite.config import to_dict
+from r1lite.recipe import to_dict
 from r1lite.jsonl import read_rows
 from r1lite.runtime import versions
 

@@ -30,21 +30,13 @@ from typing import Any, ClassVar, Literal
 
 from r1lite import decontaminate, filters
 from r1lite.backends import Completion, PromptFeed, SamplingParams, SamplingWatch, make_backend, model_args
-from r1lite.config import (
-    ConfigError,
-    check_env_name,
-    check_output_path,
-    check_positive,
-    load_recipe,
-    parse_overrides,
-    split_config,
-)
+from r1lite.recipe import ConfigError, check_env_name, check_output_path, check_positive, load_recipe, parse_overrides, split_config
 from r1lite.data import DataArgs, load_problems
 from r1lite.decontaminate import DecontaminationArgs
 from r1lite.filters import FilterArgs
-from r1lite.formats import check_data, check_formats
+from r1lite.data import check_data, check_formats
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
-from r1lite.prompts import build_messages
+from r1lite.data import build_messages
 from r1lite.runtime import setup_env
 from r1lite.grading import ScoringArgs
 from r1lite.trace_store import DATA, STATS, Store, has_work, open_output_dir, row_key, write_json
@@ -141,7 +133,7 @@ class GenerateRecipe:
         check_data(self.data, need_answer=True)
 
 
-Recipe = GenerateRecipe  # the stage contract (stages.py): Recipe, run, cli
+Recipe = GenerateRecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -356,11 +348,11 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
 
 def push(out: Path, recipe: GenerateRecipe) -> None:
     """Push the shards as a private Hub dataset with a dataset card (teacher, filters, accept rate, decontamination,
-    cost; hub.dataset_card)."""
-    from r1lite import hub
+    cost; dataset_card)."""
+    from r1lite.models import dataset_card, push_dataset
 
     stats = json.loads((out / STATS).read_text())
-    rows = hub.push_dataset(str(out / DATA / "*.jsonl"), recipe.push_to_hub, stats, recipe)
+    rows = push_dataset(str(out / DATA / "*.jsonl"), recipe.push_to_hub, stats, recipe)
     log.info("pushed %d rows to https://huggingface.co/datasets/%s", rows, recipe.push_to_hub)
 
 

@@ -22,20 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, difficulty, models, reward_log, runtime
-from r1lite import prompts as prompts_mod
-from r1lite.config import (
-    ConfigError,
-    check_positive,
-    suggest,
-)
+from r1lite import difficulty, reward_log, runtime
+from r1lite import models
+from r1lite import data
+from r1lite.data import prefills_think
+from r1lite.recipe import ConfigError, check_positive, suggest
 from r1lite.data import DataArgs
 from r1lite.difficulty import DifficultyFilterArgs
-from r1lite.formats import check_data, check_formats
+from r1lite.data import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
 from r1lite.grading import ScoringArgs
-from r1lite.trl_schema import trainer_section, trainer_value
+from r1lite.recipe import trainer_section, trainer_value
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)
@@ -93,7 +91,7 @@ class GRPORecipe:
         runtime.check_resume(self.trainer)
 
 
-Recipe = GRPORecipe  # the stage contract (stages.py): Recipe, run, cli
+Recipe = GRPORecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli
 
 
 def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
@@ -109,7 +107,7 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
         prompts = difficulty.filter_prompts(prompts, recipe, output_dir)
     funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers,
                                    max_completion_length=trainer_value(recipe, "max_completion_length"),
-                                   think_prefilled=prompts_mod.prefills_think(tokenizer))
+                                   think_prefilled=prefills_think(tokenizer))
     try:
         args = GRPOConfig(**runtime.trainer_kwargs(recipe, output_dir), reward_weights=weights)
     except (TypeError, ValueError) as e:  # TRL's own __post_init__ checks, reported like ours

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError
-from r1lite.model_names import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
-from r1lite.trl_schema import trainer_value
+from r1lite.recipe import ConfigError
+from r1lite.models import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
+from r1lite.recipe import trainer_value
 
 GIB = 1024**3
 

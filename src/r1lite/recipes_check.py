@@ -3,7 +3,7 @@
 Each training recipe (recipes/<model>/{grpo,sft}/*.yaml, or demo/{grpo,sft}.yaml) is first validated as written, then
 run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
 
-    model     -> tiny:<arch>, a random 2-layer model of the same architecture (model_names.arch_of, or its shape table)
+    model     -> tiny:<arch>, a random 2-layer model of the same architecture (models.arch_of, or its shape table)
     data      -> a few rows: Hub datasets become a bundled training slice (GSM8K -> gsm8k_train_256, anything else ->
                  math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1lite.benchmarks import BUNDLED_DIR, find_local
-from r1lite.config import ConfigError, load_recipe, read_yaml
+from r1lite.data import BUNDLED_DIR, find_local
+from r1lite.recipe import ConfigError, load_recipe, read_yaml
 from r1lite.data import SYNTHETIC, is_local
-from r1lite.stages import TRAINING, module, recipe_class, stage_of
+from r1lite.cli import TRAINING, module, recipe_class, stage_of
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
@@ -71,18 +71,19 @@ class Result:
 def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
-    from r1lite import model_names, plan
+    from r1lite import plan
+    from r1lite.models import EMBEDDED, TINY_ARCHS, arch_of, resolve
 
     try:
-        arch = model_names.arch_of(model_name)
+        arch = arch_of(model_name)
     except ValueError:  # a path that does not exist yet, e.g. the output of an earlier stage
         arch = None
     if arch is None and (writer := _written_by(model_name, Path(recipe_path))) is not None:
         return tiny_arch(writer, recipe_path)
     arch = arch or plan.model_shape(model_name, recipe_path).model_type
-    if arch not in model_names.TINY_ARCHS:
+    if arch not in TINY_ARCHS:
         raise ConfigError(f"model.model_name_or_path: no tiny stand-in for architecture {arch!r}; known: "
-                          f"{', '.join(model_names.TINY_ARCHS)}")
+                          f"{', '.join(TINY_ARCHS)}")
     return arch
 
 
@@ -164,13 +165,13 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
 def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> dict[str, Any]:
     """A training recipe may start from an earlier stage's output (demo: runs/demo/sft), which does not exist until
     that stage has run: validate it with the tiny stand-in instead (`r1lite check` itself reports the missing path)."""
-    from r1lite import model_names
+    from r1lite.models import EMBEDDED, resolve
 
     name = (raw.get("model") or {}).get("model_name_or_path") if stage in TRAINING else None
-    if not isinstance(name, str) or name.startswith("tiny:") or name in model_names.EMBEDDED or Path(name).exists():
+    if not isinstance(name, str) or name.startswith("tiny:") or name in EMBEDDED or Path(name).exists():
         return {}
     try:
-        model_names.resolve(name)
+        resolve(name)
     except ValueError:
         return {"model.model_name_or_path": f"tiny:{tiny_arch(name, recipe_path)}"}
     return {}

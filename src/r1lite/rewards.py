@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from r1lite.grading import boxed_values, completion_text, extract_answer
 from r1lite.grading import grade_countdown
-from r1lite.config import ConfigError, suggest
+from r1lite.recipe import ConfigError, suggest
 from r1lite.grading import grade_batch
 from r1lite.user_rewards import UserReward, check_user_reward, is_import_path
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from r1lite import hub
-from r1lite.config import ConfigError, apply_aliases, check_output_path, load_cli_recipe, lookup, to_dict
+from r1lite.models import create_model_repo, push_model
+from r1lite.recipe import ConfigError, apply_aliases, check_output_path, load_cli_recipe, lookup, to_dict
 from r1lite.jsonl import append_jsonl, write_atomic
 
 log = logging.getLogger("r1lite")
@@ -271,7 +271,7 @@ def start_training(stage: str, recipe: Any) -> tuple[Path, str | None, str | Non
         (output_dir / "run.json").write_text(json.dumps(
             {"stage": stage, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": versions()}, indent=2))
     push = recipe.trainer.get("push_to_hub") and is_main_process()
-    repo_id = hub.create_model_repo(recipe.trainer, output_dir) if push else None  # a bad token fails now
+    repo_id = create_model_repo(recipe.trainer, output_dir) if push else None  # a bad token fails now
     return output_dir, resume, repo_id
 
 
@@ -285,7 +285,7 @@ def train_and_save(stage: str, trainer: Any, recipe: Any, output_dir: Path, resu
         tokenizer.padding_side = "left"  # the next stage (GRPO, eval) generates, and generation pads on the left
         tokenizer.save_pretrained(str(output_dir))
     if repo_id:
-        hub.push_model(trainer, recipe, repo_id, output_dir, stage)
+        push_model(trainer, recipe, repo_id, output_dir, stage)
     close_trackers(trainer.args.report_to)
     return output_dir
 

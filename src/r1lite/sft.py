@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, models, prompts, runtime
-from r1lite.config import ConfigError, check_positive
+from r1lite import runtime
+from r1lite import models
+from r1lite.data import build_messages, system_prompt
+from r1lite import data
+from r1lite.recipe import ConfigError, check_positive
 from r1lite.data import DataArgs
-from r1lite.formats import check_data, check_formats, sft_format
+from r1lite.data import check_data, check_formats, sft_format
 from r1lite.models import ModelArgs, check_model
-from r1lite.trl_schema import trainer_section, trainer_value
+from r1lite.recipe import trainer_section, trainer_value
 
 log = logging.getLogger("r1lite")
 
@@ -49,7 +52,7 @@ class SFTRecipe:
         runtime.check_resume(self.trainer)
 
 
-Recipe = SFTRecipe  # the stage contract (stages.py): Recipe, run, cli
+Recipe = SFTRecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli
 
 
 def load_conversations(args: DataArgs) -> Any:
@@ -72,11 +75,11 @@ def load_conversations(args: DataArgs) -> Any:
         if fmt == "conversational prompt-completion":
             ds = ds.map(lambda row: {"messages": row["prompt"] + row["completion"]})
         elif fmt == "problem-solution":
-            ds = ds.map(lambda row: {"messages": prompts.build_messages(row["problem"], args.system_prompt,
+            ds = ds.map(lambda row: {"messages": build_messages(row["problem"], args.system_prompt,
                                                                         args.prompt_template)
                                      + [{"role": "assistant", "content": data.format_solution(row, args.wrap_in_think)}]})
-        if prompts.system_prompt(args.system_prompt) and ds[0]["messages"][0]["role"] != "system":
-            text = prompts.system_prompt(args.system_prompt)
+        if system_prompt(args.system_prompt) and ds[0]["messages"][0]["role"] != "system":
+            text = system_prompt(args.system_prompt)
             ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
         parts.append(ds.select_columns(["messages", "id", "source"]))
     return data.mix(parts, args.sources, args.num_samples, args.seed, args.shuffle)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.grading.answer_extraction import completion_text
-from r1lite.config import check_positive
+from r1lite.recipe import check_positive
 from r1lite.grading.grading import Grade, grade, grade_quick
 
 log = logging.getLogger(__name__)

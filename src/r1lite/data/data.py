@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError
-from r1lite.prompts import build_messages
+from r1lite.recipe import ConfigError
+from r1lite.data.prompts import build_messages
 
 PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`
 SOLUTION_COLUMNS = ("solution", "completion")  # the assistant turn SFT builds from problem rows (format_solution)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 SYNTHETIC = "synthetic:"
-BUNDLED = "bundled:"  # a data set shipped in r1lite/benchmark_data/, e.g. bundled:gsm8k_train_256
+BUNDLED = "bundled:"  # a data set shipped in r1lite/data/benchmark_data/, e.g. bundled:gsm8k_train_256
 
 
 @dataclass
@@ -64,7 +64,7 @@ class DataArgs:
 def local_path(path: str) -> Path:
     """The file or folder a local source names: `bundled:<name>` is the packaged file, anything else is a path."""
     if path.startswith(BUNDLED):
-        from r1lite.benchmarks import bundled_file
+        from r1lite.data.benchmarks import bundled_file
 
         return bundled_file(path[len(BUNDLED):])
     return Path(path).expanduser()
@@ -177,7 +177,7 @@ def _parquet_rows(file: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def synthetic_task(source: DataSource) -> Any:
     """The generator a `synthetic:<task>` source names (tasks.TASKS); its keyword arguments are the task_args."""
-    from r1lite.tasks import TASKS
+    from r1lite.data.tasks import TASKS
 
     name = source.path[len(SYNTHETIC):]
     if name not in TASKS:

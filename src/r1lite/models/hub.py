@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from r1lite.model_names import EMBEDDED, resolve
+from r1lite.models.model_names import EMBEDDED, resolve
 
 log = logging.getLogger("r1lite")
 
@@ -55,7 +55,7 @@ def create_model_repo(trainer_fields: dict[str, Any], output_dir: Path) -> str:
     before training. Returns its repo id."""
     from huggingface_hub import HfApi
 
-    from r1lite.config import ConfigError
+    from r1lite.recipe import ConfigError
 
     strategy = trainer_fields.get("hub_strategy")
     if strategy not in (None, "end"):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.config import ConfigError, parse_scalar, suggest
+from r1lite.recipe.config import ConfigError, parse_scalar, suggest
 
 # (package, file inside the package, class) from the root of the hierarchy down; later classes override earlier.
 _HIERARCHY = {

@@ -29,8 +29,8 @@ import re
 import typing
 from typing import Any
 
-from r1lite.config import ConfigError, check_positive, coerce
-from r1lite.data import (
+from r1lite.recipe import ConfigError, check_positive, coerce
+from r1lite.data.data import (
     ANSWER_COLUMNS,
     PROBLEM_COLUMNS,
     SOLUTION_COLUMNS,
@@ -45,7 +45,7 @@ from r1lite.data import (
     synthetic_rows,
     synthetic_task,
 )
-from r1lite.prompts import USER_TEMPLATES
+from r1lite.data.prompts import USER_TEMPLATES
 
 GRPO_FORMATS = {
     "conversational prompt": "`prompt`: a list of {role, content} messages",

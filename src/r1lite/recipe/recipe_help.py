@@ -15,11 +15,11 @@ import re
 import textwrap
 import tokenize
 import typing
+from collections.abc import Sequence
 from typing import Any
 
-from r1lite.config import unwrap_optional
-from r1lite.stages import STAGES, recipe_class
-from r1lite.trl_schema import NO_DEFAULT, trainer_fields
+from r1lite.recipe.config import unwrap_optional
+from r1lite.recipe.trl_schema import NO_DEFAULT, trainer_fields
 
 DOC_WIDTH = 110  # one line of doc per field
 
@@ -109,14 +109,13 @@ def _section_type(hint: Any) -> tuple[type | None, bool]:
     return None, False
 
 
-def render(stage: str) -> str:
-    """The full `--help` text of a recipe-driven stage."""
-    recipe_cls = recipe_class(stage)
+def render(stage: str, recipe_cls: type, module: str, reward_names: Sequence[str]) -> str:
+    """The full `--help` text of a recipe-driven stage: `module` (its docstring opens the help) defines `recipe_cls`."""
     hints = typing.get_type_hints(recipe_cls)
     config = "--config RECIPE.yaml" if stage == "generate" else "[--config RECIPE.yaml]"  # others run on defaults
     out = [f"usage: r1lite {stage} {config} [--field value | --section.field value ...]",
            f"       r1lite check --config RECIPE.yaml --stage {stage}    (validate only)", "",
-           module_doc(STAGES[stage]), "",
+           module_doc(module), "",
            ("Recipe fields (YAML sections; any field can be overridden on the command line by name, or by "
             "section.name when the name is in several sections):")]
     top = []
@@ -138,9 +137,7 @@ def render(stage: str) -> str:
         title = f"{f.name}:  a list of {section.__name__}" if is_list else f"{f.name}:  {section.__name__}"
         out += ["", f"{title}{' - ' + doc if doc else ''}"]
         if f.name == "rewards":
-            from r1lite.rewards import REWARDS
-
-            out.append(f"  (name: one of {', '.join(REWARDS)}, or your own function as module.path:function or "
+            out.append(f"  (name: one of {', '.join(reward_names)}, or your own function as module.path:function or "
                        "path/to/file.py:function)")
         out += _dataclass_rows(section)
     if top:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.grading import TASK_FIELDS
-from r1lite.prompts import R1_EVAL_TEMPLATE
+from r1lite.data.prompts import R1_EVAL_TEMPLATE
 
 
 @dataclass
@@ -108,7 +108,7 @@ def load_benchmark(bench: Benchmark | str, data_dir: str | Path | None = None,
     """Uniform rows (id, problem, answer, benchmark, prompt[, subject, level]) of a benchmark."""
     bench = get_benchmark(bench) if isinstance(bench, str) else bench
     if bench.path and bench.path.startswith("synthetic:"):
-        from r1lite.tasks import TASKS
+        from r1lite.data.tasks import TASKS
 
         raw = TASKS[bench.path.removeprefix("synthetic:")](**{"split": "test", **bench.task_args})
         return _rows(bench, raw, "problem", "id", limit)

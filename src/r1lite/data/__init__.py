@@ -1,0 +1,51 @@
+"""r1lite.data."""
+
+from r1lite.data.benchmarks import (
+    BENCHMARKS,
+    BUNDLED_DIR,
+    Benchmark,
+    benchmark_file,
+    find_local,
+    get_benchmark,
+    load_benchmark,
+    read_jsonl,
+)
+from r1lite.data.data import (
+    DataArgs,
+    SYNTHETIC,
+    format_solution,
+    is_local,
+    iter_local_rows,
+    load_problems,
+    mix,
+    read_source,
+    to_prompts,
+)
+from r1lite.data.dataset_formats import check_data, check_formats, sft_format
+from r1lite.data.prompts import build_messages, prefills_think, system_prompt
+
+__all__ = [
+    "BENCHMARKS",
+    "BUNDLED_DIR",
+    "Benchmark",
+    "DataArgs",
+    "SYNTHETIC",
+    "benchmark_file",
+    "build_messages",
+    "check_data",
+    "check_formats",
+    "find_local",
+    "format_solution",
+    "get_benchmark",
+    "is_local",
+    "iter_local_rows",
+    "load_benchmark",
+    "load_problems",
+    "mix",
+    "prefills_think",
+    "read_jsonl",
+    "read_source",
+    "sft_format",
+    "system_prompt",
+    "to_prompts",
+]

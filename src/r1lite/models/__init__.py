@@ -1,0 +1,56 @@
+"""r1lite.models."""
+
+from r1lite.models.hub import create_model_repo, dataset_card, push_dataset, push_model
+from r1lite.models.model_names import (
+    EMBEDDED,
+    KNOWN_SHAPES,
+    ModelShape,
+    TINY_ARCHS,
+    arch_of,
+    known_shape,
+    resolve,
+    shape_from_config,
+)
+from r1lite.models.models import (
+    ModelArgs,
+    cache_dir,
+    check_dtype,
+    check_model,
+    check_model_loading,
+    check_model_name,
+    check_model_path,
+    load_inference_model,
+    load_model,
+    load_tokenizer,
+    materialize,
+    planned_outputs,
+    tiny_tokenizer,
+)
+
+__all__ = [
+    "EMBEDDED",
+    "KNOWN_SHAPES",
+    "ModelArgs",
+    "ModelShape",
+    "TINY_ARCHS",
+    "arch_of",
+    "cache_dir",
+    "check_dtype",
+    "check_model",
+    "check_model_loading",
+    "check_model_name",
+    "check_model_path",
+    "create_model_repo",
+    "dataset_card",
+    "known_shape",
+    "load_inference_model",
+    "load_model",
+    "load_tokenizer",
+    "materialize",
+    "planned_outputs",
+    "push_dataset",
+    "push_model",
+    "resolve",
+    "shape_from_config",
+    "tiny_tokenizer",
+]
