@@ -5,7 +5,7 @@ Read top to bottom: GRPORecipe (its sections and validate()), build_trainer, run
     cli(argv): runtime.load_training_recipe(GRPORecipe) (YAML + overrides -> validate(), logging) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: prompts (data.py) -> [difficulty_filter: prompts the starting policy solves sometimes
-         (difficulty.py)] -> rewards (rewards.py, bounded scoring; reward_log.py: never raising, completions.jsonl)
+         (difficulty.py)] -> rewards (rewards/, bounded scoring; reward_log.py: never raising, completions.jsonl)
          -> trl.GRPOConfig(recipe.trainer) -> GRPOTrainer(model from models.load_model, rewards, peft)
       -> runtime.train_and_save: GRPOTrainer.train() (resuming when asked) -> save -> [push]
 Every call goes down: no module below calls back into this one.
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import difficulty, reward_log, runtime
+from r1lite import difficulty, runtime
+from r1lite.rewards import wrap_rewards
 from r1lite import models
 from r1lite import data
 from r1lite.data import prefills_think
@@ -115,7 +116,7 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
 
     return GRPOTrainer(
         model=models.load_model(recipe.model, init_kwargs=recipe.trainer.get("model_init_kwargs")),
-        reward_funcs=reward_log.wrap_rewards(funcs, output_dir),
+        reward_funcs=wrap_rewards(funcs, output_dir),
         args=args,
         train_dataset=prompts,
         processing_class=tokenizer,

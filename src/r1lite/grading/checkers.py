@@ -1,6 +1,6 @@
 """Answer checkers per task: is this completion's final answer right? grade_rows grades rows of any task, deciding
 math or countdown per row in one place: eval's records take its Grades (evaluate.grade_records) and generate's
-verification its verdicts (check_answers, from filters.verify). The GRPO rewards (rewards.py) call the same graders
+verification its verdicts (check_answers, from filters.verify). The GRPO rewards (rewards/) call the same graders
 directly, one reward per task: scoring.grade_batch for math, grade_countdown for countdown.
 
     math       the final answer (after </think>, last \\boxed{}) equals the row's `answer` (grading.py, bounded and

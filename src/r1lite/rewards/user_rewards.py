@@ -4,7 +4,7 @@ A name such as `my_pkg.rewards:length_penalty` or `path/to/file.py:length_penalt
 directory) names a TRL reward function `f(completions, **kwargs) -> list[float | None]`, whose recipe `args` are
 passed as keyword arguments on every call. is_import_path tells such a name from a registry name -> import_reward
 loads the object it names (a ValueError says what is wrong) -> check_user_reward is what `r1lite check` verifies of
-it -> UserReward, which `r1lite.rewards.make_reward` builds, calls it with the recipe's args.
+it -> UserReward, which `r1lite.rewards.registry.make_reward` builds, calls it with the recipe's args.
 """
 
 from __future__ import annotations
