@@ -71,7 +71,7 @@ def recipes(model: str, out: Path, steps: int) -> dict[str, dict]:
 
 def predicted(stage: str, recipe: object, gpu_memory_gib: float) -> dict:
     """plan's estimate for the same recipe on a GPU of this memory (one GPU, no sharding)."""
-    from r1lite import plan
+    from r1lite.tools import plan
     from r1lite.models.model_names import KNOWN_SHAPES
 
     setup = plan.setup_from_recipe(recipe, stage, plan.GPUS["h100"], 1, "none")

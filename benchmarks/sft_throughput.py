@@ -111,7 +111,7 @@ def measure(trainer: Any, seconds: float) -> dict[str, float]:
 
 def build(work: Path, mode: str, batch_size: int, accumulation: int, max_length: int, seed: int) -> Any:
     from r1lite.recipe.config import load_recipe
-    from r1lite.sft import SFTRecipe, build_trainer
+    from r1lite.train.sft import SFTRecipe, build_trainer
 
     out = work / f"out-{mode}"
     raw = {"model": {"model_name_or_path": str(work / "model")},
@@ -136,7 +136,7 @@ def main() -> None:
     import torch
     import transformers
 
-    from r1lite import runtime
+    from r1lite.train import runtime
 
     runtime.setup_env()
     transformers.logging.set_verbosity_error()

@@ -10,8 +10,8 @@ import yaml
 
 from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
 from r1lite.recipe.config import ConfigError, load_recipe, parse_overrides
-from r1lite.grpo import GRPORecipe
-from r1lite.sft import SFTRecipe
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -190,8 +190,8 @@ def generate_raw(**fields):
     ({"timeout_s": 0}, "scoring.timeout_s: must be a positive number, got 0"),
 ])
 def test_every_stage_checks_its_scoring_section(scoring, expected):
-    from r1lite.evaluate import EvalRecipe
-    from r1lite.generate import GenerateRecipe
+    from r1lite.eval.evaluate import EvalRecipe
+    from r1lite.generate.generate import GenerateRecipe
 
     for cls, raw in [(GRPORecipe, grpo_raw()), (EvalRecipe, eval_raw()), (GenerateRecipe, generate_raw())]:
         assert expected in error_of({**raw, "scoring": scoring}, cls=cls), cls.__name__

@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from r1lite.recipe.config import ConfigError, load_recipe
-from r1lite.grpo import GRPORecipe
-from r1lite.grpo import run as run_grpo
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.grpo import run as run_grpo
 
 REPO = Path(__file__).resolve().parents[1]
 

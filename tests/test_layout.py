@@ -1,5 +1,7 @@
-"""The package's shape: imports between r1lite modules form no cycle (counting the lazy ones inside functions), no
-module imports another's private name, and the stages are listed in one place (cli.COMMANDS)."""
+"""The package's shape: the top level holds the command and one folder per concern; a module outside a subpackage
+imports only what the subpackage's __init__ offers; imports between r1lite modules and between subpackages form no
+cycle (counting the lazy ones inside functions and those under TYPE_CHECKING); no module imports another's private
+name; the commands are listed in one place (cli.COMMANDS)."""
 
 import ast
 from pathlib import Path
@@ -14,17 +16,15 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _is_type_checking(node: ast.AST) -> bool:
-    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "jsonl.py"}  # jsonl: the one cross-cutting leaf
+SUBPACKAGES = {"recipe", "data", "models", "grading", "rewards", "backends", "train", "eval", "generate", "tools"}
 
 
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement, at any depth, except those under `if TYPE_CHECKING:` (never run)."""
+    """Every import statement, at any depth (in functions, under `if TYPE_CHECKING:`)."""
     found, todo = [], [tree]
     while todo:
         node = todo.pop()
-        if _is_type_checking(node):
-            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))
@@ -72,6 +72,46 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_imports_form_no_cycle():
     graph, _ = _graph()
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def _package(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+def test_subpackages_depend_one_way():
+    """Between folders too, dependencies run one way (grading below data below models ... below train, eval, generate,
+    tools, cli): no lower layer reaches back up, not even for a type hint."""
+    graph, _ = _graph()
+    packages: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        packages.setdefault(_package(module), set()).update(_package(d) for d in deps)
+    packages = {p: deps - {p, "r1lite"} for p, deps in packages.items()}
+    assert _cycle(packages) is None, " -> ".join(_cycle(packages))
+
+
+def test_the_top_level_holds_the_command_and_one_folder_per_concern():
+    files = {p.name for p in PACKAGE.glob("*.py")}
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert files == TOP_LEVEL and folders == SUBPACKAGES
+
+
+def test_a_subpackage_is_entered_through_its_init():
+    """Outside a subpackage, imports name the subpackage (`from r1lite.grading import grade_batch`), never one of its
+    modules: its __init__ is the public surface, and what lies behind it can move."""
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    crossing = []
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        for node in _imports(ast.parse(path.read_text())):
+            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.module in {f"r1lite.{p}" for p in SUBPACKAGES}:
+                targets += [f"{node.module}.{a.name}" for a in node.names]
+            for target in targets:
+                parts = target.split(".")
+                if (len(parts) > 2 and parts[0] == "r1lite" and parts[1] in SUBPACKAGES and target in modules
+                        and _package(name) != parts[1]):
+                    crossing.append(f"{name}: imports {target}")
+    assert crossing == []
 
 
 def test_no_private_name_is_imported_across_modules():

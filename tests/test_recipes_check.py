@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite import recipes_check
+from r1lite.tools import recipes_check
 from r1lite.cli import main
 from r1lite.recipe.config import ConfigError
 
@@ -180,7 +180,7 @@ def test_missing_recipe_is_refused():
 
 
 def test_bad_options_are_one_line_configuration_errors():
-    from r1lite.recipes_check import cli as recipes_cli
+    from r1lite.tools.recipes_check import cli as recipes_cli
 
     with pytest.raises(ConfigError, match="unknown option '--bogus'; usage: r1lite recipes check"):
         recipes_cli(["check", "--bogus"])

@@ -11,8 +11,8 @@ import torch
 
 from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.models.models import check_model_loading
-from r1lite.sft import SFTRecipe, build_trainer
-from r1lite.sft import run as run_sft
+from r1lite.train.sft import SFTRecipe, build_trainer
+from r1lite.train.sft import run as run_sft
 
 
 def recipe(tmp_path, model=None, data=None, **trainer):
@@ -132,7 +132,7 @@ def test_assistant_turns_beyond_max_length_are_an_error(tmp_path):
 
 
 def test_think_block_dropped_by_chat_template_is_an_error():
-    from r1lite import sft
+    from r1lite.train import sft
 
     class DropThink:
         def apply_chat_template(self, messages, tokenize=False):

@@ -23,9 +23,10 @@ from r1lite.recipe import ConfigError
 # every command -> the module whose cli(argv) runs it (an exit code); imported on use, so listing them loads nothing.
 # The stages come first: each stage module also has `Recipe` (its recipe class, which validates itself) and
 # `run(recipe)`; `r1lite check`, `r1lite <stage> --help`, `recipes check`, `plan` and the demo read them from here.
-COMMANDS = {"grpo": "r1lite.grpo", "sft": "r1lite.sft", "eval": "r1lite.evaluate", "generate": "r1lite.generate",
-            "demo": "r1lite.demo", "decontaminate": "r1lite.decontaminate", "plan": "r1lite.plan_cli",
-            "recipes": "r1lite.recipes_check"}
+COMMANDS = {"grpo": "r1lite.train.grpo", "sft": "r1lite.train.sft", "eval": "r1lite.eval.evaluate",
+            "generate": "r1lite.generate.generate", "demo": "r1lite.tools.demo",
+            "decontaminate": "r1lite.generate.decontaminate", "plan": "r1lite.tools.plan_cli",
+            "recipes": "r1lite.tools.recipes_check"}
 STAGES = ("grpo", "sft", "eval", "generate")
 TRAINING = ("sft", "grpo")
 

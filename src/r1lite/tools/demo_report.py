@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from r1lite import metrics
+from r1lite.eval import mean_ci, paired_diff_ci
 from r1lite.data import read_jsonl
 from r1lite.recipe import to_dict
-from r1lite.difficulty import SUMMARY
-from r1lite.eval_report import problems_of, pyplot, read_records, save
+from r1lite.train import SUMMARY
+from r1lite.eval import problems_of, pyplot, read_records, save
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
 HELD_OUT = ("addition", "multiplication")
@@ -49,7 +49,7 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
         held_out[stage] = {}
         for key in ("correct_boxed", "correct_anywhere", "formatted"):
             values = list(_share(problems[stage], key).values())
-            mean, low, high = metrics.mean_ci(values)
+            mean, low, high = mean_ci(values)
             held_out[stage][key] = {"mean": mean, "ci95": [low, high], "n": len(values)}
         held_out[stage]["accuracy_when_formatted"] = _accuracy_when_formatted(problems[stage])
     gains = {}
@@ -60,7 +60,7 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
             for key in ("correct_boxed", "correct_anywhere"):
                 before, after = _share(problems[a], key), _share(problems[b], key)
                 shared = sorted(set(before) & set(after))
-                diff, low, high = metrics.paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
+                diff, low, high = paired_diff_ci([before[k] for k in shared], [after[k] for k in shared])
                 gains[name][key] = {"diff": diff, "ci95": [low, high], "n": len(shared),
                                     "excludes_zero": bool(shared) and (low > 0 or high < 0)}
     # a resumed stage logs again the steps after its last checkpoint: the later row of a step wins
@@ -84,7 +84,7 @@ def _accuracy_when_formatted(problems: dict[tuple[str, str], dict[str, Any]]) ->
     """Correct inside the box among the samples that boxed an answer: did the answers or the format move?"""
     pairs = [(f, c) for p in problems.values() for f, c in zip(p["formatted"], p["correct_boxed"])]
     valid = [c for f, c in pairs if f]
-    mean, low, high = metrics.mean_ci([float(c) for c in valid])
+    mean, low, high = mean_ci([float(c) for c in valid])
     return {"mean": mean, "ci95": [low, high], "n": len(valid)}
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import runtime
+from r1lite.train import runtime
 from r1lite import models
 from r1lite.data import build_messages, system_prompt
 from r1lite import data

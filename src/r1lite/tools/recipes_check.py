@@ -31,8 +31,8 @@ from r1lite.recipe import ConfigError, load_recipe, read_yaml
 from r1lite.data import SYNTHETIC, is_local
 from r1lite.cli import TRAINING, module, recipe_class, stage_of
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
+REPO = Path(__file__).resolve().parents[3]
+DEMO_RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
 DEFAULT_DATA_DIR = BUNDLED_DIR
 ROWS = 4  # rows of data per recipe: enough for one GRPO step of 2 prompts x 2 generations
 
@@ -71,7 +71,7 @@ class Result:
 def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
-    from r1lite import plan
+    from r1lite.tools import plan
     from r1lite.models import EMBEDDED, TINY_ARCHS, arch_of, resolve
 
     try:

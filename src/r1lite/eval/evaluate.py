@@ -23,20 +23,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from r1lite import eval_report
+from r1lite.eval import eval_report
 from r1lite.grading import as_number, normalize
 from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, chunk_seed, make_backend, model_args
 from r1lite.backends import OpenAIBackend
 from r1lite.data import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
-from r1lite.budget import generate_with_budget
+from r1lite.eval.budget_forcing import generate_with_budget
 from r1lite.grading import grade_rows
 from r1lite.recipe import ConfigError, check_env_name, check_output_path, check_positive, load_cli_recipe
 from r1lite.data import iter_local_rows
-from r1lite.eval_report import read_records, record_key
+from r1lite.eval.eval_report import read_records, record_key
 from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.data import build_messages
-from r1lite.runtime import default_output_dir, open_run, setup_env
+from r1lite.train import default_output_dir, open_run, setup_env
 from r1lite.grading import ScoringArgs
 
 log = logging.getLogger(__name__)

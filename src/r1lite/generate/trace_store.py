@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.jsonl import append_jsonl, write_atomic
-from r1lite.runtime import open_run
+from r1lite.train import open_run
 
 LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them

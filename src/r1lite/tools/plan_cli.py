@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import r1lite.plan
+import r1lite.tools.plan
 from r1lite.recipe import ConfigError, load_recipe, parse_overrides, split_config
-from r1lite.plan import GPUS, STRATEGIES, Setup, make_plan
+from r1lite.tools.plan import GPUS, STRATEGIES, Setup, make_plan
 from r1lite.cli import TRAINING, recipe_class, stage_of
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def strategy_of_accelerate_config(path: str) -> str:
 
 def cli(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
-        print(r1lite.plan.__doc__)
+        print(r1lite.tools.plan.__doc__)
         return 0
     path, rest = split_config(argv)
     try:

@@ -19,13 +19,13 @@ from typing import Any
 
 import yaml
 
-from r1lite import demo_report
+from r1lite.tools import demo_report
 from r1lite.data import BUNDLED_DIR
 from r1lite.recipe import load_recipe
-from r1lite.runtime import setup_env
+from r1lite.train import setup_env
 from r1lite.cli import module, recipe_class
 
-RECIPES = Path(__file__).resolve().parent / "recipes" / "demo"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
 
 # seconds on 2 CPU cores (benchmarks/RESULTS.md), used to fit --minutes and print the estimate up front

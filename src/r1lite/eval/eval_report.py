@@ -1,7 +1,7 @@
 """Evaluation results from sample records: results.json, a Markdown table, PNG plots, and run comparison.
 
     samples*.jsonl -> read_records (one record per sample, keyed by record_key) -> problems_of (per benchmark and
-    budget, per problem: per-sample lists) -> build_results (metrics.summarize: pass@1 with CIs, maj@k, budget
+    budget, per problem: per-sample lists) -> build_results (stats.summarize: pass@1 with CIs, maj@k, budget
     curves) -> write: results.json, results.md (markdown_table), accuracy.png and budget.png (plot_*)
 
 `compare` reads two finished folders and pairs their problems for a 95% interval on the difference.
@@ -14,10 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from r1lite import metrics
+from r1lite.eval import stats
 from r1lite.recipe import to_dict
 from r1lite.jsonl import read_rows
-from r1lite.runtime import versions
+from r1lite.train import versions
 
 
 def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:
@@ -31,7 +31,7 @@ def read_records(output_dir: Path) -> list[dict[str, Any]]:
 
 
 def problems_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, dict[str, Any]]]:
-    """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of metrics.summarize)."""
+    """(benchmark, budget) -> problem id -> per-sample lists in sample order (the input of stats.summarize)."""
     grouped: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         grouped[r["benchmark"], int(r.get("budget") or 0)][str(r["id"])].append(r)
@@ -58,9 +58,9 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
     curves: dict[str, list[dict[str, float]]] = defaultdict(list)
     for (bench, budget), by_id in sorted(grouped.items()):
         problems = [p for p in by_id.values() if p["gold_ok"]]
-        summary = metrics.summarize(list(by_id.values()))
+        summary = stats.summarize(list(by_id.values()))
         for key, name in (("correct_boxed", "boxed_pass@1"), ("correct_anywhere", "correct_anywhere")):
-            mean, low, high = metrics.mean_ci([sum(p[key]) / len(p[key]) for p in problems])
+            mean, low, high = stats.mean_ci([sum(p[key]) / len(p[key]) for p in problems])
             summary[name], summary[f"{name}_ci95"] = mean, [low, high]
         if budget:
             curves[bench].append({"budget": budget, "pass@1": summary["pass@1"],
@@ -69,7 +69,7 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
         for attr in ("subject", "level"):
             values = sorted({p[attr] for p in problems if attr in p}, key=str)
             if values:
-                summary[f"by_{attr}"] = {str(v): metrics.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
+                summary[f"by_{attr}"] = {str(v): stats.summarize([p for p in problems if p.get(attr) == v])["pass@1"]
                                          for v in values}
         scores[bench] = summary
     return {"model": recipe.model.model_name_or_path, "seed": recipe.seed, "scores": scores,
@@ -161,7 +161,7 @@ def compare(run_a: Path, run_b: Path) -> str:
         a, b = problems[0].get((bench, 0), {}), problems[1].get((bench, 0), {})
         shared = sorted(set(a) & set(b))
         score = [[sum(p[i]["correct"]) / len(p[i]["correct"]) for i in shared] for p in (a, b)]
-        diff, low, high = metrics.paired_diff_ci(score[0], score[1])
+        diff, low, high = stats.paired_diff_ci(score[0], score[1])
         significant = "yes" if shared and (low > 0 or high < 0) else "no"
         lines.append(f"| {bench} | {_pct(results[0]['scores'][bench]['pass@1'])} | "
                      f"{_pct(results[1]['scores'][bench]['pass@1'])} | {100 * diff:+.1f} ({100 * low:+.1f} to "

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite import difficulty, runtime
+from r1lite.train import difficulty, runtime
 from r1lite.rewards import wrap_rewards
 from r1lite import models
 from r1lite import data
 from r1lite.data import prefills_think
 from r1lite.recipe import ConfigError, check_positive, suggest
 from r1lite.data import DataArgs
-from r1lite.difficulty import DifficultyFilterArgs
+from r1lite.train.difficulty import DifficultyFilterArgs
 from r1lite.data import check_data, check_formats
 from r1lite.models import ModelArgs, check_model
 from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
@@ -105,7 +105,9 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
     if recipe.difficulty_filter is not None:
-        prompts = difficulty.filter_prompts(prompts, recipe, output_dir)
+        sampling = {k: trainer_value(recipe, k) for k in ("temperature", "max_completion_length")}
+        prompts = difficulty.filter_prompts(prompts, recipe.difficulty_filter, recipe.model, recipe.rewards,
+                                            recipe.scoring, sampling, output_dir)
     funcs, weights = build_rewards(recipe.rewards, recipe.scoring.timeout_s, recipe.scoring.num_workers,
                                    max_completion_length=trainer_value(recipe, "max_completion_length"),
                                    think_prefilled=prefills_think(tokenizer))

@@ -18,20 +18,18 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from r1lite.backends import BACKENDS, SamplingParams, chunk_seed, make_backend, model_args
-from r1lite.recipe import ConfigError, check_positive, suggest
+from r1lite.grading import ScoringArgs
 from r1lite.jsonl import append_jsonl, read_rows
-from r1lite.rewards import REWARDS, make_reward
-from r1lite.recipe import trainer_value
-
-if TYPE_CHECKING:  # grpo.py imports this module
-    from r1lite.grpo import GRPORecipe
+from r1lite.models import ModelArgs
+from r1lite.recipe import ConfigError, check_positive, suggest
+from r1lite.rewards import REWARDS, RewardSpec, make_reward
 
 PASS_RATES = "pass_rates.jsonl"
 SUMMARY = "difficulty_filter.json"
@@ -104,9 +102,9 @@ def settings_key(cfg: DifficultyFilterArgs, model: str, temperature: float, max_
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def pass_reward_args(recipe: GRPORecipe) -> dict[str, Any]:
+def pass_reward_args(cfg: DifficultyFilterArgs, rewards: Sequence[RewardSpec]) -> dict[str, Any]:
     """The args the recipe gives its pass reward (none when the reward is not in its rewards: the defaults)."""
-    spec = next((r for r in recipe.rewards if r.name == recipe.difficulty_filter.pass_reward), None)
+    spec = next((r for r in rewards if r.name == cfg.pass_reward), None)
     return dict(spec.args) if spec else {}
 
 
@@ -119,12 +117,13 @@ def read_pass_rates(path: Path, settings: str) -> dict[str, dict[str, Any]]:
     return {record["key"]: record for record in read_rows(path) if record.get("settings") == settings}
 
 
-def reward_grader(recipe: GRPORecipe) -> Grader:
+def reward_grader(cfg: DifficultyFilterArgs, rewards: Sequence[RewardSpec], scoring: ScoringArgs,
+                  max_completion_length: int) -> Grader:
     """A completion passes when the recipe's correctness reward (difficulty_filter.pass_reward) gives it full
     credit: the same code that scores it during training."""
-    reward = make_reward(recipe.difficulty_filter.pass_reward, pass_reward_args(recipe),
-                         timeout_s=recipe.scoring.timeout_s, num_workers=recipe.scoring.num_workers,
-                         max_completion_length=trainer_value(recipe, "max_completion_length"))
+    reward = make_reward(cfg.pass_reward, pass_reward_args(cfg, rewards),
+                         timeout_s=scoring.timeout_s, num_workers=scoring.num_workers,
+                         max_completion_length=max_completion_length)
 
     def grade(completions: list[str], row: dict[str, Any]) -> list[bool]:
         columns = {k: [v] * len(completions) for k, v in row.items() if k != "prompt"}
@@ -160,10 +159,10 @@ def measure_pass_rates(rows: list[dict[str, Any]], cfg: DifficultyFilterArgs, ba
     return [done[k]["pass_rate"] for k in keys]
 
 
-def make_filter_backend(cfg: DifficultyFilterArgs, recipe: GRPORecipe) -> Any:
+def make_filter_backend(cfg: DifficultyFilterArgs, model: ModelArgs) -> Any:
     """The starting policy, from the recipe's `model:` section as training loads it; backend_args has the last word
     (e.g. the served name of the policy for an openai backend)."""
-    args = {**model_args(cfg.backend, recipe.model), **cfg.backend_args}
+    args = {**model_args(cfg.backend, model), **cfg.backend_args}
     if cfg.backend == "hf":
         args.setdefault("batch_size", cfg.batch_size)
     return make_backend(cfg.backend, **args)
@@ -185,12 +184,15 @@ def _histogram_text(summary: dict[str, Any]) -> str:
                      for h in summary["histogram"])
 
 
-def filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: Any = None,
+def filter_prompts(prompts: Any, cfg: DifficultyFilterArgs, model: ModelArgs, rewards: Sequence[RewardSpec],
+                   scoring: ScoringArgs, sampling: dict[str, Any], output_dir: Path, backend: Any = None,
                    grade: Grader | None = None) -> Any:
     """The rows of `prompts` (a Dataset with a chat `prompt` column) whose pass rate lies in the band; writes the
     pass rates (difficulty_filter.pass_rates, default <output_dir>/pass_rates.jsonl) and a summary
-    (<output_dir>/difficulty_filter.json). `backend` and `grade` replace the recipe's (tests). With several
-    processes, rank 0 samples first and the others then find every pass rate in its file."""
+    (<output_dir>/difficulty_filter.json). `cfg` is the recipe's difficulty_filter section; `model`, `rewards` and
+    `scoring` its sections of those names; `sampling` the trainer's temperature and max_completion_length (the
+    defaults of the filter's own). `backend` and `grade` replace the recipe's (tests). With several processes, rank
+    0 samples first and the others then find every pass rate in its file."""
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         first = nullcontext()
     else:
@@ -198,26 +200,27 @@ def filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: 
 
         first = PartialState().main_process_first()
     with first:
-        return _filter_prompts(prompts, recipe, output_dir, backend, grade)
+        return _filter_prompts(prompts, cfg, model, rewards, scoring, sampling, output_dir, backend, grade)
 
 
-def _filter_prompts(prompts: Any, recipe: GRPORecipe, output_dir: Path, backend: Any, grade: Grader | None) -> Any:
-    cfg = recipe.difficulty_filter
+def _filter_prompts(prompts: Any, cfg: DifficultyFilterArgs, model_section: ModelArgs, rewards: Sequence[RewardSpec],
+                    scoring: ScoringArgs, sampling: dict[str, Any], output_dir: Path, backend: Any,
+                    grade: Grader | None) -> Any:
     started = time.time()
-    model = recipe.model.model_name_or_path
-    if recipe.model.model_revision not in (None, "main"):  # another revision is another policy
-        model += f"@{recipe.model.model_revision}"
-    temperature = cfg.temperature if cfg.temperature is not None else trainer_value(recipe, "temperature")
-    max_new_tokens = cfg.max_new_tokens or trainer_value(recipe, "max_completion_length")
+    model = model_section.model_name_or_path
+    if model_section.model_revision not in (None, "main"):  # another revision is another policy
+        model += f"@{model_section.model_revision}"
+    temperature = cfg.temperature if cfg.temperature is not None else sampling["temperature"]
+    max_new_tokens = cfg.max_new_tokens or sampling["max_completion_length"]
     path = Path(cfg.pass_rates) if cfg.pass_rates else output_dir / PASS_RATES
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = settings_key(cfg, model, temperature, max_new_tokens, pass_reward_args(recipe))
+    settings = settings_key(cfg, model, temperature, max_new_tokens, pass_reward_args(cfg, rewards))
     rows = prompts.to_list()
     done = read_pass_rates(path, settings)
     if backend is None and any(prompt_key(row) not in done for row in rows):
-        backend = make_filter_backend(cfg, recipe)
-    rates = measure_pass_rates(rows, cfg, backend, grade or reward_grader(recipe), path, settings, temperature,
-                               max_new_tokens)
+        backend = make_filter_backend(cfg, model_section)
+    grade = grade or reward_grader(cfg, rewards, scoring, sampling["max_completion_length"])
+    rates = measure_pass_rates(rows, cfg, backend, grade, path, settings, temperature, max_new_tokens)
     summary = summarize(rates, cfg, time.time() - started)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / SUMMARY).write_text(json.dumps(summary, indent=2))

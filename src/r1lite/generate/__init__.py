@@ -1,0 +1,5 @@
+"""r1lite.generate."""
+
+
+__all__ = [
+]
