@@ -136,9 +136,9 @@ def main() -> None:
     import torch
     import transformers
 
-    from r1lite.train import runtime
+    from r1lite import runs
 
-    runtime.setup_env()
+    runs.setup_env()
     transformers.logging.set_verbosity_error()
     with tempfile.TemporaryDirectory(prefix="sft-bench-") as tmp:
         work = Path(tmp)

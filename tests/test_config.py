@@ -140,8 +140,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):
-    from r1lite.cli import main
-    from r1lite.cli import stage_of
+    from r1lite.cli import main, stage_of
 
     assert stage_of(path) == stage
     assert main(["check", "--config", str(REPO / path)]) == 0

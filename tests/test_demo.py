@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.tools import demo
 from r1lite.eval.eval_report import read_records
+from r1lite.tools import demo
 
 
 @pytest.fixture(scope="module")

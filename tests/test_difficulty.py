@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from r1lite.train import difficulty
-from r1lite.data import data
 from r1lite.backends import Completion
+from r1lite.data import data
 from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.recipe.trl_schema import trainer_value
+from r1lite.train import difficulty
 from r1lite.train.grpo import GRPORecipe
 
 K = 4  # samples per prompt

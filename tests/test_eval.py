@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from r1lite.eval import evaluate, stats
 from r1lite.backends import Completion, SamplingParams
 from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.eval import evaluate, stats
 from r1lite.eval.budget_forcing import ANSWER_PREFIX, generate_with_budget
-from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.eval.eval_report import problems_of, read_records
 from r1lite.eval.evaluate import EvalRecipe, grade_records
 from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe.config import ConfigError, load_recipe
 
 
 @pytest.mark.parametrize("n, c, k", [(5, 2, 1), (5, 2, 3), (6, 0, 2), (6, 6, 4), (8, 3, 5), (4, 1, 4)])

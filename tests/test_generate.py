@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.generate import filters
 from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
 from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.generate import filters
 from r1lite.generate.generate import GenerateRecipe, cost_usd
 from r1lite.generate.generate import cli as generate_cli
 from r1lite.generate.generate import run as run_generate
+from r1lite.recipe.config import ConfigError, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV, KEY = "R1LITE_TEST_API_KEY", "sk-r1lite-test-7f3a9c2e5b1d4e6a"

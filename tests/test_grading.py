@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.grading.answer_extraction import extract_answer
 from r1lite.data.benchmarks import bundled_file, read_jsonl
 from r1lite.eval.evaluate import grade_records
+from r1lite.grading.answer_extraction import extract_answer
 from r1lite.grading.grading import grade, grade_quick, read_gold
 from r1lite.rewards import make_reward
 
@@ -70,8 +70,8 @@ def test_prose_or_empty_gold_is_unparseable(gold):
 def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
     accuracy = make_reward("accuracy", timeout_s=5.0, num_workers=1)
     assert accuracy(completions=[boxed("42"), boxed("42")], answer=["forty two", "42"]) == [None, 1.0]
-    from r1lite.eval import stats
     from r1lite.backends import Completion
+    from r1lite.eval import stats
     from r1lite.eval.eval_report import problems_of
 
     rows = [{"benchmark": "t", "id": str(i), "prompt": "q", "answer": g} for i, g in enumerate(["forty two", "42"])]

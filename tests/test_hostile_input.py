@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from r1lite.backends import Completion, SamplingParams
-from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
-from r1lite.recipe.config import load_recipe, to_dict
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.eval.evaluate import EvalRecipe
 from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe.config import load_recipe, to_dict
 from r1lite.train.grpo import GRPORecipe
 
 KEY = "sk-live-0123456789abcdefABCDEF"

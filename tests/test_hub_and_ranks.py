@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.train import runtime
 from r1lite.models import hub, models
 from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.train import runtime
 from r1lite.train.grpo import GRPORecipe
 
 REPO = Path(__file__).resolve().parents[1]

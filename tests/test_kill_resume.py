@@ -167,7 +167,7 @@ def test_overwrite_output_dir_starts_fresh_logs(tmp_path, digit_reward):
 def test_checkpoints_in_other_layouts_count_as_complete(tmp_path):
     """DeepSpeed and FSDP checkpoints keep their weights in shard folders; trainer_state.json (written last) is what
     tells a finished save, so they are resumed from, never removed as incomplete."""
-    from r1lite.train.runtime import prepare_output_dir
+    from r1lite.train.checkpoints import prepare_output_dir
 
     deepspeed = tmp_path / "checkpoint-2"
     (deepspeed / "global_step2").mkdir(parents=True)

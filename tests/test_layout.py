@@ -17,7 +17,8 @@ def _module_name(path: Path) -> str:
 
 
 TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "jsonl.py"}  # jsonl: the one cross-cutting leaf
-SUBPACKAGES = {"recipe", "data", "models", "grading", "rewards", "backends", "train", "eval", "generate", "tools"}
+SUBPACKAGES = {"recipe", "data", "models", "grading", "rewards", "backends", "runs", "train", "eval", "generate",
+               "tools"}
 
 
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:

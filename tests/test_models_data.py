@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1lite.models import model_names, models
 from r1lite.data import data, tasks
 from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.recipe.config import ConfigError
 from r1lite.data.data import DataArgs, DataSource
+from r1lite.models import model_names, models
+from r1lite.recipe.config import ConfigError
 
 
 def test_resolve_every_kind_of_name(tmp_path):

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.tools import plan, plan_cli
 from r1lite.cli import main
+from r1lite.models.model_shapes import KNOWN_SHAPES
 from r1lite.recipe.config import ConfigError, load_recipe
-from r1lite.train.grpo import GRPORecipe
-from r1lite.models.model_names import KNOWN_SHAPES
+from r1lite.tools import plan, plan_cli
 from r1lite.tools.plan import GIB, Setup, estimate_memory
+from r1lite.train.grpo import GRPORecipe
 from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.tools import recipes_check
 from r1lite.cli import main
 from r1lite.recipe.config import ConfigError
+from r1lite.tools import recipes_check
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml")) + sorted(recipes_check.DEMO_RECIPES.glob("*.yaml"))

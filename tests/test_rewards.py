@@ -8,10 +8,10 @@ import pytest
 from r1lite import rewards
 from r1lite.grading.answer_extraction import extract_answer
 from r1lite.grading.answer_forms import normalize
+from r1lite.grading.bounded_pool import Scorer
 from r1lite.grading.checkers import check_countdown
 from r1lite.grading.grading import grade
 from r1lite.rewards import REWARDS, make_reward
-from r1lite.grading.bounded_pool import Scorer
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -9,8 +9,8 @@ import shutil
 import pytest
 import torch
 
-from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.models.models import check_model_loading
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.train.sft import SFTRecipe, build_trainer
 from r1lite.train.sft import run as run_sft
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.train import sft
-from r1lite.data import data
 from r1lite.cli import main
-from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.data import data
 from r1lite.data.data import DataArgs, DataSource
 from r1lite.data.dataset_formats import check_formats
-from r1lite.train.grpo import GRPORecipe
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.rewards import make_reward
+from r1lite.train import sft
+from r1lite.train.grpo import GRPORecipe
 from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]

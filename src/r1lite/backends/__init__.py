@@ -14,5 +14,17 @@ from r1lite.backends.base import (
 )
 from r1lite.backends.openai import APIError, OpenAIBackend
 
-__all__ = ["APIError", "BACKENDS", "Backend", "Completion", "LocalBackend", "OpenAIBackend", "PromptFeed",
-           "SamplingParams", "SamplingWatch", "chunk_seed", "make_backend", "model_args"]
+__all__ = [
+    "BACKENDS",
+    "APIError",
+    "Backend",
+    "Completion",
+    "LocalBackend",
+    "OpenAIBackend",
+    "PromptFeed",
+    "SamplingParams",
+    "SamplingWatch",
+    "chunk_seed",
+    "make_backend",
+    "model_args",
+]

@@ -1,4 +1,6 @@
-"""r1lite.data."""
+"""The data: section: sources (local files, the Hub, bundled:, synthetic:) and mixing (data), TRL's dataset formats
+checked row by row before anything loads (dataset_formats), named prompts, synthetic tasks, and the math benchmarks
+(benchmarks) with their bundled copies (benchmark_data/)."""
 
 from r1lite.data.benchmarks import (
     BENCHMARKS,
@@ -11,8 +13,8 @@ from r1lite.data.benchmarks import (
     read_jsonl,
 )
 from r1lite.data.data import (
-    DataArgs,
     SYNTHETIC,
+    DataArgs,
     format_solution,
     is_local,
     iter_local_rows,
@@ -27,9 +29,9 @@ from r1lite.data.prompts import build_messages, prefills_think, system_prompt
 __all__ = [
     "BENCHMARKS",
     "BUNDLED_DIR",
+    "SYNTHETIC",
     "Benchmark",
     "DataArgs",
-    "SYNTHETIC",
     "benchmark_file",
     "build_messages",
     "check_data",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.grading import TASK_FIELDS
 from r1lite.data.prompts import R1_EVAL_TEMPLATE
+from r1lite.grading import TASK_FIELDS
 
 
 @dataclass

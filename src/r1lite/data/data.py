@@ -3,11 +3,11 @@
     problems = load_problems(recipe.data)                 # columns: id, problem, answer, source, + extras
     prompts = to_prompts(problems, recipe.data, tok)      # + prompt (chat messages), long prompts filtered out
 
-Rows may come in any of TRL's formats (formats.py lists what each stage accepts and checks the data before any model
+Rows may come in any of TRL's formats (dataset_formats.py lists what each stage accepts and checks the data before any model
 loads): a `prompt` column is used as given, a `problem` column is built into a chat.
 
 Top to bottom: the `data:` section (DataSource, DataArgs); local files, read row by row with the file and line of
-anything unreadable (iter_local_rows, also what formats.py checks rows with); synthetic tasks; then one source as a
+anything unreadable (iter_local_rows, also what dataset_formats.py checks rows with); synthetic tasks; then one source as a
 datasets.Dataset with r1lite's columns (read_source), the sources mixed (mix, load_problems), and prompts built
 (to_prompts) or the SFT assistant turn written (format_solution).
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.recipe import ConfigError
 from r1lite.data.prompts import build_messages
+from r1lite.recipe import ConfigError
 
 PROBLEM_COLUMNS = ("problem", "question", "prompt", "query", "instruction")  # first one present becomes `problem`
 ANSWER_COLUMNS = ("answer", "final_answer", "gold", "solution")  # first one present becomes `answer`

@@ -29,7 +29,6 @@ import re
 import typing
 from typing import Any
 
-from r1lite.recipe import ConfigError, check_positive, coerce
 from r1lite.data.data import (
     ANSWER_COLUMNS,
     PROBLEM_COLUMNS,
@@ -46,6 +45,7 @@ from r1lite.data.data import (
     synthetic_task,
 )
 from r1lite.data.prompts import USER_TEMPLATES
+from r1lite.recipe import ConfigError, check_positive, coerce
 
 GRPO_FORMATS = {
     "conversational prompt": "`prompt`: a list of {role, content} messages",

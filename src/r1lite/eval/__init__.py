@@ -1,4 +1,5 @@
-"""r1lite.eval."""
+"""`r1lite eval` (evaluate): math benchmarks, pass@k with confidence intervals (stats), s1 budget forcing
+(budget_forcing), results.json / tables / plots and run comparison (eval_report)."""
 
 from r1lite.eval.eval_report import problems_of, pyplot, read_records, save
 from r1lite.eval.stats import mean_ci, paired_diff_ci

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.eval import stats
-from r1lite.recipe import to_dict
 from r1lite.jsonl import read_rows
-from r1lite.train import versions
+from r1lite.recipe import to_dict
+from r1lite.runs import versions
 
 
 def record_key(r: dict[str, Any]) -> tuple[str, str, int, int]:

@@ -4,8 +4,8 @@
     r1lite eval --config recipes/.../eval/x.yaml [--field value ...]
     r1lite eval compare runs/evalA runs/evalB
 
-recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget.py) -> grade (checkers.grade_rows:
-the graders of the GRPO rewards) -> samples.jsonl, appended as it goes -> metrics.py -> results.json, results.md,
+recipe -> benchmark rows (benchmarks.py) -> backend.generate (backends/, budget_forcing.py) -> grade (checkers.grade_rows:
+the graders of the GRPO rewards) -> samples.jsonl, appended as it goes -> stats.py -> results.json, results.md,
 PNG plots (eval_report.py).
 
 Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index), appended chunk
@@ -23,21 +23,32 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from r1lite.backends import (
+    BACKENDS,
+    OpenAIBackend,
+    SamplingParams,
+    SamplingWatch,
+    chunk_seed,
+    make_backend,
+    model_args,
+)
+from r1lite.data import (
+    BENCHMARKS,
+    Benchmark,
+    benchmark_file,
+    build_messages,
+    get_benchmark,
+    iter_local_rows,
+    load_benchmark,
+)
 from r1lite.eval import eval_report
-from r1lite.grading import as_number, normalize
-from r1lite.backends import BACKENDS, SamplingParams, SamplingWatch, chunk_seed, make_backend, model_args
-from r1lite.backends import OpenAIBackend
-from r1lite.data import BENCHMARKS, Benchmark, benchmark_file, get_benchmark, load_benchmark
 from r1lite.eval.budget_forcing import generate_with_budget
-from r1lite.grading import grade_rows
-from r1lite.recipe import ConfigError, check_env_name, check_output_path, check_positive, load_cli_recipe
-from r1lite.data import iter_local_rows
 from r1lite.eval.eval_report import read_records, record_key
+from r1lite.grading import ScoringArgs, as_number, grade_rows, normalize
 from r1lite.jsonl import append_jsonl
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
-from r1lite.data import build_messages
-from r1lite.train import default_output_dir, open_run, setup_env
-from r1lite.grading import ScoringArgs
+from r1lite.recipe import ConfigError, check_env_name, check_output_path, check_positive, load_cli_recipe
+from r1lite.runs import default_output_dir, open_run, setup_env
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +175,7 @@ TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", 
 
 
 def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
-    """Whether the samples in `out` are this recipe's to reuse, by runtime.open_run: samples made with other settings
+    """Whether the samples in `out` are this recipe's to reuse, by runs.open_run: samples made with other settings
     are refused, naming the fields that changed; overwrite_output_dir starts them over in any case. With
     write=False nothing is created."""
     reusable = open_run(out, recipe, SETTINGS, ignored=[f"backend_args.{k}" for k in TRANSPORT_ARGS],

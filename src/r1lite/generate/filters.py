@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from r1lite.backends import Completion
-from r1lite.grading import check_answers
-from r1lite.grading import ScoringArgs
+from r1lite.grading import ScoringArgs, check_answers
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _WORDS = re.compile(r"\w+")

@@ -28,18 +28,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from r1lite.generate import decontaminate, filters
 from r1lite.backends import Completion, PromptFeed, SamplingParams, SamplingWatch, make_backend, model_args
-from r1lite.recipe import ConfigError, check_env_name, check_output_path, check_positive, load_recipe, parse_overrides, split_config
-from r1lite.data import DataArgs, load_problems
+from r1lite.data import DataArgs, build_messages, check_data, check_formats, load_problems
+from r1lite.generate import decontaminate, filters
 from r1lite.generate.decontaminate import DecontaminationArgs
 from r1lite.generate.filters import FilterArgs
-from r1lite.data import check_data, check_formats
-from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
-from r1lite.data import build_messages
-from r1lite.train import setup_env
-from r1lite.grading import ScoringArgs
 from r1lite.generate.trace_store import DATA, STATS, Store, has_work, open_output_dir, row_key, write_json
+from r1lite.grading import ScoringArgs
+from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
+from r1lite.recipe import (
+    ConfigError,
+    check_env_name,
+    check_output_path,
+    check_positive,
+    load_recipe,
+    parse_overrides,
+    split_config,
+)
+from r1lite.runs import setup_env
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +355,7 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
 def push(out: Path, recipe: GenerateRecipe) -> None:
     """Push the shards as a private Hub dataset with a dataset card (teacher, filters, accept rate, decontamination,
     cost; dataset_card)."""
-    from r1lite.models import dataset_card, push_dataset
+    from r1lite.models import push_dataset
 
     stats = json.loads((out / STATS).read_text())
     rows = push_dataset(str(out / DATA / "*.jsonl"), recipe.push_to_hub, stats, recipe)

@@ -4,7 +4,7 @@
     output_dir/ledger.jsonl             one entry per finished prompt, appended (fsync'd) after its rows: the commit
     output_dir/stats.json               the run's numbers, replaced atomically (write_json)
 
-open_output_dir applies runtime.open_run's policy to the FINGERPRINT fields (what changes a prompt's output): the
+open_output_dir applies runs.open_run's policy to the FINGERPRINT fields (what changes a prompt's output): the
 same ones resume, others are refused; overwrite_output_dir starts over in any case. Store then cuts what was written
 after the last commit (a kill between the two writes), so that prompt is simply done again.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.jsonl import append_jsonl, write_atomic
-from r1lite.train import open_run
+from r1lite.runs import open_run
 
 LEDGER, STATS, DATA = "ledger.jsonl", "stats.json", "data"
 # recipe parts that change what a finished prompt's output would be: a resumed run must not mix two of them
@@ -31,7 +31,7 @@ def row_key(row: dict[str, Any]) -> str:
 
 
 def open_output_dir(recipe: Any, write: bool = True) -> Path:
-    """runtime.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
+    """runs.open_run: resume the run in output_dir when it was made with the same FINGERPRINT fields; refuse
     otherwise; start over (whatever made it) with overwrite_output_dir. With write=False only the refusal is checked
     and nothing is created."""
     out = Path(recipe.output_dir)

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from r1lite.grading.answer_extraction import completion_text
-from r1lite.recipe import check_positive
 from r1lite.grading.grading import Grade, grade, grade_quick
+from r1lite.recipe import check_positive
 
 log = logging.getLogger(__name__)
 CACHE_SIZE = 65_536

@@ -1,10 +1,10 @@
 """Answer checkers per task: is this completion's final answer right? grade_rows grades rows of any task, deciding
 math or countdown per row in one place: eval's records take its Grades (evaluate.grade_records) and generate's
 verification its verdicts (check_answers, from filters.verify). The GRPO rewards (rewards/) call the same graders
-directly, one reward per task: scoring.grade_batch for math, grade_countdown for countdown.
+directly, one reward per task: bounded_pool.grade_batch for math, grade_countdown for countdown.
 
     math       the final answer (after </think>, last \\boxed{}) equals the row's `answer` (grading.py, bounded and
-               parallel in scoring.py)
+               parallel in bounded_pool.py)
     countdown  the proposed equation (last <answer> or \\boxed{}) uses each of the row's `nums` once and equals its
                `target` (TinyZero)
 """
@@ -20,8 +20,8 @@ from fractions import Fraction
 from typing import Any
 
 from r1lite.grading.answer_extraction import boxed_values, final_segment
-from r1lite.grading.grading import Grade
 from r1lite.grading.bounded_pool import grade_batch
+from r1lite.grading.grading import Grade
 
 TASK_FIELDS = ("nums", "target")  # row fields a non-math checker reads, kept on benchmark rows
 
@@ -34,7 +34,7 @@ def task_of(row: dict[str, Any]) -> str:
 def grade_rows(rows: Sequence[dict[str, Any]], texts: Sequence[str], timeout_s: float = 5.0,
                num_workers: int | None = None) -> list[Grade]:
     """One Grade per (row, text) pair, by the row's task (task_of); math texts are graded together, bounded and in
-    parallel (scoring.grade_batch)."""
+    parallel (bounded_pool.grade_batch)."""
     grades: list[Grade | None] = [None if task_of(row) == "math" else grade_countdown(text, row["nums"], row["target"])
                                   for row, text in zip(rows, texts)]
     math = [i for i, g in enumerate(grades) if g is None]

@@ -1,16 +1,9 @@
-"""r1lite.models."""
+"""The model: section and the one loader (models), what a model name means without loading it (model_names), the
+shapes `plan` reads (model_shapes), and Hub pushes (hub)."""
 
 from r1lite.models.hub import create_model_repo, dataset_card, push_dataset, push_model
-from r1lite.models.model_names import (
-    EMBEDDED,
-    KNOWN_SHAPES,
-    ModelShape,
-    TINY_ARCHS,
-    arch_of,
-    known_shape,
-    resolve,
-    shape_from_config,
-)
+from r1lite.models.model_names import EMBEDDED, TINY_ARCHS, arch_of, resolve
+from r1lite.models.model_shapes import KNOWN_SHAPES, ModelShape, known_shape, shape_from_config
 from r1lite.models.models import (
     ModelArgs,
     cache_dir,
@@ -30,9 +23,9 @@ from r1lite.models.models import (
 __all__ = [
     "EMBEDDED",
     "KNOWN_SHAPES",
+    "TINY_ARCHS",
     "ModelArgs",
     "ModelShape",
-    "TINY_ARCHS",
     "arch_of",
     "cache_dir",
     "check_dtype",

@@ -29,9 +29,9 @@ from typing import Any
 
 from trl.trainer.model_config import ModelConfig  # a plain dataclass module: importing it loads no transformers
 
-from r1lite.recipe import ConfigError, check_positive
 from r1lite.jsonl import write_atomic
 from r1lite.models.model_names import EMBEDDED, TINY_ARCHS, ModelSource, check_model_source, module_names, resolve
+from r1lite.recipe import ConfigError, check_positive
 
 CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 CHAT_TEMPLATE = (  # ChatML, with {% generation %} markers so SFT can train on assistant tokens only

@@ -1,9 +1,11 @@
-"""r1lite.recipe."""
+"""A recipe: YAML + command-line overrides -> a typed, validated dataclass (config: ConfigError names the field and
+the allowed values, did-you-mean); the trainer: section checked against TRL's own configs (trl_schema); a stage's
+`--help` from the schema (recipe_help)."""
 
 from r1lite.recipe.config import (
-    ConfigError,
     KEY_LIKE,
     REDACTED,
+    ConfigError,
     apply_aliases,
     check_env_name,
     check_output_path,
@@ -22,9 +24,9 @@ from r1lite.recipe.recipe_help import render
 from r1lite.recipe.trl_schema import trainer_section, trainer_value
 
 __all__ = [
-    "ConfigError",
     "KEY_LIKE",
     "REDACTED",
+    "ConfigError",
     "apply_aliases",
     "check_env_name",
     "check_output_path",

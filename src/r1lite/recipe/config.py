@@ -1,6 +1,6 @@
 """Recipes, generically: one YAML file + command-line overrides -> a typed recipe dataclass, validated before any
 model loads. This module knows no stage and no TRL: each stage module defines its recipe class (sections are
-dataclasses beside the code that uses them: `model:` in models.py, `data:` in data.py, `scoring:` in scoring.py) and
+dataclasses beside the code that uses them: `model:` in models.py, `data:` in data.py, `scoring:` in bounded_pool.py) and
 its `validate()`; `trainer:` holds TRL's `GRPOConfig` / `SFTConfig` fields unchanged, a section that builds and checks
 itself (trl_schema.trainer_section).
 

@@ -16,13 +16,13 @@ from r1lite.rewards.reward_log import wrap_rewards
 from r1lite.rewards.shaping import Repetition, SoftOverlong
 
 __all__ = [
-    "Accuracy",
     "COLUMNS",
+    "REWARDS",
+    "Accuracy",
     "Cosine",
     "Countdown",
     "Format",
     "Length",
-    "REWARDS",
     "ReasoningSteps",
     "Repetition",
     "RewardSpec",

@@ -1,5 +1,2 @@
-"""r1lite.tools."""
-
-
-__all__ = [
-]
+"""Commands around the stages: `r1lite demo` (demo, demo_report), `r1lite plan` (plan: estimates; plan_cli: the
+command), `r1lite recipes check` (recipes_check). Nothing below imports them."""

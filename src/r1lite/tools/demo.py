@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from r1lite.tools import demo_report
+from r1lite.cli import module, recipe_class
 from r1lite.data import BUNDLED_DIR
 from r1lite.recipe import load_recipe
-from r1lite.train import setup_env
-from r1lite.cli import module, recipe_class
+from r1lite.runs import setup_env
+from r1lite.tools import demo_report
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
@@ -53,8 +53,8 @@ def estimate_s(p: dict[str, int], convert: bool = False) -> float:
 
 def needs_conversion(model: str) -> bool:
     """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
-    from r1lite.models import resolve
     from r1lite import models
+    from r1lite.models import resolve
 
     source = resolve(model)
     return source.kind == "gguf" and not (models.cache_dir() / "models" / Path(source.gguf_file).stem).is_dir()

@@ -15,11 +15,10 @@ from typing import Any
 
 import yaml
 
-from r1lite.eval import mean_ci, paired_diff_ci
 from r1lite.data import read_jsonl
+from r1lite.eval import mean_ci, paired_diff_ci, problems_of, pyplot, read_records, save
 from r1lite.recipe import to_dict
 from r1lite.train import SUMMARY
-from r1lite.eval import problems_of, pyplot, read_records, save
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
 HELD_OUT = ("addition", "multiplication")

@@ -5,7 +5,7 @@
                 [--price_per_gpu_hour X] [--tokens_per_s X] [--gen_tokens_per_s X] [--field value ...]
 
 Per-GPU memory is the sum of named terms, each a plain formula over the model's shape (read from config.json for a
-local folder, else from model_names.KNOWN_SHAPES: the Hub is not reachable offline) and the recipe's settings:
+local folder, else from models.KNOWN_SHAPES: the Hub is not reachable offline) and the recipe's settings:
 
     weights      P x bytes(dtype or quantization)                 / N under ZeRO-3 / FSDP
     gradients    T x bytes                                         / N under ZeRO-2+ (T: trainable parameters)
@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1lite.recipe import ConfigError
 from r1lite.models import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
-from r1lite.recipe import trainer_value
+from r1lite.recipe import ConfigError, trainer_value
 
 GIB = 1024**3
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import r1lite.tools.plan
+from r1lite.cli import TRAINING, recipe_class, stage_of
 from r1lite.recipe import ConfigError, load_recipe, parse_overrides, split_config
 from r1lite.tools.plan import GPUS, STRATEGIES, Setup, make_plan
-from r1lite.cli import TRAINING, recipe_class, stage_of
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the table

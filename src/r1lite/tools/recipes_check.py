@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1lite.data import BUNDLED_DIR, find_local
-from r1lite.recipe import ConfigError, load_recipe, read_yaml
-from r1lite.data import SYNTHETIC, is_local
 from r1lite.cli import TRAINING, module, recipe_class, stage_of
+from r1lite.data import BUNDLED_DIR, SYNTHETIC, find_local, is_local
+from r1lite.recipe import ConfigError, load_recipe, read_yaml
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"  # `r1lite demo`'s recipes travel with the package
@@ -71,8 +70,8 @@ class Result:
 def tiny_arch(model_name: str, recipe_path: str | Path) -> str:
     """The tiny stand-in with the architecture of `model_name` (an earlier stage's output is known by the recipe's
     folder, as in plan)."""
+    from r1lite.models import TINY_ARCHS, arch_of
     from r1lite.tools import plan
-    from r1lite.models import EMBEDDED, TINY_ARCHS, arch_of, resolve
 
     try:
         arch = arch_of(model_name)

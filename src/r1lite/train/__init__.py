@@ -1,12 +1,8 @@
-"""r1lite.train."""
+"""The training stages: `r1lite grpo` (grpo) and `r1lite sft` (sft) on TRL's trainers; GRPO's difficulty filter
+(difficulty); checkpoints and resume (checkpoints); what a trainer stage does around its trainer (runtime)."""
 
 from r1lite.train.difficulty import SUMMARY
-from r1lite.train.runtime import default_output_dir, open_run, setup_env, versions
 
 __all__ = [
     "SUMMARY",
-    "default_output_dir",
-    "open_run",
-    "setup_env",
-    "versions",
 ]

@@ -22,19 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.train import difficulty, runtime
-from r1lite.rewards import wrap_rewards
-from r1lite import models
-from r1lite import data
-from r1lite.data import prefills_think
-from r1lite.recipe import ConfigError, check_positive, suggest
-from r1lite.data import DataArgs
-from r1lite.train.difficulty import DifficultyFilterArgs
-from r1lite.data import check_data, check_formats
-from r1lite.models import ModelArgs, check_model
-from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs
+from r1lite import data, models
+from r1lite.data import DataArgs, check_data, check_formats, prefills_think
 from r1lite.grading import ScoringArgs
-from r1lite.recipe import trainer_section, trainer_value
+from r1lite.models import ModelArgs, check_model
+from r1lite.recipe import ConfigError, check_positive, suggest, trainer_section, trainer_value
+from r1lite.rewards import COLUMNS, RewardSpec, build_rewards, check_reward_specs, wrap_rewards
+from r1lite.train import checkpoints, difficulty, runtime
+from r1lite.train.difficulty import DifficultyFilterArgs
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")  # TRL 1.16
 SCALE_REWARDS = ("group", "batch", "none", True, False)
@@ -89,7 +84,7 @@ class GRPORecipe:
                               f"({per_device} x {world})")
         if self.difficulty_filter is not None:
             self.difficulty_filter.validate()
-        runtime.check_resume(self.trainer)
+        checkpoints.check_resume(self.trainer)
 
 
 Recipe = GRPORecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli

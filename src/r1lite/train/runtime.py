@@ -1,41 +1,27 @@
-"""What every stage does around its work.
+"""What a trainer stage does around its trainer.
 
-    every stage   setup_env; open_run (the run folder: refuse or resume, resolved_recipe.yaml)
-    trainers      start_training: output folder, resume policy (prepare_output_dir: complete checkpoints, logs cut
-                  back to the resumed step), run.json, Hub repo -> trainer_kwargs (the recipe's trainer: fields plus
-                  device defaults) and metrics_callback (metrics.jsonl) for the trainer -> train_and_save: train()
-                  -> save -> push -> trackers closed
+    load_training_recipe (YAML + overrides -> validated recipe, logging) -> start_training: environment, output
+    folder, resume policy (checkpoints.prepare_output_dir), run record, Hub repo -> trainer_kwargs (the recipe's
+    trainer: fields plus device defaults) and metrics_callback (metrics.jsonl) for the trainer -> train_and_save:
+    train() -> save -> push -> trackers closed
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
-import shutil
 import sys
 import time
-from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from r1lite.jsonl import append_jsonl
 from r1lite.models import create_model_repo, push_model
-from r1lite.recipe import ConfigError, apply_aliases, check_output_path, load_cli_recipe, lookup, to_dict
-from r1lite.jsonl import append_jsonl, write_atomic
+from r1lite.recipe import load_cli_recipe
+from r1lite.runs import default_output_dir, is_main_process, open_run, setup_env, versions
+from r1lite.train.checkpoints import prepare_output_dir
 
 log = logging.getLogger("r1lite")
-
-PACKAGES = ("r1lite", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "math-verify", "vllm")
-
-
-def setup_env() -> None:
-    """No telemetry pings (we may have no network at all); tokenizers' fork warning off."""
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
@@ -66,173 +52,6 @@ def say_finished(stage: str, output_dir: Path) -> None:
         print(f"{stage} finished: {output_dir}")
 
 
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def checkpoints(output_dir: Path) -> list[Path]:
-    found = [p for p in output_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
-def checkpoint_step(checkpoint: Path) -> int | None:
-    """The step a checkpoint holds, or None when it is incomplete. The Trainer writes trainer_state.json last (after
-    the weights, in whatever layout: safetensors, DeepSpeed or FSDP shards), so a save killed midway leaves it
-    missing or cut short."""
-    try:
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    step = state.get("global_step") if isinstance(state, dict) else None
-    return step if isinstance(step, int) else None
-
-
-def _remove_incomplete(incomplete: list[Path]) -> None:
-    """A half-written checkpoint can't be resumed from; the run that resumes or starts over writes it again."""
-    for path in incomplete:
-        log.warning("skipping incomplete checkpoint %s (killed while saving?): removing it", path)
-        if is_main_process():
-            shutil.rmtree(path, ignore_errors=True)
-
-
-LOG_FILES = ("metrics.jsonl", "completions.jsonl", "completions.rank*.jsonl")
-
-
-def trim_logs(output_dir: Path, step: int) -> None:
-    """Keep only the log rows of the run being continued from `step` (0: a fresh run keeps none). A run killed after
-    its last checkpoint logged steps that the resumed run does again; keeping both would give two rows per step.
-    metrics rows carry the step they finished; completion rows the step count before they were generated."""
-    if not is_main_process():
-        return
-    for pattern in LOG_FILES:
-        for path in output_dir.glob(pattern):
-            kept, dropped = [], 0
-            for line in path.read_text(errors="replace").splitlines():
-                try:
-                    row = json.loads(line)
-                    row_step = row.get("step")
-                except (ValueError, AttributeError):
-                    row, row_step = {}, None  # a line cut by the kill
-                keep = isinstance(row_step, int) and (row_step <= step if path.name == "metrics.jsonl"
-                                                      else row_step < step)
-                keep = keep and "train_runtime" not in row  # a finished run's summary: train() logs a new one
-                if keep:
-                    kept.append(line + "\n")
-                else:
-                    dropped += 1
-            if dropped:
-                write_atomic(path, "".join(kept))
-                log.info("%s: dropped %d rows logged after step %d (they are redone)", path, dropped, step)
-
-
-def prepare_output_dir(output_dir: Path, resume: str | None, overwrite: bool) -> str | None:
-    """The checkpoint to resume from, or None. Never resumes or overwrites silently:
-    - resume "latest": the newest complete checkpoint-N in output_dir (a fresh start, logged, when there is none);
-      incomplete ones (a kill during a save) are skipped and removed, saying so;
-    - resume <path>: that checkpoint;
-    - no resume and complete checkpoints present: an error, unless overwrite_output_dir, which deletes them.
-    The logs (metrics.jsonl, completions*.jsonl) are cut back to the step the run continues from."""
-    existing = checkpoints(output_dir) if output_dir.is_dir() else []
-    complete = [p for p in existing if checkpoint_step(p) is not None]
-    _remove_incomplete([p for p in existing if p not in complete])
-    if resume == "latest":
-        if complete:
-            log.info("resuming from %s", complete[-1])
-            trim_logs(output_dir, checkpoint_step(complete[-1]))
-            return str(complete[-1])
-        log.info("resume_from_checkpoint=latest but %s holds no complete checkpoint: starting from step 0", output_dir)
-        trim_logs(output_dir, 0)
-        return None
-    if resume:
-        step = checkpoint_step(Path(resume))
-        if step is None:
-            raise ConfigError(f"trainer.resume_from_checkpoint: {resume} is not a complete checkpoint (no readable "
-                              "trainer_state.json or weights: killed while saving?); use an earlier checkpoint-N")
-        if output_dir.is_dir():
-            trim_logs(output_dir, step)
-        return resume
-    if complete:
-        if not overwrite:
-            raise ConfigError(
-                f"trainer.output_dir: {output_dir} already holds checkpoints ({complete[-1].name}); set "
-                f"--resume_from_checkpoint latest to continue that run, or --overwrite_output_dir true to start over")
-        if is_main_process():
-            for path in complete:
-                shutil.rmtree(path)
-            log.info("overwrite_output_dir: removed %d checkpoints from %s", len(complete), output_dir)
-    if output_dir.is_dir():
-        trim_logs(output_dir, 0)  # a fresh run starts fresh logs
-    return None
-
-
-def check_resume(trainer: dict[str, Any]) -> None:
-    """A trainer recipe's output_dir and resume_from_checkpoint, checked at load (prepare_output_dir acts on them)."""
-    check_output_path(trainer.get("output_dir"), "trainer.output_dir")
-    resume = trainer.get("resume_from_checkpoint")
-    if resume not in (None, "latest") and not Path(str(resume)).is_dir():
-        raise ConfigError(f"trainer.resume_from_checkpoint: {resume!r} is not a folder; allowed values: latest or "
-                          "the path of a checkpoint-<step> folder")
-
-
-RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
-
-
-def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignored: Sequence[str] = (),
-             outputs: Sequence[str] = (), write: bool = True) -> bool:
-    """The one run-folder policy: refuse or resume, never mix two recipes' outputs.
-
-    When `output_dir` holds outputs (files matching the `outputs` globs; any, when none are given) of a recorded
-    recipe whose `settings` (dotted recipe fields that make an output what it is, less the `ignored` sub-fields)
-    differ from this recipe's, refuse, naming each change, unless overwrite_output_dir. Returns whether the outputs
-    there are this recipe's to continue (False: the stage starts them over). overwrite_output_dir means the same in
-    every stage: the outputs are started over, even a run with the same settings (as the trainers delete their
-    checkpoints), so it always returns False. With `write`, creates the folder and records the recipe, atomically
-    (the main process only)."""
-    current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
-    has_outputs = not outputs or any(any(output_dir.glob(pattern)) for pattern in outputs)
-    changed = []
-    if has_outputs and settings and recorded.is_file():
-        try:
-            before = yaml.safe_load(recorded.read_text())
-        except yaml.YAMLError:
-            before = None
-        if not isinstance(before, dict):
-            raise ConfigError(f"output_dir: {recorded} is unreadable; use another output_dir or "
-                              "--overwrite_output_dir true")
-        before = apply_aliases(type(recipe), before)  # recorded before a field moved: compare it where it is now
-        old, new = _settings(before, settings, ignored), _settings(current, settings, ignored)
-        changed = [k for k in new if old.get(k) != new[k]]
-        if changed and not recipe.overwrite_output_dir:
-            details = "; ".join(f"{k}: {json.dumps(old.get(k))} -> {json.dumps(new[k])}" for k in changed)
-            raise ConfigError(f"output_dir: {output_dir} holds a run made with other settings ({', '.join(changed)} "
-                              f"differ: {details}); use another output_dir, the same settings, or "
-                              "--overwrite_output_dir true")
-    if write and is_main_process():
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(output_dir / RECIPE_FILE, yaml.safe_dump(current, sort_keys=False))
-    return not changed and not recipe.overwrite_output_dir
-
-
-def _settings(recipe: dict[str, Any], keys: Sequence[str], ignored: Sequence[str]) -> dict[str, Any]:
-    """The `keys` (dotted) of a recipe as plain data, each mapping less its `ignored` sub-fields."""
-    out = {k: lookup(recipe, k) for k in keys}
-    for dotted in ignored:
-        key, _, name = dotted.rpartition(".")
-        if isinstance(out.get(key), dict):
-            out[key] = {k: v for k, v in out[key].items() if k != name}
-    return json.loads(json.dumps(out, sort_keys=True, default=str))
-
-
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
     on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation
@@ -254,10 +73,6 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
         kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")  # transformers 5 renamed it
     kwargs.setdefault("logging_steps", 1)
     return kwargs
-
-
-def default_output_dir(stage: str) -> Path:
-    return Path("runs") / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def start_training(stage: str, recipe: Any) -> tuple[Path, str | None, str | None]:

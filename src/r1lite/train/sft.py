@@ -5,7 +5,7 @@ Read top to bottom: SFTRecipe (its sections and validate()), load_conversations,
     cli(argv): runtime.load_training_recipe(SFTRecipe) (YAML + overrides -> validate(), logging) -> run(recipe):
       runtime.start_training (output folder, resume policy, run record)
       -> build_trainer: conversations (messages, conversational prompt/completion, or problem + solution;
-         formats.py) -> prompt / completion pairs (the last assistant turn is the completion, so the loss is on
+         dataset_formats.py) -> prompt / completion pairs (the last assistant turn is the completion, so the loss is on
          assistant tokens only with any chat template; standard prompt/completion and `text` rows go to TRL as they
          are) -> trl.SFTConfig(recipe.trainer) -> SFTTrainer(model from models.load_model, peft)
       -> runtime.train_and_save: SFTTrainer.train() (resuming when asked) -> save -> [push]
@@ -23,15 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1lite.train import runtime
-from r1lite import models
-from r1lite.data import build_messages, system_prompt
-from r1lite import data
-from r1lite.recipe import ConfigError, check_positive
-from r1lite.data import DataArgs
-from r1lite.data import check_data, check_formats, sft_format
+from r1lite import data, models
+from r1lite.data import DataArgs, build_messages, check_data, check_formats, sft_format, system_prompt
 from r1lite.models import ModelArgs, check_model
-from r1lite.recipe import trainer_section, trainer_value
+from r1lite.recipe import ConfigError, check_positive, trainer_section, trainer_value
+from r1lite.train import checkpoints, runtime
 
 log = logging.getLogger("r1lite")
 
@@ -49,14 +45,14 @@ class SFTRecipe:
         check_data(self.data, need_answer=False, need_solution=True)
         for name in ("max_length", "per_device_train_batch_size", "gradient_accumulation_steps"):
             check_positive(f"trainer.{name}", trainer_value(self, name))
-        runtime.check_resume(self.trainer)
+        checkpoints.check_resume(self.trainer)
 
 
 Recipe = SFTRecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli
 
 
 def load_conversations(args: DataArgs) -> Any:
-    """SFT data in one of TRL's formats (formats.py): a `messages` column (from messages, conversational
+    """SFT data in one of TRL's formats (dataset_formats.py): a `messages` column (from messages, conversational
     prompt/completion, or problem + solution), or standard `prompt`/`completion` text, or `text`."""
     if not args.sources:
         raise ConfigError("data.sources: at least one source is needed")
