@@ -4,7 +4,6 @@ from r1lite.backends.base import (
     BACKENDS,
     Backend,
     Completion,
-    LocalBackend,
     PromptFeed,
     SamplingParams,
     SamplingWatch,
@@ -14,17 +13,5 @@ from r1lite.backends.base import (
 )
 from r1lite.backends.openai import APIError, OpenAIBackend
 
-__all__ = [
-    "BACKENDS",
-    "APIError",
-    "Backend",
-    "Completion",
-    "LocalBackend",
-    "OpenAIBackend",
-    "PromptFeed",
-    "SamplingParams",
-    "SamplingWatch",
-    "chunk_seed",
-    "make_backend",
-    "model_args",
-]
+__all__ = ["BACKENDS", "APIError", "Backend", "Completion", "OpenAIBackend", "PromptFeed",
+           "SamplingParams", "SamplingWatch", "chunk_seed", "make_backend", "model_args"]

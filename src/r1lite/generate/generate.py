@@ -354,7 +354,7 @@ def run(recipe: GenerateRecipe, backend: Any = None) -> Path:
 
 def push(out: Path, recipe: GenerateRecipe) -> None:
     """Push the shards as a private Hub dataset with a dataset card (teacher, filters, accept rate, decontamination,
-    cost; dataset_card)."""
+    cost; hub.dataset_card)."""
     from r1lite.models import push_dataset
 
     stats = json.loads((out / STATS).read_text())

@@ -10,16 +10,5 @@ from r1lite.grading.answer_forms import as_number, normalize
 from r1lite.grading.bounded_pool import ScoringArgs, grade_batch
 from r1lite.grading.checkers import TASK_FIELDS, check_answers, grade_countdown, grade_rows
 
-__all__ = [
-    "TASK_FIELDS",
-    "ScoringArgs",
-    "as_number",
-    "boxed_values",
-    "check_answers",
-    "completion_text",
-    "extract_answer",
-    "grade_batch",
-    "grade_countdown",
-    "grade_rows",
-    "normalize",
-]
+__all__ = ["TASK_FIELDS", "ScoringArgs", "as_number", "boxed_values", "check_answers", "completion_text",
+           "extract_answer", "grade_batch", "grade_countdown", "grade_rows", "normalize"]

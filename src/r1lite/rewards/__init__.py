@@ -15,22 +15,6 @@ from r1lite.rewards.registry import (
 from r1lite.rewards.reward_log import wrap_rewards
 from r1lite.rewards.shaping import Repetition, SoftOverlong
 
-__all__ = [
-    "COLUMNS",
-    "REWARDS",
-    "Accuracy",
-    "Cosine",
-    "Countdown",
-    "Format",
-    "Length",
-    "ReasoningSteps",
-    "Repetition",
-    "RewardSpec",
-    "SoftOverlong",
-    "TagCount",
-    "build_rewards",
-    "check_reward_specs",
-    "make_reward",
-    "reward_args",
-    "wrap_rewards",
-]
+__all__ = ["COLUMNS", "REWARDS", "Accuracy", "Cosine", "Countdown", "Format", "Length", "ReasoningSteps", "Repetition",
+           "RewardSpec", "SoftOverlong", "TagCount", "build_rewards", "check_reward_specs", "make_reward",
+           "reward_args", "wrap_rewards"]

@@ -3,6 +3,4 @@
 
 from r1lite.train.difficulty import SUMMARY
 
-__all__ = [
-    "SUMMARY",
-]
+__all__ = ["SUMMARY"]
