@@ -96,6 +96,14 @@ def test_the_top_level_holds_the_command_and_one_folder_per_concern():
     assert files == TOP_LEVEL and folders == SUBPACKAGES
 
 
+def test_the_readme_layout_is_the_tree():
+    """README's Layout section lists exactly the top-level modules and folders there are."""
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    tree = readme.split("## Layout", 1)[1].split("```", 2)[1].split("\nrecipes/", 1)[0]
+    listed = {line.split()[0].split("/")[0] for line in tree.splitlines()[2:] if line.startswith("  ") and line[2] != " "}
+    assert listed == {*TOP_LEVEL - {"__init__.py", "__main__.py"}, *SUBPACKAGES, "recipes"}
+
+
 def test_a_subpackage_is_entered_through_its_init():
     """Outside a subpackage, imports name the subpackage (`from r1lite.grading import grade_batch`), never one of its
     modules: its __init__ is the public surface, and what lies behind it can move."""

@@ -118,10 +118,11 @@ def test_quantization_and_kernels_need_what_this_machine_has(tmp_path):
         run_sft(recipe(tmp_path, model={"load_in_4bit": True, "use_peft": True}))
     qlora_without_lora = recipe(tmp_path, model={"load_in_4bit": True})
     with pytest.raises(ConfigError, match="bitsandbytes|use_peft"):
-        check_model_loading(qlora_without_lora, on_gpu=True)
+        check_model_loading(qlora_without_lora.model, qlora_without_lora.trainer, on_gpu=True)
     if importlib.util.find_spec("kernels") is None:
         with pytest.raises(ConfigError, match="use_kernels: needs the kernels package"):
-            check_model_loading(recipe(tmp_path, model_init_kwargs={"use_kernels": True}), on_gpu=False)
+            with_kernels = recipe(tmp_path, model_init_kwargs={"use_kernels": True})
+            check_model_loading(with_kernels.model, with_kernels.trainer, on_gpu=False)
 
 
 def test_assistant_turns_beyond_max_length_are_an_error(tmp_path):

@@ -265,9 +265,10 @@ def parse_init_kwargs(value: dict[str, Any] | str | None) -> dict[str, Any]:
     return dict(json.loads(value) if isinstance(value, str) else value or {})
 
 
-def check_model_loading(recipe: Any, on_gpu: bool) -> None:
-    """Fail before loading anything when a training recipe asks for what this machine cannot do."""
-    model, init = recipe.model, parse_init_kwargs(recipe.trainer.get("model_init_kwargs"))
+def check_model_loading(model: ModelArgs, trainer: dict[str, Any], on_gpu: bool) -> None:
+    """Fail before loading anything when a training recipe (its model: section and trainer: fields) asks for what
+    this machine cannot do."""
+    init = parse_init_kwargs(trainer.get("model_init_kwargs"))
     if model.load_in_4bit or model.load_in_8bit:
         bits = "load_in_4bit" if model.load_in_4bit else "load_in_8bit"
         if not on_gpu:
@@ -281,7 +282,7 @@ def check_model_loading(recipe: Any, on_gpu: bool) -> None:
     if init.get("use_kernels") and importlib.util.find_spec("kernels") is None:
         raise ConfigError("trainer.model_init_kwargs.use_kernels: needs the kernels package (pip install kernels); "
                           "or remove use_kernels")
-    if recipe.trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+    if trainer.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
         raise ConfigError("trainer.use_liger_kernel: needs the liger-kernel package (pip install 'r1lite[liger]'); "
                           "TRL deprecates it for model_init_kwargs: {use_kernels: true}")
 

@@ -95,7 +95,8 @@ def build_trainer(recipe: GRPORecipe, output_dir: Path) -> Any:
     import torch
     from trl import GRPOConfig, GRPOTrainer, get_peft_config
 
-    models.check_model_loading(recipe, on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
+    models.check_model_loading(recipe.model, recipe.trainer,
+                               on_gpu=torch.cuda.is_available() and not recipe.trainer.get("use_cpu"))
     tokenizer = models.load_tokenizer(recipe.model.model_name_or_path, recipe.model.model_revision,
                                       recipe.model.trust_remote_code)
     prompts = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
