@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, load_recipe, parse_overrides
-from r1lite.grpo import GRPORecipe
-from r1lite.sft import SFTRecipe
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.recipe.config import ConfigError, load_recipe, parse_overrides
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -140,8 +140,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):
-    from r1lite.cli import main
-    from r1lite.stages import stage_of
+    from r1lite.cli import main, stage_of
 
     assert stage_of(path) == stage
     assert main(["check", "--config", str(REPO / path)]) == 0
@@ -194,8 +193,8 @@ def generate_raw(**fields):
     ({"timeout_s": 0}, "scoring.timeout_s: must be a positive number, got 0"),
 ])
 def test_every_stage_checks_its_scoring_section(scoring, expected):
-    from r1lite.evaluate import EvalRecipe
-    from r1lite.generate import GenerateRecipe
+    from r1lite.eval.evaluate import EvalRecipe
+    from r1lite.generate.generate import GenerateRecipe
 
     for cls, raw in [(GRPORecipe, grpo_raw()), (EvalRecipe, eval_raw()), (GenerateRecipe, generate_raw())]:
         assert expected in error_of({**raw, "scoring": scoring}, cls=cls), cls.__name__
@@ -213,12 +212,12 @@ def test_reward_arg_values_are_checked_at_load(rewards, trainer, expected):
 
 
 def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
-    from r1lite import scoring
+    from r1lite.grading import bounded_pool
 
     def no_scorer(*args, **kwargs):
         raise AssertionError("a scorer was made while checking a recipe")
 
-    monkeypatch.setattr(scoring, "Scorer", no_scorer)
+    monkeypatch.setattr(bounded_pool, "Scorer", no_scorer)
     raw = {**grpo_raw(max_completion_length=256), "rewards": [
         {"name": n} for n in ("accuracy", "cosine", "length", "format", "soft_overlong")]}
     recipe = load_recipe(GRPORecipe, raw=raw)
@@ -232,7 +231,7 @@ def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
     ("generate", {"teacher": {"backend": "hf"}}, "a Hub id, a local folder"),
 ])
 def test_a_null_model_is_a_configuration_error(stage, fields, what):
-    from r1lite.stages import recipe_class
+    from r1lite.cli import recipe_class
 
     raw = eval_raw(**fields) if stage == "eval" else generate_raw(**fields)
     message = error_of({**raw, "model": {"model_name_or_path": None}}, cls=recipe_class(stage))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite import data
 from r1lite.cli import main
-from r1lite.config import load_recipe
-from r1lite.grpo import GRPORecipe
+from r1lite.data import data
+from r1lite.recipe.config import load_recipe
+from r1lite.train.grpo import GRPORecipe
 
 
 def write(path: Path, raw: dict) -> str:
@@ -122,7 +122,7 @@ def test_eval_compare_help_is_compares(capfd):
 @pytest.mark.parametrize("stage", ["grpo", "sft"])
 def test_help_lines_are_never_cut(stage, capfd):
     """A long doc is wrapped under its field, whole, not cut with "..."."""
-    from r1lite.trl_schema import trainer_fields
+    from r1lite.recipe.trl_schema import trainer_fields
 
     assert main([stage, "--help"]) == 0
     text = " ".join(line.strip() for line in capfd.readouterr().out.splitlines())

@@ -17,9 +17,9 @@ import yaml
 
 from r1lite.backends import Completion
 from r1lite.cli import main
-from r1lite.config import load_recipe
-from r1lite.evaluate import EvalRecipe
-from r1lite.evaluate import run as run_eval
+from r1lite.eval.evaluate import EvalRecipe
+from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe.config import load_recipe
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
@@ -65,7 +65,7 @@ def eval_raw(tmp_path, **fields) -> dict:
 
 def hold_lock(folder: Path) -> subprocess.Popen:
     """Another process that has taken the folder's lock (as a running r1lite stage does) and sleeps."""
-    code = ("import sys, time; from pathlib import Path; from r1lite.runtime import lock_output_dir; "
+    code = ("import sys, time; from pathlib import Path; from r1lite.runs import lock_output_dir; "
             "lock_output_dir(Path(sys.argv[1]), create=True); print('locked', flush=True); time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True, env=ENV)
     assert holder.stdout.readline().strip() == "locked"

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from r1lite.backends.openai import OpenAIBackend, endpoint
-from r1lite.benchmarks import BUNDLED_DIR as DATA
 from r1lite.cli import main
-from r1lite.redact import REDACTED, redact, redact_text
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA
+from r1lite.recipe.redaction import REDACTED, redact, redact_text
 
 KEYS = {  # a key of each shape, and the secret part a leak would show
     "openai": "sk-proj-AbCdEf0123456789xyz",

@@ -10,10 +10,8 @@ import threading
 import pytest
 import yaml
 
-from r1lite import user_rewards
 from r1lite.cli import main
-from r1lite.reward_log import RewardError, wrap_rewards
-from r1lite.rewards import RewardSpec, build_rewards, reward_names
+from r1lite.rewards import RewardError, RewardSpec, build_rewards, reward_names, user_rewards, wrap_rewards
 
 BAD_REWARDS = '''
 import os, sys, time

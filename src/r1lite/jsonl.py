@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from r1lite.redact import redact_text
+from r1lite.recipe import redact_text
 
 
 def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:

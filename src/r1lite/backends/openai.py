@@ -28,8 +28,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from r1lite.backends import Completion, SamplingParams
-from r1lite.redact import redact_text
+from r1lite.backends.base import Completion, SamplingParams
+from r1lite.recipe import redact_text
 
 log = logging.getLogger(__name__)
 

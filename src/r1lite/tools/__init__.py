@@ -1,0 +1,2 @@
+"""Commands around the stages: `r1lite demo` (demo, demo_report), `r1lite plan` (plan: estimates; plan_cli: the
+command), `r1lite recipes check` (recipes_check). Nothing below imports them."""
