@@ -154,7 +154,7 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p",
             "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args",
             "data_dir", "batch_size", "num_samples")  # num_samples: each chunk samples n at once (another n, other samples)
-# what names a run's default folder (runtime.settings_output_dir): the settings plus what it covers
+# what names a run's default folder (runs.settings_output_dir): the settings plus what it covers
 RUN_SETTINGS = (*SETTINGS, "benchmarks", "limit", "thinking_budgets")
 # backend_args that change how requests are sent, not what comes back
 TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_s", "backoff_max_s")
