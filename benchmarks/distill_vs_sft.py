@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from r1lite import distill, evaluate, metrics, runtime, sft
-from r1lite.config import load_recipe
-from r1lite.eval_report import problems_of, read_records
+from r1lite.eval import evaluate, mean_ci, paired_diff_ci, problems_of, read_records
+from r1lite.recipe import load_recipe
+from r1lite.train import distill, runtime, sft
 
 RECIPES = Path(distill.__file__).resolve().parent / "recipes" / "demo"
 HELD_OUT = ("addition", "multiplication")
@@ -137,13 +137,13 @@ def summary_of(scores: dict[str, dict], arms: dict[str, dict], budget_s: float) 
     result: dict[str, Any] = {"budget_s_per_arm": budget_s, "arms": arms}
     for key in METRICS:
         by_model = {name: s[key] for name, s in scores.items()}
-        held = {name: {"mean_ci": metrics.mean_ci(list(s.values())), "n": len(s)} for name, s in by_model.items()}
+        held = {name: {"mean_ci": mean_ci(list(s.values())), "n": len(s)} for name, s in by_model.items()}
         pairs = {}
         for a, b in (("off_policy", "on_policy"), ("teacher", "on_policy"), ("teacher", "off_policy"),
                      ("base", "on_policy"), ("base", "off_policy")):
             if a in by_model and b in by_model:
                 shared = sorted(set(by_model[a]) & set(by_model[b]))
-                diff, low, high = metrics.paired_diff_ci([by_model[a][k] for k in shared],
+                diff, low, high = paired_diff_ci([by_model[a][k] for k in shared],
                                                          [by_model[b][k] for k in shared])
                 pairs[f"{b} - {a}"] = {"diff": diff, "ci95": [low, high], "n": len(shared)}
         teacher = held["teacher"]["mean_ci"][0] if "teacher" in held else None

@@ -13,12 +13,12 @@ import pytest
 import torch
 import yaml
 
-from r1lite import distill, models
 from r1lite.cli import main
-from r1lite.config import ConfigError, load_recipe
-from r1lite.distill import DistillRecipe
-from r1lite.distill import run as run_distill
-from r1lite.model_names import TINY_ARCHS
+from r1lite.models import TINY_ARCHS, models
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.train import distill
+from r1lite.train.distill import DistillRecipe
+from r1lite.train.distill import run as run_distill
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,8 +86,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 KILL_AFTER_LOG = """
 import json, os, signal, sys
 from trl import DistillationTrainer
-from r1lite.config import load_recipe
-from r1lite.distill import DistillRecipe, run
+from r1lite.recipe.config import load_recipe
+from r1lite.train.distill import DistillRecipe, run
 original = DistillationTrainer.compute_loss
 def compute_loss(self, *args, **kwargs):
     if self.state.global_step == 3:  # step 3 is logged, its checkpoint (save_steps 2) never written
@@ -181,8 +181,8 @@ def test_different_tokenizers_are_one_line_rc_2_before_any_weights_load(tmp_path
 
 def test_an_adapter_folder_teacher_loads_merged(tmp_path):
     """An earlier stage's LoRA output (adapter + tokenizer, no full weights) is a teacher: loaded merged."""
-    from r1lite.sft import SFTRecipe
-    from r1lite.sft import run as run_sft
+    from r1lite.train.sft import SFTRecipe
+    from r1lite.train.sft import run as run_sft
 
     sft = {"model": {"model_name_or_path": "tiny:qwen2", "use_peft": True, "lora_r": 4,
                      "lora_target_modules": "all-linear"},
@@ -208,9 +208,11 @@ def test_check_help_and_recipe_errors(tmp_path, capsys):
     assert main(["distill", "--help"]) == 0
     text = capsys.readouterr().out
     assert "teacher:  TeacherArgs" in text and "server_url" in text and "trl.DistillationConfig" in text
-    recipe_ = load_recipe(DistillRecipe, recipe, {"model_name_or_path": "tiny:qwen3"})  # bare names: the student's
+    with pytest.raises(ConfigError, match="use one of --model.model_name_or_path, --teacher.model_name_or_path"):
+        load_recipe(DistillRecipe, recipe, {"model_name_or_path": "tiny:qwen3"})  # the student's or the teacher's?
+    recipe_ = load_recipe(DistillRecipe, recipe, {"model.model_name_or_path": "tiny:qwen3"})
     assert (recipe_.model.model_name_or_path, recipe_.teacher.model_name_or_path) == ("tiny:qwen3", "tiny:llama")
-    with pytest.raises(ConfigError, match="teacher: required"):
+    with pytest.raises(ConfigError, match="teacher.model_name_or_path: required"):
         load_recipe(DistillRecipe, raw={k: v for k, v in raw_recipe(tmp_path / "d").items() if k != "teacher"})
     cases = {"--betta 0.5": "did you mean 'beta'", "--beta 2": "trainer.beta",
              "--server_url http://localhost:8000": "needs vLLM",
@@ -223,7 +225,7 @@ def test_check_help_and_recipe_errors(tmp_path, capsys):
 
 
 def test_plan_counts_the_teachers_memory_and_time(monkeypatch):
-    from r1lite import plan
+    from r1lite.tools import plan
 
     monkeypatch.chdir(REPO)
     cases = [("recipes/qwen2.5-1.5b-instruct/distill/math_lora_24gb.yaml", "rtx4090", 1, None),
@@ -242,11 +244,12 @@ def test_plan_counts_the_teachers_memory_and_time(monkeypatch):
 
 
 def test_demo_stage_recipes_validate_and_summary_reads_the_evals(tmp_path):
-    from r1lite import demo, demo_distill
+    from r1lite.data import BUNDLED_DIR
+    from r1lite.tools import demo, demo_distill
 
     out = tmp_path / "demo"
     p = demo.plan(10)
-    overrides = demo.stage_overrides(out, "smollm2-135m", 0, str(Path(demo.__file__).parent / "benchmark_data"), p)
+    overrides = demo.stage_overrides(out, "smollm2-135m", 0, str(BUNDLED_DIR), p)
     evaluation = {k: v for k, v in overrides["eval_grpo"].items() if k not in ("model", "output_dir")}
     overrides.update(demo_distill.stage_overrides(out, "smollm2-135m", 0, evaluation=evaluation))
     recipes = demo.stage_recipes(overrides)  # validated as the demo validates its stages
@@ -276,7 +279,7 @@ def test_served_teacher_recipe_builds_trls_server_config_where_vllm_exists(tmp_p
 
     from trl.experimental.server_distillation import ServerDistillationConfig
 
-    from r1lite import runtime
+    from r1lite.train import runtime
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm"
