@@ -2,7 +2,7 @@
 samples its own completions and learns the teacher's next-token distribution on every token of them.
 
 Read top to bottom: TeacherArgs and DistillRecipe (its sections and validate()), the tokenizer check, the vocabulary
-alignment, the completions log, build_trainer, run, cli.
+alignment, build_trainer, run, cli.
 
     cli(argv): runtime.load_training_recipe(DistillRecipe) (YAML + overrides -> validate(): the teacher's tokenizer
       read from its files and compared with the student's, before any weights load) -> run(recipe):
@@ -12,7 +12,7 @@ alignment, the completions log, build_trainer, run, cli.
          (models.load_inference_model: anything r1lite loads, adapter folders merged) -> vocabularies aligned when
          only padded rows differ -> DistillationTrainer; with teacher.server_url instead, TRL's experimental
          ServerDistillationTrainer asks a vLLM server for the teacher's log-probs
-         -> every sampled completion graded (scoring:) into completions.jsonl and an `accuracy` metric
+         -> completion_log: every sampled completion graded (scoring:) into completions.jsonl, `accuracy` metric
       -> runtime.train_and_save: train() (resuming when asked) -> save -> [push]
 
 beta (0 forward KL, 0.5 JSD, 1 reverse KL, TRL's default), temperature, max_completion_length, use_vllm (the
@@ -25,18 +25,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from r1lite import data, models
 from r1lite.data import DataArgs, check_data, check_formats
-from r1lite.grading import ScoringArgs, grade_batch
-from r1lite.jsonl import append_jsonl
+from r1lite.grading import ScoringArgs
 from r1lite.models import ModelArgs, check_dtype, check_model, check_model_name, check_model_path, resolve
 from r1lite.recipe import ConfigError, check_positive, trainer_section, trainer_value
-from r1lite.train import checkpoints, runtime
+from r1lite.train import checkpoints, completion_log, runtime
 
 log = logging.getLogger("r1lite")
 
@@ -231,43 +229,6 @@ def fit_vocabularies(student: Any, teacher: Any, tokenizer: Any, generation_kwar
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# the completions log
-
-
-def record_completions(trainer: Any, output_dir: Path, scoring: ScoringArgs) -> None:
-    """Every completion the student samples goes to completions.jsonl (completions.rank<N>.jsonl per process) with
-    the step it was sampled at and, where the prompt row has an answer, its grade (bounded by scoring.timeout_s);
-    the graded share is logged as the `accuracy` metric: the student's own on-policy accuracy."""
-    generate = trainer._generate_and_score_completions
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    path = output_dir / ("completions.jsonl" if world == 1 else f"completions.rank{rank}.jsonl")
-
-    def generate_and_record(inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        output = generate(inputs)
-        if not trainer.model.training:
-            return output
-        texts = trainer.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
-        answers = [row.get("answer") for row in inputs]
-        grades = grade_batch(texts, [None if a is None else str(a) for a in answers], scoring.timeout_s,
-                             scoring.num_workers, anywhere=False)
-        correct = [g.correct for g in grades]
-        graded = [float(c) for c in correct if c is not None]
-        if graded:
-            trainer._metrics["train"]["accuracy"].append(sum(graded) / len(graded))
-        step = trainer.state.global_step
-        append_jsonl(path, [{"step": step, "prompt": _last_turn(row["prompt"]), "completion": text,
-                             "answer": answer, "correct": ok}
-                            for row, text, answer, ok in zip(inputs, texts, answers, correct)])
-        return output
-
-    trainer._generate_and_score_completions = generate_and_record
-
-
-def _last_turn(prompt: Any) -> str:
-    return prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 # the trainer
 
 
@@ -308,7 +269,7 @@ def build_trainer(recipe: DistillRecipe, output_dir: Path) -> Any:
         args.generation_kwargs = fit_vocabularies(model, teacher_model, tokenizer, args.generation_kwargs,
                                                   args.use_vllm)
         trainer = DistillationTrainer(teacher_model=teacher_model, **common)
-    record_completions(trainer, output_dir, recipe.scoring)
+    completion_log.record_completions(trainer, output_dir, recipe.scoring.timeout_s, recipe.scoring.num_workers)
     return trainer
 
 
