@@ -19,9 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from r1lite import data, grpo, models, prompts, runtime
-from r1lite.config import load_recipe
-from r1lite.demo import RECIPES
+from r1lite import models
+from r1lite.data import build_messages, load_problems
+from r1lite.recipe import load_recipe
+from r1lite.runs import setup_env
+from r1lite.tools.demo import RECIPES
+from r1lite.train import grpo, runtime
 
 BOX = re.compile(r"\\boxed\{([^{}]*)\}")
 
@@ -93,8 +96,8 @@ def bare_trainer(recipe: Any, out: Path) -> Any:
 
     path = models.materialize(recipe.model.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-    rows = data.load_problems(recipe.data)
-    dataset = rows.map(lambda r: {"prompt": prompts.build_messages(r["problem"], None, recipe.data.prompt_template),
+    rows = load_problems(recipe.data)
+    dataset = rows.map(lambda r: {"prompt": build_messages(r["problem"], None, recipe.data.prompt_template),
                                   "answer": str(r["answer"])}, remove_columns=rows.column_names)
     length = recipe.trainer["max_completion_length"]
     overlong = get_soft_overlong_punishment(max_completion_len=length, soft_punish_cache=8)
@@ -118,7 +121,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
     parser.add_argument("--rounds", type=int, default=2, help="bare / r1lite runs, alternated")
     args = parser.parse_args()
-    runtime.setup_env()
+    setup_env()
     rows: dict[str, list[dict[str, float]]] = {"bare": [], "r1lite": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import demo
-from r1lite.eval_report import read_records
+from r1lite.eval.eval_report import read_records
+from r1lite.tools import demo
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_a_finished_demo_is_not_redone(demo_run, capsys):
 def test_the_plan_scales_with_the_measured_machine():
     """Injected probe ratios (never wall time): a slower machine gets fewer GRPO steps, then smaller held-out sets,
     and every plan that fits keeps its estimate within the budget."""
-    from r1lite import demo_timing
+    from r1lite.tools import demo_timing
 
     def plan(minutes, speed):
         return demo_timing.plan(minutes, speed, sft_steps=8, convert=True, calibrate=True)
@@ -130,7 +130,7 @@ def test_the_plan_scales_with_the_measured_machine():
 
 
 def test_calibration_is_cached_per_machine(tmp_path, monkeypatch):
-    from r1lite import demo_timing
+    from r1lite.tools import demo_timing
 
     cache = tmp_path / "demo_calibration.json"
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
@@ -145,7 +145,7 @@ def test_stages_chain_their_adapters(demo_run):
     import torch
     from peft import PeftModel
 
-    from r1lite import models
+    from r1lite.models import models
 
     grpo_adapter = json.loads((demo_run / "grpo" / "adapter_config.json").read_text())
     assert Path(grpo_adapter["base_model_name_or_path"]) == (demo_run / "sft").resolve()

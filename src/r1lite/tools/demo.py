@@ -1,0 +1,213 @@
+"""`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate -> report.
+
+Every stage is the product's own command run on a recipe under r1lite/recipes/demo/ (shipped inside the package; what
+`r1lite eval`, `r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts
+overridden.
+Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
+Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
+cached), GRPO steps and held-out sizes are planned to --minutes, and the estimate and what was scaled down are printed
+before the first stage and shown in the report beside each stage's wall time.
+
+    r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
+                [--grpo_steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r1lite.cli import module, recipe_class
+from r1lite.data import BUNDLED_DIR
+from r1lite.recipe import load_recipe
+from r1lite.runs import setup_env
+from r1lite.tools import demo_report, demo_timing
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"
+STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
+
+SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
+
+
+def needs_conversion(model: str) -> bool:
+    """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
+    from r1lite import models
+    from r1lite.models import resolve
+
+    source = resolve(model)
+    return source.kind == "gguf" and not (models.cache_dir() / "models" / Path(source.gguf_file).stem).is_dir()
+
+
+def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Per stage, the command-line overrides applied to its recipe file: the demo is these five commands."""
+    in_file = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
+    held_out = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
+    for bench in ("addition", "multiplication"):
+        held_out[bench]["task_args"]["n"] = p["eval_n"]
+    held_out["gsm8k"]["limit"] = p["gsm8k"]
+    sizes = {} if held_out == in_file else {"benchmark_args": held_out}  # a short run evaluates fewer problems
+    grpo = {}
+    if model.startswith("tiny:"):  # a random tiny model solves nothing: keep every prompt, and sample few
+        section = yaml.safe_load((RECIPES / "grpo.yaml").read_text())["difficulty_filter"]
+        grpo["difficulty_filter"] = {**section, "num_samples": 2, "band": [0.0, 1.0], "inclusive": True}
+
+    def evaluation(name: str, evaluated: str) -> dict[str, Any]:
+        return {"model": evaluated, "output_dir": str(out / name), "data_dir": data_dir, "seed": seed, **sizes}
+
+    # a stage killed mid-run continues from its last checkpoint (a fresh one simply starts)
+    training = {"data.seed": seed, "trainer.seed": seed, "resume_from_checkpoint": "latest"}
+    return {
+        "eval_base": evaluation("eval_base", model),
+        "sft": {"model_name_or_path": model, "trainer.output_dir": str(out / "sft"), "max_steps": p["sft_steps"],
+                "save_steps": max(1, p["sft_steps"] // 2), **training},
+        "eval_sft": evaluation("eval_sft", str(out / "sft")),
+        "grpo": {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
+                 "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **grpo, **training},
+        "eval_grpo": evaluation("eval_grpo", str(out / "grpo")),
+    }
+
+
+def recipe_file(stage: str) -> Path:
+    return RECIPES / f"{stage.split('_')[0]}.yaml"
+
+
+def command(stage: str, overrides: dict[str, Any]) -> str:
+    """The exact `r1lite` command line of a stage."""
+    args = [f"--{k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip())}"
+            if isinstance(v, dict) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
+    return " ".join(["r1lite", stage.split("_")[0], "--config", _shown(recipe_file(stage)), *args])
+
+
+def _shown(path: Path) -> str:
+    """A recipe path as a user can type it: relative to the current folder when inside it (a clone), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual."""
+    from r1lite.models import planned_outputs
+
+    trained = [o["trainer.output_dir"] for o in overrides.values() if "trainer.output_dir" in o]
+    with planned_outputs(trained):  # later stages start from models earlier stages have not written yet
+        return {stage: load_recipe(recipe_class(stage.split("_")[0]), recipe_file(stage), o)
+                for stage, o in overrides.items()}
+
+
+def _finished(stage: str, out: Path) -> bool:
+    folder = out / stage
+    if stage.startswith("eval"):
+        return (folder / "results.json").is_file()
+    return (folder / "run.json").is_file() and any(folder.glob("*.safetensors"))  # the final save, not a checkpoint
+
+
+def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str,
+                 grpo_steps: int | None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
+    """(plan, estimate in seconds, what was scaled down, calibration record): the machine measured once (cached
+    in the model cache), then the work fitted to `minutes`; `grpo_steps` pins GRPO's step count."""
+    from r1lite import models
+    from r1lite.data import build_messages
+
+    if model.startswith("tiny:"):
+        p = {**TINY_PLAN, "grpo_steps": grpo_steps or TINY_PLAN["grpo_steps"]}
+        return p, demo_timing.estimate_s(p), [], {}
+    convert = needs_conversion(model)
+    cache = models.cache_dir() / "demo_calibration.json"
+    probe, start = demo_timing.cached_probe(cache, model), time.time()
+    measured = probe is None
+    if measured:
+        print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
+        full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0], "gsm8k": demo_timing.GSM8K[0]}
+        recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full))
+        held_out = module("eval").load_rows(recipes["eval_base"])[:demo_timing.PROBE_PROMPTS]
+        rows = module("sft").load_conversations(recipes["sft"].data).select(range(recipes["sft"].trainer[
+            "per_device_train_batch_size"]))
+        probe = demo_timing.calibrate(model, recipes["eval_base"], [build_messages(r["prompt"]) for r in held_out],
+                                      list(rows), cache)
+    speed = probe / demo_timing.REFERENCE_PROBE_S
+    # planned as a first run (conversion and calibration counted), so the plan does not depend on the cache
+    p, scaled = demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)
+    if grpo_steps:
+        scaled = [s for s in scaled if not s.startswith("GRPO")]
+        p["grpo_steps"] = grpo_steps
+    spent = time.time() - start if measured else 0.0
+    estimate = spent + demo_timing.estimate_s(p, speed, convert=convert and not measured)
+    record = {"probe_s": probe, "reference_probe_s": demo_timing.REFERENCE_PROBE_S, "speed": round(speed, 3),
+              "measured_now": measured, "calibrate_s": round(spent, 1)}
+    return p, estimate, scaled, record
+
+
+def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
+             data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None) -> Path:
+    setup_env()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir or str(BUNDLED_DIR)  # the benchmarks shipped in the package
+    state_path = out / "demo_state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
+    if state.get("plan") and state.get("model") == model and state.get("seed") == seed:
+        p, estimate = state["plan"], state["estimate_s"]  # a resumed demo keeps the plan its stages ran with
+    else:
+        p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps)
+        state.update(scaled_down=scaled, calibration=calibration, estimate_s=estimate)
+        if calibration.get("measured_now"):
+            state["wall_s"]["calibrate"] = calibration["calibrate_s"]
+    overrides = stage_overrides(out, model, seed, data_dir, p)
+    recipes = stage_recipes(overrides)
+    state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
+                 commands={stage: command(stage, o) for stage, o in overrides.items()})
+    speed = state.get("calibration", {}).get("speed")
+    print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
+          f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on this machine"
+          + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
+    for line in state.get("scaled_down", []):
+        print(f"  scaled down to fit {minutes:g} min: {line}")
+    for i, stage in enumerate(STAGES, 1):
+        if _finished(stage, out):
+            print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
+            continue
+        print(f"[{i}/{len(STAGES)}] {stage} ...")
+        start = time.time()
+        module(stage.split("_")[0]).run(recipes[stage])
+        state["wall_s"][stage] = round(time.time() - start, 1)
+        state_path.write_text(json.dumps(state, indent=2))
+    state["think_prefilled"] = {stage: think_prefilled(recipes[stage].model.model_name_or_path)
+                                for stage in STAGES if stage.startswith("eval")}
+    state_path.write_text(json.dumps(state, indent=2))
+    report = demo_report.write_report(out, recipes, state)
+    print(demo_report.headline(out))
+    print(f"report: {report}")
+    return out
+
+
+def think_prefilled(model: str) -> bool:
+    """Whether the chat template of an evaluated model opens <think> itself (its completions then start inside it)."""
+    from r1lite.data import prefills_think
+    from r1lite.models import load_tokenizer
+
+    return prefills_think(load_tokenizer(model))
+
+
+def cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="r1lite demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10,
+                        help="time budget: the machine is measured at the start, GRPO steps and eval sizes fit it")
+    parser.add_argument("--output_dir", default="runs/demo")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data_dir", default=None, help="benchmark JSONL folder (default: the bundled copies)")
+    parser.add_argument("--model", default="smollm2-135m", help="tiny:qwen2 for a seconds-long smoke run")
+    parser.add_argument("--grpo_steps", type=int, default=None,
+                        help="pin GRPO's step count (default: planned from --minutes and the measured machine)")
+    args = parser.parse_args(argv)
+    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps)
+    return 0

@@ -1,0 +1,126 @@
+"""The demo's time promise: measure this machine at the start, then plan the work to `--minutes`.
+
+    calibrate (a timed greedy batch and a timed LoRA training step of the real model; cached per machine and model)
+      -> speed = probe seconds / REFERENCE_PROBE_S -> plan (eval sizes, GRPO steps) -> estimate_s
+
+Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
+time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
+work, not the promise: GRPO takes the budget left after the fixed stages; on a slow machine the held-out sets shrink
+first, then GRPO steps, down to a floor below which the demo shows nothing (then the estimate says it will be late).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (benchmarks/RESULTS.md, issue-13 runs,
+# with the think-format completions' extra tokens): per stage start (process work, model load, trainer build) and per
+# unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained
+# ones stop at ~32 tokens); the filter samples 4 answers per candidate prompt.
+COST = {"convert": 30, "calibrate": 25, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.25,
+        "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0, "report": 3}
+REFERENCE_PROBE_S = 14.0  # calibrate()'s probe on that machine (greedy batch + training step; RESULTS.md)
+FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
+GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
+EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
+GSM8K = (4, 2)
+PROBE_PROMPTS = 16
+
+
+def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, calibrate: bool = False) -> float:
+    """The demo's wall time for plan `p` on a machine `speed` times slower than the reference; `convert` and
+    `calibrate`: a first run also converts the GGUF model and measures the machine."""
+    c = COST
+    samples = 2 * p["eval_n"] + p["gsm8k"]
+    seconds = (3 * c["eval_start"] + samples * (c["eval_base_sample"] + 2 * c["eval_sample"])
+               + c["sft_start"] + p["sft_steps"] * c["sft_step"]
+               + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
+               + c["report"] + calibrate * c["calibrate"])
+    return convert * c["convert"] + speed * seconds
+
+
+def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
+         calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
+    """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
+    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO steps
+    take what the fixed stages leave; below GRPO's floor the held-out sets shrink; below that the demo runs late and
+    says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise too."""
+
+    def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "eval_n": eval_sizes[0], "gsm8k": eval_sizes[1],
+             "filter_samples": FILTER_SAMPLES}
+        left = minutes * 60 - estimate_s(p, at, convert, calibrate)
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // (at * COST["grpo_step"]))))
+        return p
+
+    p = fitted((EVAL_N[0], GSM8K[0]), speed)
+    if p["grpo_steps"] < GRPO_STEPS[0]:
+        p = fitted((EVAL_N[1], GSM8K[1]), speed)
+    reference = fitted((EVAL_N[0], GSM8K[0]), 1.0)
+    scaled = []
+    if p["eval_n"] < reference["eval_n"]:
+        scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}, GSM8K {reference['gsm8k']} -> "
+                      f"{p['gsm8k']}")
+    if p["grpo_steps"] < GRPO_STEPS[0]:
+        p["grpo_steps"] = GRPO_STEPS[0]
+        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than {minutes:g} minutes "
+                      "for the smallest demo")
+    elif p["grpo_steps"] < reference["grpo_steps"]:
+        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
+    return p, scaled
+
+
+def machine_key(model: str) -> str:
+    import torch
+
+    return f"{platform.node()}|{os.cpu_count()}|{torch.get_num_threads()}|{torch.__version__}|{model}"
+
+
+def cached_probe(cache: Path, model: str) -> float | None:
+    """This machine's probe seconds from an earlier run, if any."""
+    try:
+        return json.loads(cache.read_text()).get(machine_key(model))
+    except (OSError, ValueError):
+        return None
+
+
+def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[dict[str, Any]], cache: Path) -> float:
+    """Probe seconds of this machine: one greedy batch of the eval's shape (`prompts`, held-out chats, at its
+    max_new_tokens) plus one LoRA training step of the SFT's shape (its batch of conversations), both on the real
+    model, each timed after a warm-up. Stored in `cache` per machine and model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from r1lite.backends import SamplingParams, make_backend, model_args
+
+    backend = make_backend("hf", **model_args("hf", eval_recipe.model), batch_size=len(prompts))
+    backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=2))  # warm-up: first-call allocations
+    start = time.perf_counter()
+    backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens))
+    generate_s = time.perf_counter() - start
+
+    tokenizer = backend.tokenizer
+    model_ = get_peft_model(backend.model.train(), LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
+    inputs = tokenizer([tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sft_rows],
+                       return_tensors="pt", padding=True)
+    optimizer = torch.optim.AdamW([p for p in model_.parameters() if p.requires_grad], lr=1e-4)
+    for _ in range(2):  # the first step warms up
+        start = time.perf_counter()
+        model_(**inputs, labels=inputs["input_ids"]).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        train_s = time.perf_counter() - start
+    probe = generate_s + train_s
+    stored = {}
+    try:
+        stored = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({**stored, machine_key(model): round(probe, 3)}, indent=2))
+    return probe
