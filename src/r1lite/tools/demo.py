@@ -36,6 +36,14 @@ SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks
 TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
 
 
+def plan(minutes: float, tiny: bool = False, speed: float = 1.0) -> dict[str, int]:
+    """Step counts and held-out sizes for `minutes` on a machine `speed` times slower than the reference (run_demo
+    measures it); tiny: the seconds-long smoke run's."""
+    if tiny:
+        return dict(TINY_PLAN)
+    return demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)[0]
+
+
 def needs_conversion(model: str) -> bool:
     """True on a first run: the embedded GGUF model is not converted into the cache yet (models.materialize)."""
     from r1lite import models
