@@ -127,7 +127,7 @@ def main() -> None:
         for i in range(args.rounds):
             for kind in (("bare", "r1lite") if i % 2 == 0 else ("r1lite", "bare")):
                 rows[kind] += run(kind, args.model, args.steps, Path(tmp) / str(i))
-    print(f"| trainer | steps | step s (median) | generate s | score s | train s (logps, loss, backward) |")
+    print("| trainer | steps | step s (median) | generate s | score s | train s (logps, loss, backward) |")
     print("|---|---:|---:|---:|---:|---:|")
     medians = {}
     for kind, r in rows.items():

@@ -292,7 +292,7 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
                        f"stage was planned at {c['speed']:.2f}x its reference time.")]
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
-              f"--model {data['model']}",
+              f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')}",
               "# or stage by stage, the same five commands the demo ran:",
               *[data["commands"][stage] for stage in data.get("commands", {})],
               "```", "", "## Recipes used (resolved)", ""]
