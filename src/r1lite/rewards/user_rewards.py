@@ -109,7 +109,7 @@ def _serve() -> None:
     """Worker process main: import one reward function (sys.path, name, args: the first message), then answer each
     (completions, columns) call with ("ok", (scores, logged)) or ("error", what happened), on the original stdout;
     `logged`: the function's log_metric / log_extra calls, for the trainer to make."""
-    from r1lite.grading.bounded_pool import worker_pipes
+    from r1lite.grading import worker_pipes
 
     inbox, outbox = worker_pipes()
     try:
