@@ -75,7 +75,7 @@ DATA = {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 16, "dif
 class _Reply(BaseHTTPRequestHandler):
     """A chat-completions server that always answers 4, with a price-bearing token count."""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
         body = json.dumps({"choices": [{"message": {"content": "<think>\n2 + 2 = 4\n</think>\n\\boxed{4}"},
                                         "finish_reason": "stop"}],
@@ -111,7 +111,7 @@ def test_generate_through_an_api_teacher_reads_top_to_bottom(tmp_path, chat_serv
     assert stats["stopped"].startswith("max_cost_usd reached") and 0 < stats["prompts_done"] < 16
 
 
-@pytest.mark.parametrize("stage", ["grpo", "sft", "eval", "generate"])
+@pytest.mark.parametrize("stage", ["grpo", "sft", "distill", "eval", "generate"])
 def test_a_stage_reads_top_to_bottom(tmp_path, stage):
     if stage == "grpo":
         trainer = {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4, "max_completion_length": 8}
@@ -124,6 +124,11 @@ def test_a_stage_reads_top_to_bottom(tmp_path, stage):
                   "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", "max_steps": 1,
                               "per_device_train_batch_size": 4, "max_length": 64}}
         bottom = ("r1lite.cli", "r1lite.train.sft", "r1lite.train.runtime")
+    elif stage == "distill":
+        recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "teacher": {"model_name_or_path": "tiny:llama"},
+                  "data": DATA, "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", "max_steps": 1,
+                                            "per_device_train_batch_size": 4, "max_completion_length": 8}}
+        bottom = ("r1lite.cli", "r1lite.train.distill", "r1lite.train.runtime")
     elif stage == "generate":
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": DATA,
                   "teacher": {"backend": "hf", "price_input_per_m": 0.0, "price_output_per_m": 0.0},

@@ -3,6 +3,7 @@
     r1lite generate --config recipes/.../generate/x.yaml     teacher traces, verified and decontaminated
     r1lite sft      --config recipes/.../sft/x.yaml           distillation / cold-start SFT (TRL SFTTrainer)
     r1lite grpo     --config recipes/.../grpo/x.yaml          GRPO with rule rewards (TRL GRPOTrainer)
+    r1lite distill  --config recipes/.../distill/x.yaml       on-policy distillation (TRL DistillationTrainer)
     r1lite eval     --model smollm2-135m --benchmarks gsm8k   math benchmarks, pass@k, budget curves
     r1lite demo                                               cold-start SFT -> GRPO -> eval on CPU, with a report
     r1lite check    --config recipe.yaml                      validate a recipe without loading a model
@@ -23,12 +24,12 @@ from r1lite.recipe import ConfigError
 # every command -> the module whose cli(argv) runs it (an exit code); imported on use, so listing them loads nothing.
 # The stages come first: each stage module also has `Recipe` (its recipe class, which validates itself) and
 # `run(recipe)`; `r1lite check`, `r1lite <stage> --help`, `recipes check`, `plan` and the demo read them from here.
-COMMANDS = {"grpo": "r1lite.train.grpo", "sft": "r1lite.train.sft", "eval": "r1lite.eval.evaluate",
-            "generate": "r1lite.generate.generate", "demo": "r1lite.tools.demo",
+COMMANDS = {"grpo": "r1lite.train.grpo", "sft": "r1lite.train.sft", "distill": "r1lite.train.distill",
+            "eval": "r1lite.eval.evaluate", "generate": "r1lite.generate.generate", "demo": "r1lite.tools.demo",
             "decontaminate": "r1lite.generate.decontaminate", "plan": "r1lite.tools.plan_cli",
             "recipes": "r1lite.tools.recipes_check"}
-STAGES = ("grpo", "sft", "eval", "generate")
-TRAINING = ("sft", "grpo")
+STAGES = ("grpo", "sft", "distill", "eval", "generate")
+TRAINING = ("sft", "grpo", "distill")
 
 
 def module(stage: str) -> ModuleType:
@@ -40,7 +41,7 @@ def recipe_class(stage: str) -> type:
 
 
 def stage_of(path: str | Path) -> str:
-    """grpo | sft | generate | eval, from the recipe's folder (recipes/<model>/<stage>/) or its file name
+    """grpo | sft | distill | generate | eval, from the recipe's folder (recipes/<model>/<stage>/) or its file name
     (demo/grpo.yaml, examples/grpo_custom_reward.yaml)."""
     path = Path(path)
     for name in (path.parent.name, path.stem):

@@ -15,6 +15,7 @@ from r1lite.data.benchmarks import (
 from r1lite.data.data import (
     SYNTHETIC,
     DataArgs,
+    dataset_rows,
     format_solution,
     is_local,
     iter_local_rows,
@@ -29,6 +30,6 @@ from r1lite.data.dataset_formats import check_data, check_formats, sft_format
 from r1lite.data.prompts import build_messages, prefills_think, system_prompt
 
 __all__ = ["BENCHMARKS", "BUNDLED_DIR", "SYNTHETIC", "Benchmark", "DataArgs", "benchmark_file", "build_messages",
-           "check_data", "check_formats", "find_local", "format_solution", "get_benchmark", "is_local",
+           "check_data", "check_formats", "dataset_rows", "find_local", "format_solution", "get_benchmark", "is_local",
            "iter_local_rows", "json_preview", "load_benchmark", "load_problems", "local_path", "mix", "prefills_think",
            "read_jsonl", "read_source", "sft_format", "system_prompt", "to_prompts"]

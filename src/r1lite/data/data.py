@@ -323,3 +323,26 @@ def format_solution(row: dict[str, Any], wrap_in_think: bool = False) -> str:
     return f"<think>\n{solution.strip()}\n</think>{tail}"
 
 
+# rows of the recipes' Hub datasets (train split), so runs given in epochs can be costed offline
+HUB_ROWS = {"open-r1/openr1-math-220k": 93733, "openai/gsm8k": 7473, "digitallearninggmbh/math-lighteval": 7500,
+            "agentica-org/deepscaler-preview-dataset": 40315, "open-r1/dapo-math-17k-processed": 17398}
+
+
+def dataset_rows(data: Any) -> int | None:
+    """Rows of a recipe's mixture: num_samples, local line counts, synthetic n, or HUB_ROWS; None when unknown."""
+    if data.num_samples:
+        return data.num_samples
+    total = 0
+    for source in data.sources:
+        if source.num_samples:
+            total += source.num_samples
+        elif source.path.startswith("synthetic:"):
+            total += source.task_args.get("n", 1000)
+        elif Path(source.path).expanduser().is_file() and source.path.endswith(".jsonl"):
+            with open(Path(source.path).expanduser()) as fh:
+                total += sum(1 for _ in fh)
+        elif source.path.lower() in HUB_ROWS:
+            total += HUB_ROWS[source.path.lower()]
+        else:
+            return None
+    return total

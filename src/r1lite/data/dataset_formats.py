@@ -7,7 +7,7 @@ source is in (which formats each stage accepts is listed below).
     check_formats(recipe.data, stage)  -> each source's first row (peek_row) -> its format (grpo_format / sft_format);
                                           the sources must share one
 
-GRPO, one of (every source of a recipe in the same one):
+GRPO and distill (prompts only), one of (every source of a recipe in the same one):
     prompt: [{role, content}, ...]      conversational: used as given, TRL applies the chat template
     prompt: "text"                      standard: used as given, no chat template (e.g. an R1-Zero base-model prompt)
     problem (question, query, ...)      r1lite builds the chat: data.system_prompt + data.prompt_template
@@ -240,7 +240,8 @@ def check_formats(data: DataArgs, stage: str, where: str = "data") -> list[str |
     """Each source's format (None where it cannot be known offline: a Hub dataset, a CSV or Parquet file). Raises
     ConfigError naming the source, the column and the accepted formats when a row will not work, or when sources
     are in formats that cannot be mixed."""
-    accepted, detect = {"grpo": (GRPO_FORMATS, grpo_format), "sft": (SFT_FORMATS, sft_format),
+    accepted, detect = {"grpo": (GRPO_FORMATS, grpo_format), "distill": (GRPO_FORMATS, grpo_format),
+                        "sft": (SFT_FORMATS, sft_format),
                         "generate": (GENERATE_FORMATS, generate_format)}[stage]
     found: list[str | None] = []
     for i, source in enumerate(data.sources):

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from r1lite.recipe.config import unwrap_optional
-from r1lite.recipe.trl_schema import NO_DEFAULT, trainer_fields
+from r1lite.recipe.trl_schema import CONFIG_NAMES, NO_DEFAULT, trainer_fields
 
 DOC_WIDTH = 110  # a field's doc is wrapped at this width, under its name
 
@@ -124,7 +124,7 @@ def render(stage: str, recipe_cls: type, module: str, reward_names: Sequence[str
         if "trl" in f.metadata:
             kind = f.metadata["trl"]
             fields = trainer_fields(kind)
-            out += ["", (f"{f.name}:  trl.{kind.upper()}Config fields, passed to TRL unchanged ({len(fields)} "
+            out += ["", (f"{f.name}:  trl.{CONFIG_NAMES[kind]} fields, passed to TRL unchanged ({len(fields)} "
                          "fields; docs are TRL's and transformers')")]
             out += [_row(s.name, s.annotation, s.default, s.help, missing="(default computed by TRL)")
                     for s in fields.values()]

@@ -31,7 +31,13 @@ _HIERARCHY = {
              ("trl", "trainer/grpo_config.py", "GRPOConfig")],
     "sft": [("transformers", "training_args.py", "TrainingArguments"), ("trl", "trainer/base_config.py", "_BaseConfig"),
             ("trl", "trainer/sft_config.py", "SFTConfig")],
+    # a served teacher's fields (loss_top_k, ...) included: distill.py admits them only with teacher.server_url
+    "distill": [("transformers", "training_args.py", "TrainingArguments"),
+                ("trl", "trainer/base_config.py", "_BaseConfig"),
+                ("trl", "trainer/distillation_config.py", "DistillationConfig"),
+                ("trl", "experimental/server_distillation/server_distillation_config.py", "ServerDistillationConfig")],
 }
+CONFIG_NAMES = {"grpo": "GRPOConfig", "sft": "SFTConfig", "distill": "DistillationConfig"}  # trl.<name>
 NO_DEFAULT = object()
 
 
@@ -95,8 +101,9 @@ def _literal_help(value: ast.expr | None) -> str:
 
 def _imported_fields(kind: str) -> dict[str, FieldSpec]:
     import trl
+    from trl.experimental.server_distillation import ServerDistillationConfig
 
-    cls = {"grpo": trl.GRPOConfig, "sft": trl.SFTConfig}[kind]
+    cls = {"grpo": trl.GRPOConfig, "sft": trl.SFTConfig, "distill": ServerDistillationConfig}[kind]
     out = {}
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else NO_DEFAULT
@@ -106,7 +113,8 @@ def _imported_fields(kind: str) -> dict[str, FieldSpec]:
 
 @functools.cache
 def trainer_fields(kind: str) -> dict[str, FieldSpec]:
-    """All fields of trl.GRPOConfig (kind="grpo") or trl.SFTConfig (kind="sft"), by name."""
+    """All fields of trl.GRPOConfig (kind="grpo"), trl.SFTConfig (kind="sft") or trl.DistillationConfig with the
+    served teacher's (kind="distill"), by name."""
     try:
         fields: dict[str, FieldSpec] = {}
         for package, relpath, class_name in _HIERARCHY[kind]:
@@ -134,12 +142,12 @@ def build_trainer_section(kind: str, raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of TRL {kind.upper()}Config fields, got {raw!r}")
+        raise ConfigError(f"{where}: expected a mapping of TRL {CONFIG_NAMES[kind]} fields, got {raw!r}")
     schema = trainer_fields(kind)
     out = {}
     for key, value in raw.items():
         if key not in schema:
-            raise ConfigError(f"{where}.{key}: not a field of trl.{kind.upper()}Config{suggest(key, schema)}")
+            raise ConfigError(f"{where}.{key}: not a field of trl.{CONFIG_NAMES[kind]}{suggest(key, schema)}")
         out[key] = _coerce_trainer_value(value, schema[key].annotation, f"{where}.{key}")
         _check_trainer_type(out[key], schema[key].annotation, f"{where}.{key}")
         _check_trainer_range(key, out[key], f"{where}.{key}")

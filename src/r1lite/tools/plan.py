@@ -14,6 +14,7 @@ local folder, else from models.KNOWN_SHAPES: the Hub is not reachable offline) a
                  plus one layer recomputed at a time; attention is fused (SDPA/flash: no s^2 term) and TRL's chunked
                  LM head never materialises full logits
     reference    a bf16 copy of the weights when beta > 0 (none with LoRA: the adapter is disabled instead)
+    teacher      distill: the frozen teacher's bf16 weights, / N under ZeRO-3 / FSDP (its forward: +2 x its params FLOPs)
     vLLM         colocate: the vllm_gpu_memory_utilization share (its weights + KV cache); released while training
                  with vllm_enable_sleep_mode; server mode: on other GPUs
     overhead     CUDA context and allocator slack, a constant
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1lite.data import dataset_rows
 from r1lite.models import KNOWN_SHAPES, TINY_ARCHS, ModelShape, known_shape, shape_from_config
 from r1lite.recipe import ConfigError, trainer_value
 
@@ -116,6 +118,7 @@ class Setup:
     vllm_tensor_parallel_size: int = 1
     gen_sequences: int = 0  # sequences generated at once per GPU
     gpu_memory_gib: float = 80.0
+    teacher_params: int = 0  # distill: the frozen teacher's parameters, in bf16 (0: none, or served elsewhere)
 
     def sharding(self) -> int:
         """0 none/DDP, 1 optimizer, 2 + gradients, 3 + weights."""
@@ -148,6 +151,7 @@ def estimate_memory(shape: ModelShape, setup: Setup) -> dict[str, Any]:
     checkpointed = tokens * (shape.hidden_size * act_bytes * shape.num_layers + per_layer)
     terms["activations"] = checkpointed if setup.gradient_checkpointing else full
     terms["reference_model"] = params * 2 / (n if stage >= 3 else 1) if setup.ref_model and not lora else 0.0
+    terms["teacher"] = setup.teacher_params * 2 / (n if stage >= 3 else 1)
 
     vllm_weights = params * 2 / max(setup.vllm_tensor_parallel_size, 1)
     kv_needed = setup.gen_sequences * setup.seq_len * shape.kv_bytes_per_token()
@@ -162,7 +166,7 @@ def estimate_memory(shape: ModelShape, setup: Setup) -> dict[str, Any]:
         kv_capacity = 0.0
     terms["overhead"] = OVERHEAD_GIB * GIB
 
-    static = terms["weights"] + terms["gradients"] + terms["optimizer"] + terms["reference_model"] + terms["overhead"]
+    static = sum(terms[k] for k in ("weights", "gradients", "optimizer", "reference_model", "teacher", "overhead"))
     generation = terms.get("vllm", 0.0) + terms.get("kv_cache", 0.0)
     training = terms["activations"] + (0.0 if setup.vllm_sleep else terms.get("vllm", 0.0))
     peak = static + max(training, generation)
@@ -234,11 +238,12 @@ def cheapest_fix(shape: ModelShape, setup: Setup) -> list[str] | None:
 
 def train_flops_per_token(shape: ModelShape, setup: Setup) -> float:
     """6N for a full fine-tuning step (forward 2N, backward 4N); LoRA skips the weight gradients (4N); checkpointing
-    recomputes the forward (+2N); a reference model adds a forward (+2N)."""
+    recomputes the forward (+2N); a reference model adds a forward (+2N), a teacher its own forward."""
     n = shape.num_params
     flops = (4 if setup.lora_r is not None else 6) * n
     flops += 2 * n if setup.gradient_checkpointing else 0
     flops += 2 * n if setup.ref_model else 0
+    flops += 2 * setup.teacher_params
     return flops
 
 
@@ -279,7 +284,7 @@ def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Worklo
         if rows is None:
             return Workload(None, None, None, "dataset size unknown offline: pass --max_steps N")
         steps = math.ceil(trainer_value(recipe, "num_train_epochs") * rows * sequences_per_row / global_batch)
-    if not grpo:
+    if stage == "sft":
         return Workload(steps, 0.0, steps * global_batch * (trainer_value(recipe, "max_length") or 1024))
     completion = trainer_value(recipe, "max_completion_length")
     fresh = global_batch / iterations  # each generation batch is reused num_iterations times
@@ -287,36 +292,12 @@ def workload(recipe: Any, stage: str, num_gpus: int, rows: int | None) -> Worklo
     return Workload(steps, steps * fresh * completion, steps * global_batch * seq)
 
 
-# rows of the recipes' Hub datasets (train split), so runs given in epochs can be costed offline
-HUB_ROWS = {"open-r1/openr1-math-220k": 93733, "openai/gsm8k": 7473, "digitallearninggmbh/math-lighteval": 7500,
-            "agentica-org/deepscaler-preview-dataset": 40315, "open-r1/dapo-math-17k-processed": 17398}
-
-
-def dataset_rows(data: Any) -> int | None:
-    """Rows of a recipe's mixture: num_samples, local line counts, synthetic n, or HUB_ROWS; None when unknown."""
-    if data.num_samples:
-        return data.num_samples
-    total = 0
-    for source in data.sources:
-        if source.num_samples:
-            total += source.num_samples
-        elif source.path.startswith("synthetic:"):
-            total += source.task_args.get("n", 1000)
-        elif Path(source.path).expanduser().is_file() and source.path.endswith(".jsonl"):
-            with open(Path(source.path).expanduser()) as fh:
-                total += sum(1 for _ in fh)
-        elif source.path.lower() in HUB_ROWS:
-            total += HUB_ROWS[source.path.lower()]
-        else:
-            return None
-    return total
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # a recipe -> a plan
 
 
-def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str) -> Setup:
+def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy: str,
+                      recipe_path: str | Path | None = None) -> Setup:
     model, t = recipe.model, recipe.trainer
     weight_bytes = {"float32": 4.0}.get(model.dtype, 2.0)
     if model.load_in_4bit:
@@ -331,14 +312,16 @@ def setup_from_recipe(recipe: Any, stage: str, gpu: GPU, num_gpus: int, strategy
               "optimizer_8bit": "8bit" in str(t.get("optim", "")),
               "micro_batch": trainer_value(recipe, "per_device_train_batch_size"),
               "gradient_checkpointing": bool(checkpointing), "gpu_memory_gib": gpu.memory_gib}
-    if stage != "grpo":
+    if stage == "sft":
         return Setup(seq_len=trainer_value(recipe, "max_length") or 1024, **common)
+    if stage == "distill" and not recipe.teacher.server_url:  # a served teacher runs on other GPUs
+        common["teacher_params"] = model_shape(recipe.teacher.model_name_or_path, recipe_path).num_params
     per_device = common["micro_batch"]
     gen_global = t.get("generation_batch_size") or per_device * num_gpus * (
         t.get("steps_per_generation") or trainer_value(recipe, "gradient_accumulation_steps"))
     generation = trainer_value(recipe, "vllm_mode") if trainer_value(recipe, "use_vllm") else "hf"
     return Setup(seq_len=trainer_value(recipe, "max_completion_length") + (recipe.data.max_prompt_tokens or 512),
-                 ref_model=(trainer_value(recipe, "beta") or 0) > 0, generation=generation,
+                 ref_model=stage == "grpo" and (trainer_value(recipe, "beta") or 0) > 0, generation=generation,
                  vllm_gpu_memory_utilization=trainer_value(recipe, "vllm_gpu_memory_utilization"),
                  vllm_sleep=bool(trainer_value(recipe, "vllm_enable_sleep_mode")),
                  vllm_tensor_parallel_size=trainer_value(recipe, "vllm_tensor_parallel_size") or 1,
@@ -356,7 +339,7 @@ def make_plan(recipe: Any, stage: str, gpu_name: str, num_gpus: int, strategy: s
         raise ConfigError(f"--strategy {strategy!r}; allowed values: {', '.join(STRATEGIES)}")
     gpu = GPUS[gpu_name]
     shape = model_shape(recipe.model.model_name_or_path, recipe_path)
-    setup = setup_from_recipe(recipe, stage, gpu, num_gpus, strategy)
+    setup = setup_from_recipe(recipe, stage, gpu, num_gpus, strategy, recipe_path)
     memory = estimate_memory(shape, setup)
     rates = assumed_throughput(shape, setup, gpu)
     assumed = {"train": tokens_per_s is None, "generate": gen_tokens_per_s is None}

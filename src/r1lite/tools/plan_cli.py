@@ -25,7 +25,8 @@ from r1lite.tools.plan import GPUS, STRATEGIES, Setup, make_plan
 
 LABELS = {"weights": "weights", "gradients": "gradients", "optimizer": "optimizer states",
           "activations": "activations", "reference_model": "reference model", "vllm": "vLLM colocate share",
-          "kv_cache": "KV cache (HF generate)", "overhead": "CUDA context, allocator"}
+          "kv_cache": "KV cache (HF generate)", "teacher": "teacher (frozen)",
+          "overhead": "CUDA context, allocator"}
 
 
 def _millions(x: float) -> str:
@@ -34,7 +35,8 @@ def _millions(x: float) -> str:
 
 def _explain(plan: dict[str, Any], term: str) -> str:
     s = plan["setup"]
-    shard = {"weights": 3, "gradients": 2, "optimizer": 1, "reference_model": 3}  # the ZeRO stage that divides it
+    # the ZeRO stage that divides a term
+    shard = {"weights": 3, "gradients": 2, "optimizer": 1, "reference_model": 3, "teacher": 3}
     sharded = term in shard and Setup(**s).sharding() >= shard[term]
     tail = f", / {plan['num_gpus']} GPUs ({plan['strategy']})" if sharded else ""
     if term == "weights":
@@ -55,6 +57,9 @@ def _explain(plan: dict[str, Any], term: str) -> str:
         state = "on" if s["gradient_checkpointing"] else "off"
         return (f"micro batch {s['micro_batch']} x {s['seq_len']} tokens, checkpointing {state} "
                 f"(on: {a['with_checkpointing']:.1f}, off: {a['without_checkpointing']:.1f})")
+    if term == "teacher":
+        return (f"{_millions(s['teacher_params'])} params x 2 bytes (bf16)" + tail
+                if s["teacher_params"] else "none (no distillation teacher, or a served one)")
     if term == "reference_model":
         return "beta > 0: bf16 copy" + tail if plan["memory_gib"][term] else "none (beta 0, or LoRA)"
     if term == "vllm":
@@ -93,7 +98,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     if plan["tokens_train"] is None:
         lines.append(f"time      unknown: {plan['workload_note']}")
         return "\n".join(lines)
-    if plan["stage"] == "grpo":
+    if plan["stage"] in ("grpo", "distill"):
         lines.append(f"tokens    generate <= {_millions(plan['tokens_generate'])}, train <= "
                      f"{_millions(plan['tokens_train'])} over {plan['steps']} steps (every completion at max length)")
     else:
@@ -103,7 +108,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     how = (f"{'assumed' if assumed['train'] else 'given'}: "
            + (f"{a['mfu']:.0%} MFU of {a['peak_bf16_tflops']:g} TFLOPS" if assumed["train"] else "--tokens_per_s"))
     lines.append(f"speed     train {rates['train']:,} tokens/s/GPU ({how})")
-    if plan["stage"] == "grpo":
+    if plan["stage"] in ("grpo", "distill"):
         how = ("given: --gen_tokens_per_s" if not assumed["generate"] else
                f"assumed: decode at {a['decode_bandwidth_efficiency']:.0%} of {a['bandwidth_gbs']:g} GB/s for "
                f"{s['gen_sequences']} concurrent sequences"
@@ -161,7 +166,7 @@ def cli(argv: list[str]) -> int:
         return 2
     stage = stage_of(path)
     if stage not in TRAINING:
-        raise ConfigError(f"{path}: plan covers training recipes (grpo, sft), not {stage}")
+        raise ConfigError(f"{path}: plan covers training recipes ({', '.join(TRAINING)}), not {stage}")
     recipe = load_recipe(recipe_class(stage), path, parse_overrides(rest))
     strategy = strategy_of_accelerate_config(opts.accelerate_config) if opts.accelerate_config else opts.strategy
     if opts.num_gpus < 1:

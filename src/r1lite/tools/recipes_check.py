@@ -1,9 +1,10 @@
 """`r1lite recipes check [paths...] [--data_dir D] [--validate_only]`: every recipe parses, validates, and trains.
 
-Each training recipe (recipes/<model>/{grpo,sft}/*.yaml, or demo/{grpo,sft}.yaml) is first validated as written, then
-run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
+Each training recipe (recipes/<model>/{grpo,sft,distill}/*.yaml, or demo/{grpo,sft,distill}.yaml) is first
+validated as written, then run for ONE optimizer step on CPU with what needs a GPU or the Hub swapped out:
 
-    model     -> tiny:<arch>, a random 2-layer model of the same architecture (models.arch_of, or its shape table)
+    model     -> tiny:<arch>, a random 2-layer model of the same architecture (models.arch_of, or its shape table);
+                 a distillation teacher too (the tiny models share one tokenizer, as teacher and student must)
     data      -> a few rows: Hub datasets become a bundled training slice (GSM8K -> gsm8k_train_256, anything else ->
                  math_train_256; from --data_dir when given), local files and synthetic tasks keep their source
     trainer   -> vLLM, DeepSpeed/FSDP, bf16/fp16, kernels, 8-bit optimizers and checkpointing off; 1 step, tiny batches
@@ -55,6 +56,9 @@ GRPO_OVERRIDES: dict[str, Any] = {
     "use_transformers_continuous_batching": False, "cast_lm_head_to_fp32": False, "log_completions": False,
 }
 SFT_OVERRIDES: dict[str, Any] = {"per_device_train_batch_size": 2, "max_length": 128}
+DISTILL_OVERRIDES: dict[str, Any] = {"per_device_train_batch_size": 2, "max_completion_length": 8, "use_vllm": False,
+                                     "vllm_enable_sleep_mode": False, "log_completions": False}
+STAGE_OVERRIDES = {"grpo": GRPO_OVERRIDES, "sft": SFT_OVERRIDES, "distill": DISTILL_OVERRIDES}
 LENGTH_ARGS = ("soft_punish_cache", "max_len")  # reward arguments sized for the real completion length
 
 
@@ -120,7 +124,7 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
     data.update(sources=[_smoke_source(dict(s), data_dir) for s in data.get("sources") or []], num_samples=None,
                 max_prompt_tokens=None)  # the tiny tokenizer is per character: real prompt limits would drop rows
     trainer = dict(raw.get("trainer") or {})
-    overrides = {**COMMON_OVERRIDES, **(GRPO_OVERRIDES if stage == "grpo" else SFT_OVERRIDES),
+    overrides = {**COMMON_OVERRIDES, **STAGE_OVERRIDES[stage],
                  "output_dir": str(output_dir)}
     for key, value in overrides.items():
         if value is None:
@@ -128,6 +132,13 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
         else:
             trainer[key] = value
     smoke = {**raw, "model": model, "data": data, "trainer": trainer, "overwrite_output_dir": True}
+    if stage == "distill":  # a served teacher would need vLLM and a server: a local tiny one stands in
+        teacher = {k: v for k, v in (raw.get("teacher") or {}).items() if k != "server_url"}
+        name = teacher.get("model_name_or_path") or name
+        smoke["teacher"] = {**teacher, "model_name_or_path": f"tiny:{tiny_arch(name, recipe_path)}", "dtype": "float32",
+                            "attn_implementation": None}
+        smoke["trainer"] = {k: v for k, v in trainer.items() if k not in ("loss_top_k", "loss_add_tail",
+                                                                          "reverse_kl_top_1_mode")}
     if stage == "grpo":
         smoke["rewards"] = [{**r, "args": {k: v for k, v in (r.get("args") or {}).items() if k not in LENGTH_ARGS}}
                             for r in raw.get("rewards") or [{"name": "accuracy"}]]
@@ -162,18 +173,21 @@ def check_recipe(path: str | Path, data_dir: Path = DEFAULT_DATA_DIR, validate_o
 
 
 def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> dict[str, Any]:
-    """A training recipe may start from an earlier stage's output (demo: runs/demo/sft), which does not exist until
-    that stage has run: validate it with the tiny stand-in instead (`r1lite check` itself reports the missing path)."""
+    """A training recipe may start from an earlier stage's output (demo: runs/demo/sft; a distillation teacher:
+    runs/demo/grpo), which does not exist until that stage has run: validate it with the tiny stand-in instead
+    (`r1lite check` itself reports the missing path)."""
     from r1lite.models import EMBEDDED, resolve
 
-    name = (raw.get("model") or {}).get("model_name_or_path") if stage in TRAINING else None
-    if not isinstance(name, str) or name.startswith("tiny:") or name in EMBEDDED or Path(name).exists():
-        return {}
-    try:
-        resolve(name)
-    except ValueError:
-        return {"model.model_name_or_path": f"tiny:{tiny_arch(name, recipe_path)}"}
-    return {}
+    overrides = {}
+    for section in ("model", "teacher") if stage in TRAINING else ():
+        name = (raw.get(section) or {}).get("model_name_or_path")
+        if not isinstance(name, str) or name.startswith("tiny:") or name in EMBEDDED or Path(name).exists():
+            continue
+        try:
+            resolve(name)
+        except ValueError:
+            overrides[f"{section}.model_name_or_path"] = f"tiny:{tiny_arch(name, recipe_path)}"
+    return overrides
 
 
 def find_recipes(paths: list[str]) -> list[Path]:
