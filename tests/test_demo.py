@@ -30,7 +30,7 @@ def test_report_shows_what_moved(demo_run):
     from r1lite.rewards import r1_format
 
     report = json.loads((demo_run / "report.json").read_text())
-    for stage in ("eval_base", "eval_sft", "eval_grpo"):
+    for stage in ("eval_base", "eval_sft", "eval_grpo", "eval_distill"):
         records = [r for r in read_records(demo_run / stage) if r["benchmark"] in ("addition", "multiplication")]
         held = report["held_out"][stage]
         # R1 format (think closed, then boxed) is the format reward's own test; boxed anywhere and truncated beside it
@@ -44,7 +44,8 @@ def test_report_shows_what_moved(demo_run):
         assert valid["n"] == len(in_format)
         if in_format:
             assert valid["mean"] == pytest.approx(sum(r["correct_boxed"] for r in in_format) / len(in_format))
-    assert report["think_prefilled"] == {"eval_base": False, "eval_sft": False, "eval_grpo": False}
+    assert report["think_prefilled"] == {"eval_base": False, "eval_sft": False, "eval_grpo": False,
+                                         "eval_distill": False}
     headline = (demo_run / "report.md").read_text()
     assert ("| stage | R1 format (think closed, then boxed) | boxed anywhere | truncated | correct among R1-format "
             "| held-out correct in R1 format (95% CI) |") in headline
@@ -77,7 +78,7 @@ def test_report_numbers_come_from_the_logs(demo_run):
     assert report["grpo_curves"]["reward"] == [r["reward"] for r in logged]
     assert report["grpo_curves"]["accuracy"] == [r["rewards/accuracy/mean"] for r in logged]
     # held-out accuracy is recomputed from the per-sample records of each eval
-    for stage in ("eval_base", "eval_sft", "eval_grpo"):
+    for stage in ("eval_base", "eval_sft", "eval_grpo", "eval_distill"):
         records = [r for r in read_records(demo_run / stage) if r["benchmark"] in ("addition", "multiplication")]
         boxed = sum(r["correct_boxed"] for r in records) / len(records)
         assert report["held_out"][stage]["correct_boxed"]["mean"] == pytest.approx(boxed)
@@ -94,39 +95,53 @@ def test_report_numbers_come_from_the_logs(demo_run):
 def test_a_finished_demo_is_not_redone(demo_run, capsys):
     before = (demo_run / "demo_state.json").read_text()
     demo.run_demo(demo_run, model="tiny:qwen2")
-    assert capsys.readouterr().out.count("already done, skipped") == 5
+    assert capsys.readouterr().out.count("already done, skipped") == len(demo.STAGES) == 7
     assert json.loads(before)["wall_s"] == json.loads((demo_run / "demo_state.json").read_text())["wall_s"]
 
 
 def test_the_plan_scales_with_the_measured_machine():
-    """Injected probe ratios (never wall time): a slower machine gets fewer GRPO steps, then smaller held-out sets,
-    and every plan that fits keeps its estimate within the budget."""
+    """Injected probe ratios (never wall time): a slower machine gets fewer GRPO and distillation steps, then smaller
+    held-out sets, and every plan that fits keeps its estimate, all six stages counted, within the budget."""
     from r1lite.tools import demo_timing
 
     def plan(minutes, speed):
         return demo_timing.plan(minutes, speed, sft_steps=8, convert=True, calibrate=True)
 
-    fast, fast_scaled = plan(10, 0.7)
-    reference, scaled = plan(10, 1.0)
-    slow, slow_scaled = plan(10, 1.2)
+    fast, fast_scaled = plan(15, 0.7)
+    reference, scaled = plan(15, 1.0)
+    slow, slow_scaled = plan(15, 1.2)
     assert fast["grpo_steps"] > reference["grpo_steps"] > slow["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
-    assert fast_scaled == scaled == [] and slow_scaled == [f"GRPO steps {reference['grpo_steps']} -> {slow['grpo_steps']}"]
+    # one distillation step per GRPO step, up to its cap: GRPO takes what is left over
+    assert fast["distill_steps"] == reference["distill_steps"] == demo_timing.DISTILL_STEPS
+    assert slow["distill_steps"] == slow["grpo_steps"] < demo_timing.DISTILL_STEPS
+    assert fast_scaled == scaled == [] and slow_scaled == [
+        f"GRPO steps {reference['grpo_steps']} -> {slow['grpo_steps']}",
+        f"distillation steps {reference['distill_steps']} -> {slow['distill_steps']}"]
     assert reference["eval_n"] == slow["eval_n"] == demo_timing.EVAL_N[0]
     for speed, p in ((0.7, fast), (1.0, reference), (1.2, slow)):
-        assert demo_timing.estimate_s(p, speed, convert=True, calibrate=True) <= 10 * 60
+        assert demo_timing.estimate_s(p, speed, convert=True, calibrate=True) <= 15 * 60
+    # the distillation stage and its eval are in the estimate: each step and the fourth eval cost time
+    more = {**reference, "distill_steps": reference["distill_steps"] + 1}
+    assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == demo_timing.COST["distill_step"]
+    # the default 10 minutes at the reference speed: the six stages fit with GRPO and distillation at 8 steps each
+    default, default_scaled = plan(10, 1.0)
+    assert (default["grpo_steps"], default["distill_steps"], default_scaled) == (8, 8, [])
+    assert demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
     # the estimate is linear in the measured speed; conversion is a fixed cost
     assert demo_timing.estimate_s(reference, 2.0) == pytest.approx(2 * demo_timing.estimate_s(reference, 1.0))
-    # too slow for GRPO's floor: the held-out sets shrink first; slower still, GRPO stays at its floor and says so
-    shrunk, shrunk_scaled = plan(10, 1.5)
+    # too slow for GRPO's floor: the held-out sets shrink; slower still, both stay at the floor and say so
+    shrunk, shrunk_scaled = plan(15, 1.6)
     assert shrunk["eval_n"] == demo_timing.EVAL_N[1] and shrunk["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
     assert "held-out problems" in shrunk_scaled[0]
-    assert demo_timing.estimate_s(shrunk, 1.5, convert=True, calibrate=True) <= 10 * 60
+    assert demo_timing.estimate_s(shrunk, 1.6, convert=True, calibrate=True) <= 15 * 60
     crawl, crawl_scaled = plan(10, 4.0)
-    assert crawl["eval_n"] == demo_timing.EVAL_N[1] and crawl["grpo_steps"] == demo_timing.GRPO_STEPS[0]
+    assert crawl["eval_n"] == demo_timing.EVAL_N[1]
+    assert crawl["grpo_steps"] == crawl["distill_steps"] == demo_timing.GRPO_STEPS[0]
     assert "floor" in crawl_scaled[-1] and demo_timing.estimate_s(crawl, 4.0, convert=True, calibrate=True) > 600
-    # more minutes, more steps, never more than the cap
-    assert plan(15, 1.0)[0]["grpo_steps"] > reference["grpo_steps"]
+    # more minutes, more steps, never more than the caps
+    assert plan(20, 1.0)[0]["grpo_steps"] > reference["grpo_steps"]
     assert plan(600, 1.0)[0]["grpo_steps"] == demo_timing.GRPO_STEPS[1]
+    assert plan(600, 1.0)[0]["distill_steps"] == demo_timing.DISTILL_STEPS
 
 
 def test_calibration_is_cached_per_machine(tmp_path, monkeypatch):
@@ -153,3 +168,79 @@ def test_stages_chain_their_adapters(demo_run):
     base_only = PeftModel.from_pretrained(models.from_pretrained("tiny:qwen2"), str(demo_run / "grpo"))
     base_only = base_only.merge_and_unload().state_dict()
     assert any(not torch.equal(chained[k], base_only[k]) for k in chained)  # the SFT delta is in there
+
+
+def test_the_distilled_student_is_reported(demo_run):
+    """Stage 6: the base model distilled from the GRPO model, on-policy; its row, its paired gain over base, its
+    share of the teacher's accuracy and its time beside SFT + GRPO's, all read from the run's own files."""
+    from r1lite.eval import paired_diff_ci
+    from r1lite.rewards import r1_format
+
+    state = json.loads((demo_run / "demo_state.json").read_text())
+    # the student is the untouched base model (not the SFT model), the teacher the GRPO output; it trained
+    recipe = (demo_run / "distill" / "resolved_recipe.yaml").read_text()
+    assert f"model_name_or_path: {demo_run / 'grpo'}" in recipe
+    adapter = json.loads((demo_run / "distill" / "adapter_config.json").read_text())
+    assert Path(adapter["base_model_name_or_path"]).name == "tiny-qwen2"
+    losses = [json.loads(line) for line in (demo_run / "distill" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in losses if "loss" in r]
+    assert len(losses) == state["plan"]["distill_steps"] == 4 and losses[-1] < losses[0]
+    assert "--teacher.model_name_or_path" in state["commands"]["distill"]
+
+    def per_problem(stage, key):
+        scores = {}
+        for r in read_records(demo_run / stage):
+            if r["benchmark"] in ("addition", "multiplication"):
+                right = r["correct_boxed"] and (key == "correct_boxed" or r1_format(r["response"]))
+                scores.setdefault((r["benchmark"], str(r["id"])), []).append(float(right))
+        return {k: sum(v) / len(v) for k, v in scores.items()}
+
+    report = json.loads((demo_run / "report.json").read_text())
+    for key in ("correct_in_format", "correct_boxed"):
+        base, teacher, student = (per_problem(s, key) for s in ("eval_base", "eval_grpo", "eval_distill"))
+        got = report["distill"][key]
+        shared = sorted(base)
+        diff, low, high = paired_diff_ci([base[k] for k in shared], [student[k] for k in shared])
+        assert got["student_gain_over_base"] == {"diff": pytest.approx(diff), "ci95": pytest.approx([low, high]),
+                                                 "n": 16, "above_zero": low > 0}
+        assert got["student_accuracy"] == pytest.approx(sum(student.values()) / 16)
+        assert got["teacher_accuracy"] == pytest.approx(report["held_out"]["eval_grpo"][key]["mean"])
+        teacher_mean = sum(teacher.values()) / 16
+        assert got["share_of_teacher"] == (pytest.approx(got["student_accuracy"] / teacher_mean) if teacher_mean
+                                           else None)
+    wall = state["wall_s"]
+    assert report["distill"]["wall_s"] == {"distill": wall["distill"], "sft_plus_grpo": wall["sft"] + wall["grpo"]}
+    # the headline: the student's row beside the other stages', and the summary line with the same numbers
+    text = (demo_run / "report.md").read_text()
+    held = report["held_out"]["eval_distill"]
+    row = next(line for line in text.splitlines() if line.startswith("| distilled student |"))
+    assert f"| {100 * held['correct_in_format']['mean']:.1f}% [{100 * held['correct_in_format']['ci95'][0]:.1f}%, " \
+           f"{100 * held['correct_in_format']['ci95'][1]:.1f}%] |" in row
+    assert row.endswith(f"| distill {wall['distill']:.0f} s + eval {wall['eval_distill']:.0f} s |")
+    gain = report["distill"]["correct_in_format"]["student_gain_over_base"]
+    assert (f"**Distilled student** (base model <- the GRPO model, on-policy), held-out correct in R1 format, paired "
+            f"over 16 problems: {100 * gain['diff']:+.1f} points, 95% CI [{100 * gain['ci95'][0]:+.1f}, "
+            f"{100 * gain['ci95'][1]:+.1f}] over base") in text
+    assert f"Distillation took {wall['distill']:.0f} s; SFT + GRPO took {wall['sft'] + wall['grpo']:.0f} s." in text
+    assert "r1lite distill --config src/r1lite/recipes/demo/distill.yaml" in text and "--distill_steps 4" in text
+
+
+def test_a_five_stage_run_folder_resumes_into_the_distillation(demo_run, tmp_path, capsys):
+    """A demo folder from before stage 6 (its plan has no distillation steps): the five finished stages are skipped,
+    the distillation and its eval run with the steps the planner pairs with that run's GRPO steps."""
+    import shutil
+
+    old = tmp_path / "run"
+    shutil.copytree(demo_run, old)
+    for stage in ("distill", "eval_distill"):
+        shutil.rmtree(old / stage)
+    state = json.loads((old / "demo_state.json").read_text())
+    del state["plan"]["distill_steps"], state["wall_s"]["distill"], state["wall_s"]["eval_distill"]
+    (old / "demo_state.json").write_text(json.dumps(state))
+    demo.run_demo(old, model="tiny:qwen2")
+    printed = capsys.readouterr().out
+    assert printed.count("already done, skipped") == 5 and "[6/7] distill ..." in printed
+    resumed = json.loads((old / "demo_state.json").read_text())
+    assert resumed["plan"]["distill_steps"] == resumed["plan"]["grpo_steps"] == 4
+    assert resumed["wall_s"]["sft"] == state["wall_s"]["sft"] and "eval_distill" in resumed["wall_s"]
+    assert json.loads((old / "report.json").read_text())["distill"]["wall_s"]["distill"] == resumed["wall_s"]["distill"]

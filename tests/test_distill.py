@@ -243,33 +243,30 @@ def test_plan_counts_the_teachers_memory_and_time(monkeypatch):
         assert plan.train_flops_per_token(shape, setup) - without == 2 * teacher.num_params
 
 
-def test_demo_stage_recipes_validate_and_summary_reads_the_evals(tmp_path):
+def test_demo_stage_recipes_validate_and_summary_compares_student_base_and_teacher(tmp_path):
     from r1lite.data import BUNDLED_DIR
     from r1lite.tools import demo, demo_distill
 
     out = tmp_path / "demo"
     p = demo.plan(10)
     overrides = demo.stage_overrides(out, "smollm2-135m", 0, str(BUNDLED_DIR), p)
-    evaluation = {k: v for k, v in overrides["eval_grpo"].items() if k not in ("model", "output_dir")}
-    overrides.update(demo_distill.stage_overrides(out, "smollm2-135m", 0, evaluation=evaluation))
     recipes = demo.stage_recipes(overrides)  # validated as the demo validates its stages
     assert recipes["distill"].teacher.model_name_or_path == str(out / "grpo")
+    assert recipes["distill"].model.model_name_or_path == "smollm2-135m"  # the untouched base model
+    assert recipes["distill"].trainer["max_steps"] == p["distill_steps"] > 0
     assert recipes["eval_distill"].model.model_name_or_path == str(out / "distill")
+    assert recipes["eval_distill"].benchmark_args == recipes["eval_grpo"].benchmark_args  # the same held-out sets
 
-    def write_eval(stage, correct):
-        folder = out / stage
-        folder.mkdir(parents=True)
-        rows = [{"benchmark": "addition", "id": str(i), "sample": 0, "correct": c, "correct_boxed": c,
-                 "correct_anywhere": c, "answer_key": "1", "tokens": 5, "truncated": False, "formatted": True}
-                for i, c in enumerate(correct)]
-        (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-    write_eval("eval_base", [False] * 40)
-    write_eval("eval_grpo", [True] * 20 + [False] * 20)
-    write_eval("eval_distill", [True] * 16 + [False] * 24)
-    s = demo_distill.summary(out, {"sft": 40.0, "grpo": 300.0, "distill": 150.0})
-    assert s["student_gain_over_base"]["diff"] == pytest.approx(0.4) and s["student_gain_over_base"]["excludes_zero"]
-    assert s["share_of_teacher"] == pytest.approx(0.8) and s["wall_s"] == {"distill": 150.0, "sft_plus_grpo": 340.0}
+    base = {i: 0.0 for i in range(40)}
+    teacher = {i: float(i < 20) for i in range(40)}
+    student = {i: float(i < 16) for i in range(40)}
+    s = demo_distill.summary(base, teacher, student)
+    assert s["student_gain_over_base"]["diff"] == pytest.approx(0.4) and s["student_gain_over_base"]["above_zero"]
+    assert s["share_of_teacher"] == pytest.approx(0.8) and s["student_gain_over_base"]["n"] == 40
+    assert demo_distill.summary(base, base, base)["share_of_teacher"] is None  # a teacher that solved nothing
+    assert not demo_distill.summary(base, teacher, base)["student_gain_over_base"]["above_zero"]
+    wall = demo_distill.wall_times({"sft": 40.0, "grpo": 300.0, "distill": 150.0, "eval_distill": 60.0})
+    assert wall == {"distill": 150.0, "sft_plus_grpo": 340.0}
 
 
 def test_served_teacher_recipe_builds_trls_server_config_where_vllm_exists(tmp_path, monkeypatch):

@@ -1,15 +1,16 @@
-"""`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate -> report.
+"""`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate ->
+on-policy distillation of the GRPO model into the base model -> evaluate -> report.
 
 Every stage is the product's own command run on a recipe under r1lite/recipes/demo/ (shipped inside the package; what
-`r1lite eval`, `r1lite sft` and `r1lite grpo` do by hand), with only the model, output folders, seed and step counts
-overridden.
+`r1lite eval`, `r1lite sft`, `r1lite grpo` and `r1lite distill` do by hand), with only the models, output folders,
+seed and step counts overridden.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
-cached), GRPO steps and held-out sizes are planned to --minutes, and the estimate and what was scaled down are printed
+cached), GRPO and distillation steps and held-out sizes are planned to --minutes, and the estimate and what was scaled down are printed
 before the first stage and shown in the report beside each stage's wall time.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
-                [--grpo_steps N]
+                [--grpo_steps N] [--distill_steps N]
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from r1lite.cli import module, recipe_class
 from r1lite.data import BUNDLED_DIR
 from r1lite.recipe import load_recipe
 from r1lite.runs import setup_env
-from r1lite.tools import demo_report, demo_timing
+from r1lite.tools import demo_distill, demo_report, demo_timing
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"
-STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo")
+STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo", *demo_distill.STAGES)
 
 SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
-TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
+PINNED_LINES = {"grpo_steps": "GRPO", "distill_steps": "distillation"}  # demo_timing.plan's lines about each
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
 
 
 def plan(minutes: float, tiny: bool = False, speed: float = 1.0) -> dict[str, int]:
@@ -54,7 +56,7 @@ def needs_conversion(model: str) -> bool:
 
 
 def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Per stage, the command-line overrides applied to its recipe file: the demo is these five commands."""
+    """Per stage, the command-line overrides applied to its recipe file: the demo is these seven commands."""
     in_file = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
     held_out = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
     for bench in ("addition", "multiplication"):
@@ -79,6 +81,8 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
         "grpo": {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
                  "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **grpo, **training},
         "eval_grpo": evaluation("eval_grpo", str(out / "grpo")),
+        **demo_distill.stage_overrides(out, model, seed, p["distill_steps"],
+                                       evaluation("eval_distill", str(out / "distill"))),
     }
 
 
@@ -118,15 +122,17 @@ def _finished(stage: str, out: Path) -> bool:
     return (folder / "run.json").is_file() and any(folder.glob("*.safetensors"))  # the final save, not a checkpoint
 
 
-def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str,
-                 grpo_steps: int | None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
+def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str, grpo_steps: int | None,
+                 distill_steps: int | None = None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
     """(plan, estimate in seconds, what was scaled down, calibration record): the machine measured once (cached
-    in the model cache), then the work fitted to `minutes`; `grpo_steps` pins GRPO's step count."""
+    in the model cache), then the work fitted to `minutes`; `grpo_steps` and `distill_steps` pin those stages' step
+    counts."""
     from r1lite import models
     from r1lite.data import build_messages
 
+    pinned = {k: v for k, v in (("grpo_steps", grpo_steps), ("distill_steps", distill_steps)) if v}
     if model.startswith("tiny:"):
-        p = {**TINY_PLAN, "grpo_steps": grpo_steps or TINY_PLAN["grpo_steps"]}
+        p = {**TINY_PLAN, **pinned}
         return p, demo_timing.estimate_s(p), [], {}
     convert = needs_conversion(model)
     cache = models.cache_dir() / "demo_calibration.json"
@@ -144,9 +150,9 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     speed = probe / demo_timing.REFERENCE_PROBE_S
     # planned as a first run (conversion and calibration counted), so the plan does not depend on the cache
     p, scaled = demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)
-    if grpo_steps:
-        scaled = [s for s in scaled if not s.startswith("GRPO")]
-        p["grpo_steps"] = grpo_steps
+    if pinned:  # a pinned stage is not scaled down
+        scaled = [s for s in scaled if not any(s.startswith(PINNED_LINES[k]) for k in pinned)]
+        p.update(pinned)
     spent = time.time() - start if measured else 0.0
     estimate = spent + demo_timing.estimate_s(p, speed, convert=convert and not measured)
     record = {"probe_s": probe, "reference_probe_s": demo_timing.REFERENCE_PROBE_S, "speed": round(speed, 3),
@@ -155,7 +161,8 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
 
 
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
-             data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None) -> Path:
+             data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None,
+             distill_steps: int | None = None) -> Path:
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,8 +171,11 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
     if state.get("plan") and state.get("model") == model and state.get("seed") == seed:
         p, estimate = state["plan"], state["estimate_s"]  # a resumed demo keeps the plan its stages ran with
+        # a run folder from before the distillation stage: it gets the steps the planner pairs with its GRPO's
+        p.setdefault("distill_steps", min(demo_timing.DISTILL_STEPS, p["grpo_steps"]))
     else:
-        p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps)
+        p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps,
+                                                        distill_steps)
         state.update(scaled_down=scaled, calibration=calibration, estimate_s=estimate)
         if calibration.get("measured_now"):
             state["wall_s"]["calibrate"] = calibration["calibrate_s"]
@@ -175,6 +185,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
     speed = state.get("calibration", {}).get("speed")
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
+          f"{p['distill_steps']} distillation steps, "
           f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on this machine"
           + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
     for line in state.get("scaled_down", []):
@@ -216,6 +227,9 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--model", default="smollm2-135m", help="tiny:qwen2 for a seconds-long smoke run")
     parser.add_argument("--grpo_steps", type=int, default=None,
                         help="pin GRPO's step count (default: planned from --minutes and the measured machine)")
+    parser.add_argument("--distill_steps", type=int, default=None,
+                        help="pin the on-policy distillation's step count (default: planned like GRPO's)")
     args = parser.parse_args(argv)
-    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps)
+    run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps,
+             args.distill_steps)
     return 0

@@ -19,9 +19,11 @@ from r1lite.data import read_jsonl
 from r1lite.eval import mean_ci, paired_diff_ci, pyplot, read_records, save
 from r1lite.recipe import to_dict
 from r1lite.rewards import r1_format
+from r1lite.tools import demo_distill
 from r1lite.train import SUMMARY
 
-EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO"}
+EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO", "eval_distill": "distilled student"}
+TRAINED_BY = {"eval_sft": "sft", "eval_grpo": "grpo", "eval_distill": "distill"}  # the stage that made each model
 HELD_OUT = ("addition", "multiplication")
 
 
@@ -92,11 +94,17 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
               "frac_reward_zero_std": [r.get("frac_reward_zero_std") for r in grpo_log]}
     sft = {"step": [r["step"] for r in sft_log], "loss": [r["loss"] for r in sft_log]}
     difficulty = out / "grpo" / SUMMARY
+    distill = None
+    if {"eval_base", "eval_grpo", "eval_distill"} <= set(evals):  # the student against base and its teacher
+        distill = {key: demo_distill.summary(*(_share(problems[s], key) for s in ("eval_base", "eval_grpo",
+                                                                                   "eval_distill")))
+                   for key in ("correct_in_format", "correct_boxed")}
+        distill["wall_s"] = demo_distill.wall_times(state.get("wall_s", {}))
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
             "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
             "scaled_down": state.get("scaled_down", []), "calibration": state.get("calibration"),
             "think_prefilled": prefilled, "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out,
-            "gains": gains, "grpo_curves": curves, "sft_curve": sft,
+            "gains": gains, "distill": distill, "grpo_curves": curves, "sft_curve": sft,
             "rewards_fired": _rewards_fired(out),
             "difficulty_filter": json.loads(difficulty.read_text()) if difficulty.is_file() else None}
 
@@ -190,26 +198,28 @@ def headline(out: Path) -> str:
     lines = [("| stage | R1 format (think closed, then boxed) | boxed anywhere | truncated | correct among R1-format "
               "| held-out correct in R1 format (95% CI) | correct anywhere (95% CI) | stage wall time |"),
              "|---|---:|---:|---:|---:|---|---|---:|"]
-    trained = {"eval_sft": "sft", "eval_grpo": "grpo"}  # the training stage that made each evaluated model
     for stage, label in EVALS.items():
         if stage in data["held_out"]:
             h = data["held_out"][stage]
             valid = h["accuracy_in_format"]
             wall = data["wall_s"].get(stage, 0)
-            if stage in trained:
-                wall_text = f"{trained[stage]} {data['wall_s'].get(trained[stage], 0):.0f} s + eval {wall:.0f} s"
+            if stage in TRAINED_BY:
+                trained = TRAINED_BY[stage]
+                wall_text = f"{trained} {data['wall_s'].get(trained, 0):.0f} s + eval {wall:.0f} s"
             else:
                 wall_text = f"eval {wall:.0f} s"
             lines.append(f"| {label} | {_pct(h['r1_format']['mean'])} | {_pct(h['boxed']['mean'])} | "
                          f"{_pct(h['truncated']['mean'])} | {_pct(valid['mean'])} (of {valid['n']}) | "
                          f"{_ci(h['correct_in_format'])} | {_ci(h['correct_anywhere'])} | {wall_text} |")
-    for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"), ("base_to_final", "base -> final"),
+    for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"), ("base_to_final", "base -> after GRPO"),
                         ("sft_only", "cold-start SFT alone (base -> after SFT)")):
         if name in data["gains"]:
             g, anywhere = data["gains"][name]["correct_in_format"], data["gains"][name]["correct_anywhere"]
             lines.append(f"\n{label}, held-out correct in R1 format, paired over {g['n']} problems: "
                          f"{_points(g)} ({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'});"
                          f" correct anywhere {_points(anywhere)}")
+    if data.get("distill"):
+        lines.append(_distill_line(data["distill"]))
     prefilled = [EVALS[s] for s, on in data.get("think_prefilled", {}).items() if on]
     if prefilled:
         lines.append(f"\nThe chat template of the model {' and '.join(prefilled)} opens the assistant turn with "
@@ -222,6 +232,22 @@ def headline(out: Path) -> str:
     if data.get("scaled_down"):
         lines.append(f"Scaled down to fit the time: {'; '.join(data['scaled_down'])}.")
     return "\n".join(lines)
+
+
+def _distill_line(d: dict[str, Any]) -> str:
+    """The distilled student: paired gain over base, share of its teacher's accuracy, time beside SFT + GRPO's."""
+    fmt, boxed = d["correct_in_format"], d["correct_boxed"]
+
+    def share(s: dict[str, Any]) -> str:
+        return "n/a (the teacher solved none)" if s["share_of_teacher"] is None else _pct(s["share_of_teacher"])
+
+    g = fmt["student_gain_over_base"]
+    return (f"\n**Distilled student** (base model <- the GRPO model, on-policy), held-out correct in R1 format, paired "
+            f"over {g['n']} problems: {_points(g)} over base "
+            f"({'interval above zero' if g['above_zero'] else 'interval not above zero'}), {share(fmt)} of the "
+            f"teacher's {_pct(fmt['teacher_accuracy'])}; correct in the box {_points(boxed['student_gain_over_base'])}"
+            f", {share(boxed)} of the teacher's {_pct(boxed['teacher_accuracy'])}. Distillation took "
+            f"{d['wall_s']['distill'] or 0:.0f} s; SFT + GRPO took {d['wall_s']['sft_plus_grpo']:.0f} s.")
 
 
 def _points(g: dict[str, Any]) -> str:
@@ -240,7 +266,8 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts = [f"# r1lite demo: {data['model']}", "",
              "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
              "R1-format traces (`<think>` reasoning `</think>` then the boxed answer), evaluate, GRPO with rule "
-             "rewards, evaluate. Held-out problems come from the synthetic test split, disjoint from all training "
+             "rewards, evaluate; then R1's last step: the GRPO model (teacher) distilled on-policy into the "
+             "untouched base model (student: it samples, the teacher scores every token), evaluate. Held-out problems come from the synthetic test split, disjoint from all training "
              "data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
              "for); boxed anywhere: a box with or without it; truncated: the completion hit the token limit "
              "without ending.", "",
@@ -292,13 +319,14 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
                        f"stage was planned at {c['speed']:.2f}x its reference time.")]
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
-              f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')}",
-              "# or stage by stage, the same five commands the demo ran:",
+              f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')} "
+              f"--distill_steps {(data.get('plan') or {}).get('distill_steps')}",
+              f"# or stage by stage, the same {len(data.get('commands', {}))} commands the demo ran:",
               *[data["commands"][stage] for stage in data.get("commands", {})],
               "```", "", "## Recipes used (resolved)", ""]
     for stage, recipe in recipes.items():
         if not stage.startswith("eval") or stage == "eval_base":
-            parts += [f"### {stage if stage != 'eval_base' else 'eval (all three stages)'}", "", "```yaml",
+            parts += [f"### {stage if stage != 'eval_base' else 'eval (every stage)'}", "", "```yaml",
                       yaml.safe_dump(to_dict(recipe), sort_keys=False).strip(), "```", ""]
     return "\n".join(parts)
 

@@ -1,12 +1,13 @@
 """The demo's time promise: measure this machine at the start, then plan the work to `--minutes`.
 
     calibrate (a timed greedy batch and a timed LoRA training step of the real model; cached per machine and model)
-      -> speed = probe seconds / REFERENCE_PROBE_S -> plan (eval sizes, GRPO steps) -> estimate_s
+      -> speed = probe seconds / REFERENCE_PROBE_S -> plan (eval sizes, GRPO and distillation steps) -> estimate_s
 
 Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
 time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
-work, not the promise: GRPO takes the budget left after the fixed stages; on a slow machine the held-out sets shrink
-first, then GRPO steps, down to a floor below which the demo shows nothing (then the estimate says it will be late).
+work, not the promise: GRPO and the on-policy distillation take the budget left after the fixed stages, one
+distillation step per GRPO step (up to DISTILL_STEPS); on a slow machine both step counts fall first, then the held-out
+sets shrink, down to GRPO's floor below which the demo shows nothing (then the estimate says it will be late).
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from typing import Any
 # Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (benchmarks/RESULTS.md, issue-13 runs,
 # with the think-format completions' extra tokens): per stage start (process work, model load, trainer build) and per
 # unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained
-# ones stop at ~32 tokens); the filter samples 4 answers per candidate prompt.
+# ones stop at ~32 tokens); the filter samples 4 answers per candidate prompt. A distillation step samples 8 student
+# answers of <= 40 tokens, runs the teacher over them and updates the student (demo/distill.yaml: 42-55 s/step measured
+# with the machine 4-5x oversubscribed, RESULTS.md's on-policy vs off-policy runs); its start loads two models.
 COST = {"convert": 30, "calibrate": 25, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.25,
-        "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0, "report": 3}
+        "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0,
+        "distill_start": 20, "distill_step": 10.0, "report": 3}
 REFERENCE_PROBE_S = 14.0  # calibrate()'s probe on that machine (greedy batch + training step; RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
+DISTILL_STEPS = 16  # the most distillation steps (RESULTS.md: 12 reached ~92% of an SFT teacher's accuracy)
+TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
 EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
 GSM8K = (4, 2)
 PROBE_PROMPTS = 16
@@ -37,9 +43,10 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
     `calibrate`: a first run also converts the GGUF model and measures the machine."""
     c = COST
     samples = 2 * p["eval_n"] + p["gsm8k"]
-    seconds = (3 * c["eval_start"] + samples * (c["eval_base_sample"] + 2 * c["eval_sample"])
+    seconds = ((1 + TRAINED_EVALS) * c["eval_start"] + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
                + c["sft_start"] + p["sft_steps"] * c["sft_step"]
                + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
+               + c["distill_start"] + p["distill_steps"] * c["distill_step"]
                + c["report"] + calibrate * c["calibrate"])
     return convert * c["convert"] + speed * seconds
 
@@ -47,15 +54,21 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
 def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
     """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
-    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO steps
-    take what the fixed stages leave; below GRPO's floor the held-out sets shrink; below that the demo runs late and
-    says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise too."""
+    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO and
+    distillation steps take what the fixed stages leave, one distillation step per GRPO step up to DISTILL_STEPS (a
+    distillation step costs about half a GRPO step, so the distilled student costs less time than SFT + GRPO); below
+    GRPO's floor the held-out sets shrink; below that the demo runs late and says so. The first run's conversion and
+    calibration count in the budget, so a first run keeps the promise too."""
 
     def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
-        p = {"sft_steps": sft_steps, "grpo_steps": 0, "eval_n": eval_sizes[0], "gsm8k": eval_sizes[1],
-             "filter_samples": FILTER_SAMPLES}
-        left = minutes * 60 - estimate_s(p, at, convert, calibrate)
-        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // (at * COST["grpo_step"]))))
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_sizes[0],
+             "gsm8k": eval_sizes[1], "filter_samples": FILTER_SAMPLES}
+        left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
+        steps = left // (COST["grpo_step"] + COST["distill_step"])  # paired steps
+        if steps > DISTILL_STEPS:  # distillation at its cap: GRPO takes the rest
+            steps = (left - DISTILL_STEPS * COST["distill_step"]) // COST["grpo_step"]
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(steps)))
+        p["distill_steps"] = min(DISTILL_STEPS, p["grpo_steps"])
         return p
 
     p = fitted((EVAL_N[0], GSM8K[0]), speed)
@@ -67,11 +80,13 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
         scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}, GSM8K {reference['gsm8k']} -> "
                       f"{p['gsm8k']}")
     if p["grpo_steps"] < GRPO_STEPS[0]:
-        p["grpo_steps"] = GRPO_STEPS[0]
-        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than {minutes:g} minutes "
-                      "for the smallest demo")
-    elif p["grpo_steps"] < reference["grpo_steps"]:
-        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
+        p["grpo_steps"] = p["distill_steps"] = GRPO_STEPS[0]
+        scaled.append(f"GRPO and distillation at their floor of {GRPO_STEPS[0]} steps: this machine needs more than "
+                      f"{minutes:g} minutes for the smallest demo")
+    else:
+        for stage, key in (("GRPO", "grpo_steps"), ("distillation", "distill_steps")):
+            if p[key] < reference[key]:
+                scaled.append(f"{stage} steps {reference[key]} -> {p[key]}")
     return p, scaled
 
 
