@@ -225,3 +225,103 @@ def test_a_pass_rates_file_cut_by_a_kill_is_still_r1lites(tmp_path, capfd):
     rc, _, err = run_cli(capfd, "check", "--config", write(tmp_path / "g.yaml", grpo_with_filter(
         tmp_path, data, pass_rates=str(tmp_path / "pass.jsonl"))), "--stage", "grpo")
     assert rc == 0, err
+
+
+# -- the lock: taken before anything loads, cleared by a clean exit ---------------------------------------------------
+
+
+def second_run_refused(folder: Path) -> bool:
+    """Whether another process trying to take `folder` now (a second run started by mistake) is refused."""
+    code = ("import sys; from pathlib import Path; from r1lite.runs import lock_output_dir; "
+            "lock_output_dir(Path(sys.argv[1]), create=True)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=ENV,
+                          timeout=120, check=False)
+    return done.returncode != 0 and "is being written by another r1lite run" in done.stderr
+
+
+def test_eval_locks_a_fresh_folder_before_loading_its_model_and_a_failed_load_leaves_no_folder(tmp_path, capfd,
+                                                                                               monkeypatch):
+    from r1lite.eval import evaluate
+    from r1lite.recipe import ConfigError
+
+    seen = {}
+
+    def loading(recipe):  # the model loading: minutes for a real one
+        seen["refused"] = second_run_refused(tmp_path / "eval")
+        raise ConfigError("backend_args: the model did not load")
+
+    monkeypatch.setattr(evaluate, "make_eval_backend", loading)
+    rc, _, err = run_cli(capfd, "eval", "--config", write(tmp_path / "e.yaml", eval_raw(tmp_path)))
+    one_line(rc, err, "the model did not load")
+    assert seen["refused"], "a second eval into the fresh folder was not refused while the first loaded its model"
+    assert not (tmp_path / "eval").exists()
+
+
+def test_generate_locks_a_fresh_folder_before_its_teacher_loads(tmp_path, capfd, monkeypatch):
+    from r1lite.generate import generate
+    from r1lite.recipe import ConfigError
+
+    seen = {}
+
+    def loading(recipe):
+        seen["refused"] = second_run_refused(tmp_path / "gen")
+        raise ConfigError("teacher: the model did not load")
+
+    monkeypatch.setattr(generate, "make_teacher", loading)
+    raw = {"teacher": {"backend": "hf", "model": "tiny:qwen2"},
+           "data": {"sources": [{"path": str(jsonl(tmp_path / "p.jsonl", PROBLEMS))}]},
+           "decontamination": {"enabled": False}, "output_dir": str(tmp_path / "gen")}
+    rc, _, err = run_cli(capfd, "generate", "--config", write(tmp_path / "g.yaml", raw))
+    assert rc == 2 and "configuration error: teacher: the model did not load" in err, err
+    assert seen["refused"] and not (tmp_path / "gen").exists()
+
+
+def test_a_clean_run_clears_its_lock_and_only_a_killed_runs_lock_is_reported(tmp_path, capfd, caplog, monkeypatch):
+    import logging
+
+    from r1lite.eval import evaluate
+
+    monkeypatch.setattr(evaluate, "make_eval_backend", lambda recipe: Echo())
+    recipe = write(tmp_path / "e.yaml", eval_raw(tmp_path))
+    lock = tmp_path / "eval" / ".r1lite.lock"
+    with caplog.at_level(logging.INFO, logger="r1lite"):
+        assert run_cli(capfd, "eval", "--config", recipe)[0] == 0
+        assert lock.read_text() == ""
+        assert run_cli(capfd, "eval", "--config", recipe)[0] == 0
+        assert "taking over the lock" not in caplog.text
+        holder = hold_lock(tmp_path / "eval")
+        holder.kill()
+        holder.wait()
+        assert run_cli(capfd, "eval", "--config", recipe)[0] == 0
+    assert f"taking over the lock of pid {holder.pid}" in caplog.text
+    assert caplog.text.count("taking over the lock") == 1
+
+
+# -- resume equals a fresh run ----------------------------------------------------------------------------------------
+
+
+def test_eval_resumed_with_a_grown_limit_equals_a_fresh_run(tmp_path):
+    """The first chunk of the grown run holds more rows than the short run's did: it is generated whole again, so
+    every response equals a fresh run's (a batch samples differently with other rows in it)."""
+    def responses(folder):
+        return {(r["id"], r["sample"]): r["response"] for r in map(json.loads, (folder / "samples.jsonl").open())}
+
+    raw = eval_raw(tmp_path, num_samples=2, max_new_tokens=6, temperature=1.0, scoring={"num_workers": 1})
+    run_eval(load_recipe(EvalRecipe, raw={**raw, "limit": 2}))
+    grown = run_eval(load_recipe(EvalRecipe, raw={**raw, "limit": 4}))
+    fresh = run_eval(load_recipe(EvalRecipe, raw={**raw, "limit": 4, "output_dir": str(tmp_path / "fresh")}))
+    assert len(responses(grown)) == 8 and len((grown / "samples.jsonl").read_text().splitlines()) == 8
+    assert responses(grown) == responses(fresh)
+    results = [json.loads((f / "results.json").read_text())["scores"] for f in (grown, fresh)]
+    assert results[0] == results[1]
+
+
+def test_eval_resumed_with_another_scoring_timeout_is_refused(tmp_path, capfd):
+    raw = eval_raw(tmp_path, scoring={"timeout_s": 5, "num_workers": 1})
+    run_eval(load_recipe(EvalRecipe, raw=raw), backend=Echo())
+    capfd.readouterr()
+    recipe = write(tmp_path / "e.yaml", raw)
+    rc, _, err = run_cli(capfd, "eval", "--config", recipe, "--scoring.timeout_s", "0.5")
+    one_line(rc, err, "scoring differ", '"timeout_s": 5')
+    rc, _, _ = run_cli(capfd, "eval", "--config", recipe, "--scoring.num_workers", "2")  # how, not what: accepted
+    assert rc == 0

@@ -50,6 +50,55 @@ def test_ordinary_text_is_kept(text):
     assert redact_text(text) == text
 
 
+@pytest.mark.parametrize("text", [
+    "the ring bearer received 12 coins", "sk-olympiad-2019-p0", "data/sk-math-problems.jsonl", "me/sk-math-qwen-0.5b",
+    "commit 0123456789abcdef0123456789abcdef01234567",  # a git sha is 40 hex digits, as a W&B key is
+    "the bearer of this note, Mr. Longfellowsworthington-Smythe", "xai-grok-style-answers", "hf_datasets_cache_dir",
+])
+def test_data_that_only_resembles_a_key_is_kept(text):
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("text, secret", [
+    ("WANDB_API_KEY=0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567"),
+    ("--run_name wandb-0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567"),
+    ("wandb login 0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567"),
+    ("DeepSeek key sk-0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+    ("curl -H 'Authorization: bearer AbCdEf0123456789GhIjKl'", "AbCdEf0123456789GhIjKl"),
+])
+def test_wandb_keys_in_context_and_real_key_lengths_are_redacted(text, secret):
+    assert secret not in redact_text(text) and REDACTED in redact_text(text)
+
+
+def test_run_files_keep_data_verbatim_so_resume_keys_survive(tmp_path):
+    """Rows are data: ids, prompts and completions, whatever they look like, are written as they are (resume keys
+    are made of them); only recipe values, URLs and messages are redacted."""
+    from r1lite.jsonl import append_jsonl, read_rows
+
+    rows = [{"id": "sk-olympiad-2019-p0", "key": "xai-ZxCvBn0123456789LkJh::0", "prompt": KEYS["bearer"],
+             "response": "the ring bearer received 12 coins"}]
+    append_jsonl(tmp_path / "rows.jsonl", rows)
+    assert read_rows(tmp_path / "rows.jsonl") == rows
+
+
+def test_special_tokens_and_model_ids_reach_the_trainer_unchanged(tmp_path):
+    """SFTConfig's eos_token / pad_token are settings, not credentials; hub_token alone is dropped from the arguments
+    pickled into training_args.bin."""
+    from types import SimpleNamespace
+
+    from r1lite.train.runtime import trainer_kwargs
+
+    trainer = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "hub_model_id": "me/sk-math-qwen-0.5b",
+               "hub_token": KEYS["hf"], "run_name": KEYS["groq"]}
+    kwargs = trainer_kwargs(SimpleNamespace(trainer=trainer), tmp_path)
+    assert kwargs["eos_token"] == "<|im_end|>" and kwargs["pad_token"] == "<|endoftext|>"
+    assert kwargs["hub_model_id"] == "me/sk-math-qwen-0.5b" and "hub_token" not in kwargs
+    assert kwargs["run_name"] == REDACTED
+    recorded = redact(trainer)
+    assert recorded["eos_token"] == "<|im_end|>" and recorded["pad_token"] == "<|endoftext|>"
+    assert recorded["hub_token"] == REDACTED
+
+
 def test_fields_named_like_secrets_are_blanked():
     tree = {"hub_token": "anything", "api_key": "x", "password": "p", "tokens": 5, "run_name": KEYS["groq"]}
     assert redact(tree) == {"hub_token": REDACTED, "api_key": REDACTED, "password": REDACTED, "tokens": 5,
@@ -174,15 +223,17 @@ def test_eval_through_a_url_with_credentials_leaks_nothing(tmp_path, capfd, capl
 
 
 def test_training_run_with_keys_in_every_field_leaks_nothing(tmp_path, capfd, caplog):
-    """Keys in the run name, hub token, hub model id, system prompt and a reward's args: no file of the run folder
-    (checkpoints and training_args.bin included), no log line and no printed line holds one."""
+    """Keys in the run name, hub token, hub model id, system prompt and a reward's args (one function twice, so its
+    args name its metrics): no file of the run folder (checkpoints and training_args.bin included), no log line and
+    no printed line holds one."""
     import torch
 
-    (tmp_path / "keyed_reward.py").write_text("def keyed(completions, token=None, **kw):\n"
+    (tmp_path / "keyed_reward.py").write_text("def keyed(completions, endpoint=None, **kw):\n"
                                               "    return [0.0] * len(completions)\n")
     raw = grpo_raw(tmp_path)
     raw["data"]["system_prompt"] = f"Think. {KEYS['openai']}"
-    raw["rewards"].append({"name": f"{tmp_path / 'keyed_reward.py'}:keyed", "args": {"token": KEYS["aws"]}})
+    for url in (f"http://alice:{PASSWORD}@h.example/v1", f"http://h.example/v1?api_key={QUERY_KEY}"):
+        raw["rewards"].append({"name": f"{tmp_path / 'keyed_reward.py'}:keyed", "args": {"endpoint": url}})
     raw["trainer"].update(max_completion_length=4, max_steps=1, save_steps=1, report_to="none",
                           hub_model_id=f"me/{KEYS['xai']}")
     with caplog.at_level(logging.INFO):

@@ -203,3 +203,143 @@ def test_grpo_run_with_bad_rewards_finishes_and_names_them(tmp_path, bad_module,
     assert {"rewards/length_penalty(max_words=1)/mean", "rewards/length_penalty(max_words=3)/mean"} <= keys
     rows = [json.loads(line, parse_constant=strict) for line in (out / "completions.jsonl").read_text().splitlines()]
     assert rows and all(r["rewards"]["hang"] is None and r["rewards"]["numpy_array"] == 0.75 for r in rows)
+
+
+SPAWNER = '''
+import subprocess, sys, time
+
+def spawner(completions, pid_file=None, **kwargs):
+    helper = subprocess.Popen(["sleep", "987"])  # a helper the reward starts (a sandbox, a server)
+    open(pid_file, "a").write(f"{helper.pid}\\n")
+    time.sleep(1e6)
+
+def logs(completions, log_metric=None, log_extra=None, **kwargs):
+    scores = [float(len(c)) for c in completions]
+    log_metric("mean_len", sum(scores) / len(scores))
+    log_extra("length", scores)
+    return scores
+
+def big(completions, **kwargs):
+    return [1.0] * 1_000_000
+'''
+
+
+def alive(pid: int) -> bool:
+    """Whether pid runs (a zombie waiting for a reaper that may not exist in a container counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def helper_pids(pid_file, count):
+    import time
+
+    for _ in range(600):  # a guard, not a timing assertion
+        pids = [int(p) for p in pid_file.read_text().split()] if pid_file.is_file() else []
+        if len(pids) >= count:
+            return pids
+        time.sleep(0.1)
+    pytest.fail("the reward never started its helper")
+
+
+def test_a_timed_out_reward_is_killed_with_the_processes_it_started(tmp_path, bad_module):
+    (bad_module / "spawning.py").write_text(SPAWNER)
+    pid_file = tmp_path / "helpers.txt"
+    specs = [RewardSpec("spawning:spawner", args={"pid_file": str(pid_file)})]
+    funcs, _ = build_rewards(specs, timeout_s=1)
+    reward = wrap_rewards(funcs, tmp_path, reward_names(specs))[0]
+    assert call_bounded(reward) == [None] * 4
+    (helper,) = helper_pids(pid_file, 1)
+    assert not alive(helper), "the reward's `sleep 987` outlived its killed worker"
+    funcs[0].close()
+
+
+def test_a_terminated_trainer_kills_its_reward_workers_and_their_processes(tmp_path, bad_module):
+    """SIGTERM (a scheduler ending the job) skips atexit: the handler kills the workers' process groups, then the
+    process ends by SIGTERM as it would have."""
+    import signal
+    import subprocess
+
+    (bad_module / "spawning.py").write_text(SPAWNER)
+    pid_file = tmp_path / "helpers.txt"
+    script = (f"import sys; sys.path.insert(0, {str(bad_module)!r})\n"
+              "from r1lite.rewards import RewardSpec, build_rewards\n"
+              f"(f,), _ = build_rewards([RewardSpec('spawning:spawner', args={{'pid_file': {str(pid_file)!r}}})], "
+              "timeout_s=600)\n"
+              "f(completions=['a'])\n")
+    trainer = subprocess.Popen([sys.executable, "-c", script])
+    (helper,) = helper_pids(pid_file, 1)
+    trainer.send_signal(signal.SIGTERM)
+    assert trainer.wait(timeout=60) == -signal.SIGTERM
+    assert not alive(helper), "the reward's `sleep 987` outlived the terminated trainer"
+
+
+def test_log_metric_and_log_extra_reach_the_trainers_callables(tmp_path, bad_module):
+    (bad_module / "spawning.py").write_text(SPAWNER)
+    specs = [RewardSpec("spawning:logs")]
+    funcs, _ = build_rewards(specs, timeout_s=30)
+    reward = wrap_rewards(funcs, tmp_path, reward_names(specs))[0]
+    metrics, extras = [], []
+    scores = call_bounded(reward, log_metric=lambda k, v: metrics.append((k, v)),
+                          log_extra=lambda k, v: extras.append((k, v)))
+    assert scores == [1.0, 3.0, 5.0, 7.0]
+    assert metrics == [("mean_len", 4.0)] and extras == [("length", [1.0, 3.0, 5.0, 7.0])]
+    funcs[0].close()
+
+
+def test_a_reply_over_the_size_cap_fails_the_batch(tmp_path, bad_module, monkeypatch, caplog):
+    (bad_module / "spawning.py").write_text(SPAWNER)
+    monkeypatch.setattr(user_rewards, "MAX_REPLY_BYTES", 1 << 20)
+    specs = [RewardSpec("spawning:big")]
+    funcs, _ = build_rewards(specs, timeout_s=30)
+    reward = wrap_rewards(funcs, tmp_path, reward_names(specs))[0]
+    with caplog.at_level(logging.ERROR, logger="r1lite"):
+        assert call_bounded(reward) == [None] * 4
+    assert "at most 1048576" in caplog.text and "too long" in caplog.text
+    funcs[0].close()
+
+
+def test_the_deadline_bounds_a_reply_that_stops_half_way():
+    """A worker stopped mid-reply (SIGSTOP, a full disk, a debugger): the reader gives up at the deadline."""
+    import os
+    import struct
+    from multiprocessing.connection import Connection
+
+    from r1lite.grading import recv_within
+
+    read_fd, write_fd = os.pipe()
+    reader, writer = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    os.write(write_fd, struct.pack("!i", 1000) + b"x" * 10)  # 10 of the 1000 bytes it announced, then nothing
+    with pytest.raises(TimeoutError):
+        recv_within(reader, 0.5, 1 << 20)
+    reader.close()
+    read_fd, write_fd = os.pipe()
+    reader, writer = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    writer.send(("ok", [1.0] * 1000))
+    assert recv_within(reader, 30, 1 << 20) == ("ok", [1.0] * 1000)
+    writer.send([1.0] * 1000)
+    with pytest.raises(ValueError, match="at most 100"):
+        recv_within(reader, 30, 100)
+    reader.close()
+    writer.close()
+
+
+def test_metric_names_never_carry_secret_args_and_check_refuses_literal_keys(tmp_path, bad_module, capsys):
+    (bad_module / "judge.py").write_text("def judge(completions, api_key=None, api_key_env=None, base_url=None, model=None, **kw):\n"
+                                         "    return [0.5] * len(completions)\n")
+    specs = [RewardSpec("judge:judge", args={"api_key_env": "MY_KEY", "model": "a"}),
+             RewardSpec("judge:judge", args={"base_url": "http://alice:Pa55w0rdSecret@h.example/v1", "model": "b"})]
+    names = reward_names(specs)
+    assert names[0] == "judge(api_key_env=MY_KEY, model=a)" and names[1].startswith("judge(base_url#")
+    assert "Pa55w0rdSecret" not in " ".join(names) and len(set(names)) == 2
+    raw = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": {"sources": [{"path": "synthetic:arithmetic"}]},
+           "rewards": [{"name": "judge:judge", "args": {"api_key": "sk-proj-AbCdEf0123456789xyz", "model": "a"}}],
+           "trainer": {"per_device_train_batch_size": 2, "num_generations": 2}}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["check", "--config", str(path), "--stage", "grpo"]) == 2
+    err = capsys.readouterr().err
+    assert "rewards[0].args.api_key: a key never goes into a recipe" in err and "environment variable" in err
+    assert "AbCdEf0123456789xyz" not in err

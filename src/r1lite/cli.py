@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     except RewardError as e:  # a reward's output is not scores, and the recipe said to stop
         print(f"r1lite {command}: reward error: {_one_line(e)}", file=sys.stderr)
         return 1
+    finally:
+        from r1lite.runs import release_output_dirs
+
+        release_output_dirs()  # the next run into its folder starts without a stale-lock message
 
 
 def end_process_group() -> None:

@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from r1lite.recipe import redact_text
-
 
 def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
     """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
@@ -28,13 +26,11 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
 
 def plain(value: Any, default: Any = None) -> Any:
     """`value` as strict JSON data: NaN and infinities become null (JSON has no such tokens), numpy and torch
-    scalars their Python values, anything else `default(value)` when given; text with a key in it redacted (a key
-    pasted into a prompt or run name never reaches a run file)."""
+    scalars their Python values, anything else `default(value)` when given. Text is written as it is: rows are data
+    (prompts, completions, ids that resume keys are made of); recipe values are redacted where recorded (to_dict)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return redact_text(value)
-    if value is None or isinstance(value, (int, bool)):
+    if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, dict):
         return {str(k): plain(v, default) for k, v in value.items()}

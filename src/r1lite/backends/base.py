@@ -158,7 +158,8 @@ def make_backend(name: str, **kwargs: Any) -> Backend:
     return getattr(importlib.import_module(module), factory)(**kwargs)
 
 
-def chunk_seed(seed: int, budget: int | None, index: int) -> int:
-    """A SamplingParams seed per (budget, chunk of prompts) that does not depend on what a previous, killed run
-    finished: eval and the difficulty filter sample a resumed pass as an uninterrupted one would."""
+def chunk_seed(seed: int, budget: int | None, index: int | str) -> int:
+    """A SamplingParams seed per (budget, chunk of prompts; eval names a chunk `benchmark/number`) that does not
+    depend on what a previous, killed run finished: eval and the difficulty filter sample a resumed pass as an
+    uninterrupted one would."""
     return int.from_bytes(hashlib.sha256(f"{seed}/{budget}/{index}".encode()).digest()[:4], "little")

@@ -9,12 +9,14 @@ the graders of the GRPO rewards) -> samples.jsonl, appended as it goes -> stats.
 PNG plots (eval_report.py).
 
 Resuming: every sample is a record keyed by (benchmark, problem id, thinking budget, sample index), appended chunk
-by chunk. A restart with the same output folder generates only chunks with missing samples (seeded per chunk, so
-the result equals an uninterrupted run); a restart with different settings is refused.
+by chunk. A restart with the same output folder generates only chunks with missing samples, whole, replacing what
+they held (chunks are cut per benchmark and seeded by their place in it, so the result equals an uninterrupted run,
+with a grown --limit or benchmark list too); a restart with different settings is refused.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -44,7 +46,7 @@ from r1lite.eval import eval_report
 from r1lite.eval.budget_forcing import generate_with_budget
 from r1lite.eval.eval_report import read_records, record_key
 from r1lite.grading import ScoringArgs, as_number, grade_rows, normalize
-from r1lite.jsonl import append_jsonl
+from r1lite.jsonl import append_jsonl, read_rows, write_atomic
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
 from r1lite.recipe import ConfigError, check_output_path, check_positive, load_cli_recipe
 from r1lite.runs import open_run, settings_output_dir, setup_env
@@ -153,7 +155,8 @@ def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
 # what makes a sample what it is: a resumed run must match it (limit and the benchmark list may grow)
 SETTINGS = ("model.model_name_or_path", "model.model_revision", "model.dtype", "temperature", "top_p",
             "max_new_tokens", "seed", "system_prompt", "answer_tokens", "backend", "backend_args", "benchmark_args",
-            "data_dir", "batch_size", "num_samples")  # num_samples: each chunk samples n at once (another n, other samples)
+            "data_dir", "batch_size", "num_samples",  # num_samples: each chunk samples n at once (another n, other samples)
+            "scoring")  # scoring.timeout_s: a grade that times out is wrong
 # what names a run's default folder (runs.settings_output_dir): the settings plus what it covers
 RUN_SETTINGS = (*SETTINGS, "benchmarks", "limit", "thinking_budgets")
 # backend_args that change how requests are sent, not what comes back
@@ -162,9 +165,11 @@ TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout_s", "max_retries", 
 
 def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
     """Whether the samples in `out` are this recipe's to reuse, by runs.open_run: samples made with other settings
-    are refused, naming the fields that changed; overwrite_output_dir starts them over in any case. With
-    write=False nothing is created."""
-    reusable = open_run(out, recipe, SETTINGS, ignored=[f"backend_args.{k}" for k in TRANSPORT_ARGS],
+    are refused, naming the fields that changed; overwrite_output_dir starts them over in any case. Either way the
+    folder is locked for this run first; with write=False nothing is written in it (a run that then fails leaves no
+    folder: runs.release_output_dirs)."""
+    reusable = open_run(out, recipe, SETTINGS, ignored=[*(f"backend_args.{k}" for k in TRANSPORT_ARGS),
+                                                        "scoring.num_workers", "scoring.invalid_scores"],
                         outputs=["samples*.jsonl"], write=write)
     if write and not reusable:
         for path in out.glob("samples*.jsonl"):
@@ -243,8 +248,16 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
 
     wanted = set().union(*(keys(rows, b) for b in budgets))
     done = {record_key(r) for r in read_records(out)} & wanted if reusable else set()
-    chunks = [(b, i, rows[start:start + CHUNK]) for b in budgets
-              for i, start in enumerate(range(0, len(rows), CHUNK))][rank::world]  # data parallel: a shard per rank
+    by_benchmark: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_benchmark.setdefault(row["benchmark"], []).append(row)
+    # cut per benchmark, so a longer --limit or another benchmark leaves every chunk's rows (and seed) as they were
+    every = [(b, f"{name}/{i}", part[start:start + CHUNK]) for b in budgets for name, part in by_benchmark.items()
+             for i, start in enumerate(range(0, len(part), CHUNK))]
+    # a chunk with missing samples is generated whole (a batch samples differently with other rows in it): what it
+    # held (a shorter --limit's rows, a killed run's) is replaced, as a fresh run would have made it
+    stale = done & set().union(*(keys(chunk, b) for b, _, chunk in every if not keys(chunk, b) <= done))
+    chunks = every[rank::world]  # data parallel: a shard per rank
     todo = [(b, i, chunk) for b, i, chunk in chunks if not keys(chunk, b) <= done]
     total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
     remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
@@ -253,6 +266,8 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
         backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
     if rank == 0:
         open_output_dir(recipe, out)
+        if stale:
+            drop_records(out, stale)
     if world > 1:
         _barrier()
     path = out / (SAMPLES if world == 1 else f"samples.rank{rank}.jsonl")
@@ -268,10 +283,8 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):
                 log.warning(warning)
-            records = [r for r in grade_records(chunk, completions, budget, recipe.scoring.timeout_s,
-                                                 recipe.scoring.num_workers)
-                       if record_key(r) not in done]  # partial chunks keep their finished samples
-            append_jsonl(path, records)
+            append_jsonl(path, grade_records(chunk, completions, budget, recipe.scoring.timeout_s,
+                                             recipe.scoring.num_workers))
             bar.update(len(chunk) * recipe.num_samples)
     if world > 1:
         _barrier()
@@ -283,6 +296,15 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     print(eval_report.markdown_table(results))
     print(f"results: {out / 'results.json'}")
     return out
+
+
+def drop_records(out: Path, keys: set[tuple[str, str, int, int]]) -> None:
+    """Remove the records with these keys from every samples file of `out` (each file replaced atomically)."""
+    for path in sorted(out.glob("samples*.jsonl")):
+        rows = read_rows(path)
+        kept = [r for r in rows if record_key(r) not in keys]
+        if len(kept) != len(rows):
+            write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _barrier() -> None:

@@ -8,10 +8,15 @@ work on the main thread and so fail inside TRL's async reward loop, threads and 
 
 from __future__ import annotations
 
+import atexit
 import collections
 import hashlib
 import logging
 import os
+import pickle
+import select
+import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -51,11 +56,45 @@ def default_num_workers() -> int:
     return max(1, (os.cpu_count() or 1) // max(1, local_world))
 
 
+def worker_pipes() -> tuple[Connection, Connection]:
+    """In a Worker's process: (inbox, outbox), its messages in on stdin and out on the original stdout; stdout itself
+    then goes to stderr, so whatever a library or a user's function prints never enters the result pipe."""
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    return Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
+
+
+def recv_within(connection: Connection, timeout_s: float, max_bytes: int) -> Any:
+    """One message from a Worker, whole within timeout_s (a worker that stops mid-reply cannot hold the caller) and
+    at most max_bytes long. Raises TimeoutError or ValueError (too long; the pipe is then mid-message: drop the
+    worker), EOFError when it ended. Reads the framing Connection.send writes: a 4-byte big-endian length (-1: an
+    8-byte one follows), then the pickle."""
+    deadline = time.monotonic() + timeout_s
+    fd = connection.fileno()
+
+    def read(n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise TimeoutError
+            chunk = os.read(fd, min(n - got, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    size = struct.unpack("!i", read(4))[0]
+    if size == -1:
+        size = struct.unpack("!Q", read(8))[0]
+    if size > max_bytes:
+        raise ValueError(f"a reply of {size} bytes (at most {max_bytes})")
+    return pickle.loads(read(size))
+
+
 def _serve() -> None:
     """Worker process main: grade (index, text, gold, anywhere) messages from stdin, answer on the original stdout."""
-    out_fd = os.dup(1)
-    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result pipe
-    inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
+    inbox, outbox = worker_pipes()
     import math_verify  # noqa: F401 - imported before saying ready, so start-up never eats an item's deadline
 
     outbox.send("ready")
@@ -82,8 +121,12 @@ class Worker:
         src = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1"}
-        self.process = subprocess.Popen([sys.executable, "-c", main],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # a session (process group) of its own: what it starts (a user's sandbox, a server) is killed with it
+        self.process = subprocess.Popen([sys.executable, "-c", main], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env=env, start_new_session=True)
+        self.owner = os.getpid()  # a forked child inherits this object, not the right to kill the process
+        _LIVE.add(self)
+        _kill_live_on_sigterm()
         self.inbox = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.outbox = Connection(os.dup(self.process.stdin.fileno()), readable=False)
         self.process.stdin.close()
@@ -92,7 +135,12 @@ class Worker:
         self.ready, self.started = False, time.monotonic()
 
     def kill(self) -> None:
-        self.process.kill()
+        """Kill its whole process group (before reaping it, so the group id cannot have been reused)."""
+        _LIVE.discard(self)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.process.wait(timeout=5)
         self.inbox.close()
         self.outbox.close()
@@ -104,6 +152,38 @@ class Worker:
         except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
+
+
+_LIVE: set[Worker] = set()  # every worker still running: killed (with its group) at exit and on SIGTERM
+_PREVIOUS_SIGTERM: list[Any] = []  # the SIGTERM handler found when ours was installed (accelerate's, torchrun's)
+
+
+@atexit.register
+def _kill_live() -> None:
+    for worker in [w for w in _LIVE if w.owner == os.getpid()]:
+        try:
+            worker.kill()
+        except Exception:  # noqa: BLE001, S110 - exiting anyway: kill the rest
+            pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _kill_live()
+    previous = _PREVIOUS_SIGTERM[0]
+    if callable(previous):
+        previous(signum, frame)
+    elif previous != signal.SIG_IGN:  # the default: end as a SIGTERM would have
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _kill_live_on_sigterm() -> None:
+    """A terminated trainer (a job scheduler's SIGTERM skips atexit) kills its workers' groups first, then does what
+    the handler it found would have done: launchers' handlers keep working."""
+    if _PREVIOUS_SIGTERM or threading.current_thread() is not threading.main_thread():
+        return
+    _PREVIOUS_SIGTERM.append(signal.getsignal(signal.SIGTERM))
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 class Scorer:

@@ -11,27 +11,50 @@ import re
 from typing import Any
 
 REDACTED = "<redacted>"
-SECRET_FIELD = re.compile(r"(^|_)(api_?key|token|secret|password|passwd|credentials?)$", re.IGNORECASE)
-# provider key shapes: OpenAI/DeepSeek/Anthropic (sk-), Stripe-like (sk_), Groq (gsk_), xAI (xai-), Hugging Face
-# (hf_), GitHub, Slack, AWS access key ids, Google API keys, W&B-style 40-hex tokens, and any Bearer token
+# a field named like a credential; a tokenizer's special tokens (SFTConfig.eos_token, pad_token) and token counts
+# are settings, not secrets
+SECRET_FIELD = re.compile(r"^(?!(?:.*_)?(?:eos|bos|pad|unk|sep|cls|mask|special|max|min|num)_token$)"
+                          r".*(?:^|_)(?:api_?key|token|secret|password|passwd|credentials?)$", re.IGNORECASE)
+# provider key shapes, each at its real length: OpenAI/DeepSeek/Anthropic (sk-), Stripe-like (sk_), Groq (gsk_),
+# xAI (xai-), Hugging Face (hf_), GitHub, Slack, AWS access key ids, Google API keys, and Bearer tokens. A candidate
+# counts only when it is token-shaped (_token_shaped): a dataset id such as `sk-olympiad-2019-p0`, a file named
+# `sk-math-problems.jsonl` (Slovak) or "the ring bearer received 12 coins" is not a key.
 KEY_LIKE = re.compile(
-    r"(?<![A-Za-z0-9])(sk-[A-Za-z0-9_-]{8,}|sk_[A-Za-z0-9]{8,}|gsk_[A-Za-z0-9]{8,}|xai-[A-Za-z0-9_-]{8,}|"
-    r"hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|xox[abpr]-[A-Za-z0-9-]{8,}|"
-    r"(?:AKIA|ASIA)[A-Z0-9]{12,}|AIza[A-Za-z0-9_-]{20,}|"
-    r"(?i:bearer)\s+[^\s'\"]{8,})")
+    r"(?<![A-Za-z0-9])(?:(?:sk-|sk_|gsk_|xai-)([A-Za-z0-9_-]{20,})|hf_([A-Za-z0-9]{20,})|"
+    r"gh[pousr]_([A-Za-z0-9]{30,})|github_pat_([A-Za-z0-9_]{30,})|xox[abpr]-([A-Za-z0-9-]{20,})|"
+    r"(?:AKIA|ASIA)([A-Z0-9]{16})(?![A-Za-z0-9])|AIza([A-Za-z0-9_-]{35})|(?i:bearer)\s+([A-Za-z0-9._~+/=-]{20,}))")
+# W&B API keys are 40 hex digits, which is also what a git commit sha is: a 40-hex value is a key only after a
+# `wandb...` word (`WANDB_API_KEY=...`, `wandb-<key>`, `wandb login <key>`), or as the value of a field named like a
+# secret (redact); a git sha in run.json or a log line is kept
+WANDB_KEY = re.compile(r"(?i)(wandb(?:[A-Za-z0-9_]{0,12}|\s+login)['\"]?\s*[\s:=_'\"-]\s*['\"]?)[0-9a-f]{40}(?![0-9a-f])")
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s:@'\"]+:[^/\s@'\"]*@")  # scheme://user:pass@host
 SECRET_QUERY = re.compile(r"(?i)([?&;](?:[a-z0-9_]*_)?(?:api_?key|key|token|access_token|secret|password|sig|"
                           r"signature)=)[^&#\s'\"]+")
 
 
+def _token_shaped(body: str) -> bool:
+    """A generated key, not a word or a slug: a run of 16+ letters and digits, mixing at least two of lower case,
+    upper case and digits."""
+    run = max(re.findall(r"[A-Za-z0-9]+", body), key=len, default="")
+    classes = sum(bool(re.search(c, run)) for c in ("[a-z]", "[A-Z]", "[0-9]"))
+    return len(run) >= 16 and classes >= 2
+
+
+def _redact_key(match: re.Match) -> str:
+    body = next(g for g in match.groups() if g is not None)
+    return REDACTED if _token_shaped(body) else match.group(0)
+
+
 def looks_like_key(text: str) -> bool:
     """Whether `text` holds a key shape or credentials in a URL."""
-    return bool(KEY_LIKE.search(text) or URL_CREDENTIALS.search(text) or SECRET_QUERY.search(text))
+    return redact_text(text) != text
 
 
 def redact_text(text: str) -> str:
-    """`text` with every key shape, URL credential and secret query value replaced by <redacted>."""
-    text = KEY_LIKE.sub(REDACTED, text)
+    """`text` with every key shape, URL credential and secret query value replaced by <redacted>: for recipe values,
+    URLs, log records and error lines, never for data (prompts, completions, ids, resume keys)."""
+    text = KEY_LIKE.sub(_redact_key, text)
+    text = WANDB_KEY.sub(lambda m: m.group(1) + REDACTED, text)
     text = URL_CREDENTIALS.sub(REDACTED + "@", text)
     return SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
 

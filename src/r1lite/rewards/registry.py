@@ -23,11 +23,13 @@ is your own function instead (`r1lite.rewards.user_rewards`). Your own GRPOTrain
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from r1lite.recipe import ConfigError, suggest
+from r1lite.recipe import SECRET_FIELD, ConfigError, redact_text, suggest
 from r1lite.rewards.correctness import Accuracy, Cosine, Countdown, Length
 from r1lite.rewards.format import Format, ReasoningSteps, TagCount
 from r1lite.rewards.shaping import Repetition, SoftOverlong
@@ -75,6 +77,11 @@ def check_reward_specs(specs: Sequence[RewardSpec], **context: Any) -> None:
         raise ConfigError(f"rewards: at least one reward is needed; allowed names: {', '.join(sorted(REWARDS))}")
     for i, spec in enumerate(specs):
         if is_import_path(spec.name):
+            for key, value in spec.args.items():
+                if SECRET_FIELD.search(key) and value not in (None, ""):
+                    raise ConfigError(f"rewards[{i}].args.{key}: a key never goes into a recipe or command line (it "
+                                      "would be logged and recorded); export it in an environment variable and read "
+                                      f"it in your reward (os.environ), e.g. pass the variable's name as {key}_env")
             try:
                 check_user_reward(spec.name, spec.args)
             except ValueError as e:
@@ -108,9 +115,18 @@ def reward_names(specs: Sequence[Any]) -> list[str]:
     """One metric name per entry of a recipe's rewards (rewards/<name>/mean): the function's name, and where two
     entries share it (one function with other args), its args too, then its position if those match as well."""
     base = [s.name.rpartition(":")[2] for s in specs]
-    names = [b if base.count(b) == 1 else f"{b}({', '.join(f'{k}={v}' for k, v in s.args.items())})"
+    names = [b if base.count(b) == 1 else f"{b}({', '.join(_shown_arg(k, v) for k, v in s.args.items())})"
              for b, s in zip(base, specs)]
     return [n if names.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(names)]
+
+
+def _shown_arg(key: str, value: Any) -> str:
+    """`key=value` for a metric name, or `key#<hash>` where the value may be a credential (a secret-named arg, a key
+    shape, a URL with a password) or is long: metric names go to every logger and checkpoint."""
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    if SECRET_FIELD.search(key) or redact_text(text) != text or len(text) > 32:
+        return f"{key}#{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+    return f"{key}={text}"
 
 
 def build_rewards(specs: Sequence[Any], timeout_s: float = 5.0, num_workers: int | None = None,

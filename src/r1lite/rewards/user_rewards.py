@@ -15,24 +15,23 @@ cannot be bounded and is refused with the reason.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import importlib.util
 import inspect
-import os
 import sys
 import threading
 import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 STARTUP_S = 60.0  # a worker whose reward module has not imported by then is refused (check) or given up (training)
 WORKER_MAIN = "from r1lite.rewards.user_rewards import _serve; _serve()"
-NOT_SENT = ("log_extra", "log_metric", "environments")  # TRL's callables and live objects stay in the trainer
+LOGGERS = ("log_metric", "log_extra")  # TRL's logging callables: called in the worker, replayed in the trainer
+NOT_SENT = (*LOGGERS, "environments")  # callables and live objects stay in the trainer
+MAX_REPLY_BYTES = 64 << 20  # a batch's scores and logs; a longer reply is refused, not read into the trainer
 
 
 def is_import_path(name: str) -> bool:
@@ -108,10 +107,11 @@ def describe_error(error: BaseException) -> str:
 
 def _serve() -> None:
     """Worker process main: import one reward function (sys.path, name, args: the first message), then answer each
-    (completions, columns) call with ("ok", scores) or ("error", what happened), on the original stdout."""
-    out_fd = os.dup(1)
-    os.dup2(2, 1)  # the user's prints go to stderr, never into the result pipe
-    inbox, outbox = Connection(os.dup(0), writable=False), Connection(out_fd, readable=False)
+    (completions, columns) call with ("ok", (scores, logged)) or ("error", what happened), on the original stdout;
+    `logged`: the function's log_metric / log_extra calls, for the trainer to make."""
+    from r1lite.grading import worker_pipes
+
+    inbox, outbox = worker_pipes()
     try:
         path, name, args = inbox.recv()
         sys.path[:] = path
@@ -132,25 +132,19 @@ def _serve() -> None:
         if message is None:
             return
         completions, columns = message
+        logged: list[tuple[str, str, Any]] = []
+        loggers = {kind: (lambda key, value, kind=kind, into=logged: into.append((kind, key, value)))
+                   for kind in LOGGERS}
         try:
-            scores = func(completions=completions, **{**args, **columns})
+            scores = func(completions=completions, **{**args, **columns, **loggers})
             if hasattr(scores, "tolist"):  # a numpy array or tensor
                 scores = scores.tolist()
             elif not isinstance(scores, (list, tuple, str, bytes, dict)) and hasattr(scores, "__iter__"):
                 scores = list(scores)
-            outbox.send(("ok", scores))
+            outbox.send(("ok", (scores, logged)))
         except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included: the batch fails, the
             # worker (and the run) goes on
             outbox.send(("error", describe_error(e)))
-
-
-_LIVE: set = set()  # workers to kill at exit: one stuck in a user's loop would outlive the run
-
-
-@atexit.register
-def _kill_live() -> None:
-    for worker in list(_LIVE):
-        worker.kill()
 
 
 class RewardFailure(RuntimeError):
@@ -160,17 +154,16 @@ class RewardFailure(RuntimeError):
 def start_worker(name: str, args: dict[str, Any], startup_s: float | None = None) -> Any:
     """A worker process serving `name` with `args`, once it has imported it. Raises RewardFailure when it cannot
     (the reason: the import error, a bad signature, or no answer within startup_s)."""
-    from r1lite.grading import Worker
+    from r1lite.grading import Worker, recv_within
 
-    worker = Worker(WORKER_MAIN)
-    _LIVE.add(worker)
+    worker = Worker(WORKER_MAIN)  # killed with what it started, at the latest when the trainer exits
     try:
         worker.outbox.send((list(sys.path), name, dict(args)))
         startup = STARTUP_S if startup_s is None else startup_s
-        if not wait([worker.inbox], timeout=startup):
-            raise RewardFailure(f"{name!r}: did not import within {startup:g} s in a worker process")
         try:
-            status, detail = worker.inbox.recv()
+            status, detail = recv_within(worker.inbox, startup, MAX_REPLY_BYTES)
+        except (TimeoutError, ValueError):
+            raise RewardFailure(f"{name!r}: did not import within {startup:g} s in a worker process") from None
         except (EOFError, OSError):
             raise RewardFailure(f"{name!r}: its worker process ended while importing it (exit code "
                                 f"{worker.process.poll()})") from None
@@ -183,7 +176,6 @@ def start_worker(name: str, args: dict[str, Any], startup_s: float | None = None
 
 
 def stop_worker(worker: Any) -> None:
-    _LIVE.discard(worker)
     worker.kill()
 
 
@@ -199,7 +191,7 @@ def check_user_reward(name: str, args: dict[str, Any]) -> None:
 
 def _plain_columns(columns: dict[str, Any]) -> dict[str, Any]:
     """What TRL passes a reward, as plain data a worker can receive: trainer_state as its step counters, TRL's
-    logging callables left out."""
+    logging callables and environments left out (the worker passes its own loggers)."""
     out = {k: v for k, v in columns.items() if k not in NOT_SENT and k != "trainer_state"}
     state = columns.get("trainer_state")
     if state is not None:
@@ -231,26 +223,34 @@ class UserReward:
         self.__post_init__()
 
     def __call__(self, completions: list, **columns: Any) -> Any:
+        from r1lite.grading import recv_within
+
         with self._lock:
             if self._worker is None or self._worker.process.poll() is not None:
                 self._worker = start_worker(self.path, self.args)
             worker = self._worker
             try:
                 worker.outbox.send((list(completions), _plain_columns(columns)))
-                answered = wait([worker.inbox], timeout=self.timeout_s)
-                message = worker.inbox.recv() if answered else None
+                message = recv_within(worker.inbox, self.timeout_s, MAX_REPLY_BYTES)
+            except TimeoutError:  # no reply, or one not finished by the deadline
+                self._drop()
+                raise RewardFailure(f"no scores within {self.timeout_s:g} s (scoring.timeout_s); its worker was "
+                                    "stopped, a new one scores the next batch") from None
             except (EOFError, OSError):
                 self._drop()
                 raise RewardFailure(f"its worker process ended (exit code {worker.process.poll()}); a new one scores "
                                     "the next batch") from None
-            if message is None:
+            except ValueError as e:  # the pipe is mid-message: that worker cannot be used again
                 self._drop()
-                raise RewardFailure(f"no scores within {self.timeout_s:g} s (scoring.timeout_s); its worker was "
-                                    "stopped, a new one scores the next batch")
+                raise RewardFailure(f"{e}: too long to be a batch's scores; its worker was stopped") from None
         status, value = message
         if status != "ok":
             raise RewardFailure(value)
-        return value
+        scores, logged = value
+        for kind, key, logged_value in logged:
+            if callable(columns.get(kind)):
+                columns[kind](key, logged_value)
+        return scores
 
     def _drop(self) -> None:
         stop_worker(self._worker)

@@ -6,10 +6,11 @@ from r1lite.runs.run_folder import (
     is_main_process,
     lock_output_dir,
     open_run,
+    release_output_dirs,
     settings_output_dir,
     setup_env,
     versions,
 )
 
-__all__ = ["default_output_dir", "is_main_process", "lock_output_dir", "open_run", "settings_output_dir", "setup_env",
-           "versions"]
+__all__ = ["default_output_dir", "is_main_process", "lock_output_dir", "open_run", "release_output_dirs",
+           "settings_output_dir", "setup_env", "versions"]

@@ -4,6 +4,7 @@ resolved_recipe.yaml); default_output_dir; versions (recorded in every run folde
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -61,15 +62,16 @@ def settings_output_dir(stage: str, recipe: Any, settings: Sequence[str]) -> Pat
 
 
 RECIPE_FILE = "resolved_recipe.yaml"  # every run folder records the recipe that made it (secrets redacted)
-LOCK_FILE = ".r1lite.lock"  # held (flock) by the run writing the folder; holds its pid
-_LOCKS: dict[Path, Any] = {}  # folder -> the open lock file this process holds until it exits
+LOCK_FILE = ".r1lite.lock"  # held (flock) by the run writing the folder; holds its pid while it runs
+_LOCKS: dict[Path, tuple[Any, bool]] = {}  # folder -> (the open lock file this process holds, whether it made the folder)
 
 
 def lock_output_dir(output_dir: Path, create: bool = False) -> None:
     """Make this process the only r1lite run writing `output_dir` (a folder that does not exist yet is locked when it
     is created, create=True). Another live run holding it: a ConfigError at once, naming its pid. A lock left by a
-    killed run is free (the kernel drops a dead process's flock), and is taken over, saying whose it was. Held until
-    this process exits; taking it again in the same process is a no-op (the demo's stages, a resumed call)."""
+    killed run is free (the kernel drops a dead process's flock), and is taken over, saying whose it was (a run that
+    ended cleanly cleared its pid: release_output_dirs). Held until the command ends (release_output_dirs) or this
+    process exits; taking it again in the same process is a no-op (the demo's stages, a resumed call)."""
     if not is_main_process() or (not create and not output_dir.is_dir()):
         return
     output_dir = output_dir.resolve()
@@ -77,6 +79,7 @@ def lock_output_dir(output_dir: Path, create: bool = False) -> None:
         return
     import fcntl
 
+    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     handle = open(output_dir / LOCK_FILE, "a+")  # noqa: SIM115 - open as long as this process runs: the lock
     handle.seek(0)
@@ -93,7 +96,26 @@ def lock_output_dir(output_dir: Path, create: bool = False) -> None:
     handle.truncate()
     handle.write(f"pid {os.getpid()} on {platform.node()}")
     handle.flush()
-    _LOCKS[output_dir] = handle
+    _LOCKS[output_dir] = (handle, created)
+
+
+@atexit.register
+def release_output_dirs() -> None:
+    """Unlock every folder this process locked, clearing its pid, so the next run takes it over without a word (only a
+    killed run leaves its pid behind); a folder it created and left empty (a run refused or failed before writing
+    anything: a model that did not load) is removed. Called when a command ends, and at exit."""
+    for output_dir, (handle, created) in list(_LOCKS.items()):
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            if created and [p.name for p in output_dir.iterdir()] == [LOCK_FILE]:
+                (output_dir / LOCK_FILE).unlink()
+                output_dir.rmdir()
+        except OSError:  # a folder removed or made read-only meanwhile: the kernel drops the lock at close anyway
+            pass
+        handle.close()
+        del _LOCKS[output_dir]
 
 
 def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignored: Sequence[str] = (),
@@ -106,8 +128,10 @@ def open_run(output_dir: Path, recipe: Any, settings: Sequence[str] = (), ignore
     there are this recipe's to continue (False: the stage starts them over). overwrite_output_dir means the same in
     every stage: the outputs are started over, even a run with the same settings (as the trainers delete their
     checkpoints), so it always returns False. With `write`, creates the folder and records the recipe, atomically
-    (the main process only). Either way the folder is locked for this run first (lock_output_dir)."""
-    lock_output_dir(output_dir, create=write)  # before its outputs are judged: another run may be writing them
+    (the main process only). Either way the folder is created and locked for this run first (lock_output_dir), before
+    anything loads: a second run into it is refused at once (release_output_dirs removes it again if this run fails
+    before writing to it)."""
+    lock_output_dir(output_dir, create=True)  # before its outputs are judged: another run may be writing them
     current, recorded = to_dict(recipe), output_dir / RECIPE_FILE
     has_outputs = not outputs or any(any(output_dir.glob(pattern)) for pattern in outputs)
     changed = []

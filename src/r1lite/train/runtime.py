@@ -17,11 +17,14 @@ from typing import Any
 
 from r1lite.jsonl import append_jsonl
 from r1lite.models import create_model_repo, push_model
-from r1lite.recipe import SECRET_FIELD, load_cli_recipe, redact, redact_logging
+from r1lite.recipe import load_cli_recipe, redact, redact_logging
 from r1lite.runs import default_output_dir, is_main_process, lock_output_dir, open_run, setup_env, versions
 from r1lite.train.checkpoints import prepare_output_dir
 
 log = logging.getLogger("r1lite")
+# the trainer fields that are credentials (transformers' TrainingArguments, which TRL's configs extend: hub_token, and
+# push_to_hub_token in older releases); other fields named *_token (SFTConfig's eos_token, pad_token) are settings
+TRAINER_SECRETS = ("hub_token", "push_to_hub_token")
 
 
 def setup_logging(trainer_fields: dict[str, Any] | None = None) -> None:
@@ -61,7 +64,7 @@ def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
 
     # the Trainer pickles its arguments into training_args.bin (run folder and every checkpoint): no secret goes in.
     # hub_token is read from the recipe by the Hub calls themselves (models.hub); a key pasted into run_name is blanked
-    kwargs = {k: redact(v) for k, v in recipe.trainer.items() if not SECRET_FIELD.search(k)}
+    kwargs = {k: redact(v) for k, v in recipe.trainer.items() if k not in TRAINER_SECRETS}
     kwargs["output_dir"] = str(output_dir)
     kwargs.pop("resume_from_checkpoint", None)  # handled by prepare_output_dir, passed to train()
     kwargs.pop("push_to_hub", None)  # r1lite pushes the final folder itself (hub.py); TRL would upload the logs too
