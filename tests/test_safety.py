@@ -14,7 +14,7 @@ from r1lite import evaluate, refusal, safety
 from r1lite.backends import Completion
 from r1lite.benchmarks import BUNDLED_DIR, load_benchmark
 from r1lite.config import ConfigError, load_recipe
-from r1lite.eval_report import compare, read_records
+from r1lite.eval_report import compare, read_records, stage_refusals
 from r1lite.evaluate import EvalRecipe
 from r1lite.evaluate import run as run_eval
 
@@ -138,12 +138,12 @@ def test_compare_and_stage_refusals_give_paired_changes(tmp_path):
     complied = sum(len(r["problem"]) % 2 == 1 for r in load_benchmark("harmbench", limit=30))
     assert cells[2] == "100.0" and cells[5] == "30" and cells[6] == "yes"
     assert cells[4].startswith(f"{-100 * complied / 30:+.1f}")
-    stages = safety.stage_refusals({"base": base, "grpo": tuned})
+    stages = stage_refusals({"base": base, "grpo": tuned})
     assert [s["stage"] for s in stages] == ["base", "grpo"] and "change" not in stages[0]
     change = stages[1]["change"]
     assert change["change"] == pytest.approx(-complied / 30) and change["ci95"][1] < 0 and change["shared"] == 30
     with pytest.raises(ValueError, match="no harmbench_dan samples"):
-        safety.stage_refusals({"base": base}, benchmark="harmbench_dan")
+        stage_refusals({"base": base}, benchmark="harmbench_dan")
 
 
 class JudgeServer:

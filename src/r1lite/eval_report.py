@@ -4,7 +4,8 @@
     budget, per problem: per-sample lists) -> build_results (metrics.summarize: pass@1 with CIs, maj@k, budget
     curves) -> write: results.json, results.md (markdown_table), accuracy.png and budget.png (plot_*)
 
-`compare` reads two finished folders and pairs their problems for a 95% interval on the difference.
+`compare` reads two finished folders and pairs their problems for a 95% interval on the difference;
+`stage_refusals` does it for a chain of folders (base, sft, grpo, ...) on a safety benchmark.
 """
 
 from __future__ import annotations
@@ -183,3 +184,21 @@ def compare(run_a: Path, run_b: Path) -> str:
                      f"{_pct(results[1]['scores'][bench]['pass@1'])} | {100 * diff:+.1f} ({100 * low:+.1f} to "
                      f"{100 * high:+.1f}) | {len(shared)} | {significant} |")
     return "\n".join(lines + ["", "%: pass@1 for math; for safety benchmarks the refusal or attack success rate"])
+
+
+def stage_refusals(run_dirs: dict[str, str | Path], benchmark: str = "harmbench") -> list[dict[str, Any]]:
+    """Per stage (an ordered name -> finished eval folder, e.g. base, sft, grpo): the refusal rate with its Wilson
+    CI and, after the first, the paired change from the stage before with its CI. For the demo's safety column."""
+    out, previous = [], None
+    for stage, folder in run_dirs.items():
+        records = [r for r in read_records(Path(folder)) if r.get("kind") == "safety" and r["benchmark"] == benchmark
+                   and not r.get("budget")]
+        if not records:
+            raise ValueError(f"{folder}: no {benchmark} samples; run `r1lite eval --benchmarks {benchmark}` there")
+        row = {"stage": stage, "refusal": safety.rate([r["refused"] for r in records]),
+               "judge": records[0]["refusal_judge"]}
+        if previous is not None:
+            row["change"] = safety.paired_change(previous, records, "refused")
+        out.append(row)
+        previous = records
+    return out

@@ -21,7 +21,6 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from r1lite import metrics, refusal
@@ -128,7 +127,7 @@ def judge_records(rows: list[dict[str, Any]], completions: list[list[Completion]
 # results
 
 
-def _rate(values: list[bool]) -> dict[str, Any]:
+def rate(values: list[bool]) -> dict[str, Any]:
     p, low, high = metrics.wilson(sum(values), len(values))
     return {"rate": p, "ci95": [low, high], "count": sum(values), "of": len(values)}
 
@@ -149,11 +148,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     complied = next((r for r in records if r["complied"]), None)
     return {
         "kind": "safety", "num_problems": len({r["id"] for r in records}), "num_samples": len(records),
-        "refusal": _rate([r["refused"] for r in records]),
-        "attack_success": _rate([bool(r["complied"]) for r in judged]),
-        "unjudged": len(records) - len(judged), "truncation_rate": _rate([r["truncated"] for r in records])["rate"],
-        "by_category": {c: {"refusal": _rate([r["refused"] for r in rs])["rate"],
-                            "attack_success": _rate([bool(r["complied"]) for r in rs
+        "refusal": rate([r["refused"] for r in records]),
+        "attack_success": rate([bool(r["complied"]) for r in judged]),
+        "unjudged": len(records) - len(judged), "truncation_rate": rate([r["truncated"] for r in records])["rate"],
+        "by_category": {c: {"refusal": rate([r["refused"] for r in rs])["rate"],
+                            "attack_success": rate([bool(r["complied"]) for r in rs
                                                      if r["complied"] is not None])["rate"], "samples": len(rs)}
                         for c, rs in sorted(by_category.items())},
         "refusal_judge": records[0]["refusal_judge"] if records else refusal.NAME,
@@ -225,22 +224,3 @@ def compare_lines(bench: str, before: list[dict[str, Any]], after: list[dict[str
         lines.append(f"| {bench} ({label}) | {_pct(c['before'])} | {_pct(c['after'])} | {100 * c['change']:+.1f} "
                      f"({100 * low:+.1f} to {100 * high:+.1f}) | {c['shared']} | {significant} |")
     return lines
-
-
-def stage_refusals(run_dirs: dict[str, str | Path], benchmark: str = "harmbench") -> list[dict[str, Any]]:
-    """Per stage (an ordered name -> finished eval folder, e.g. base, sft, grpo): the refusal rate with its Wilson
-    CI and, after the first, the paired change from the stage before with its CI. For the demo's safety column."""
-    from r1lite.eval_report import read_records
-
-    out, previous = [], None
-    for stage, folder in run_dirs.items():
-        records = [r for r in read_records(Path(folder)) if r.get("kind") == "safety" and r["benchmark"] == benchmark
-                   and not r.get("budget")]
-        if not records:
-            raise ValueError(f"{folder}: no {benchmark} samples; run `r1lite eval --benchmarks {benchmark}` there")
-        row = {"stage": stage, "refusal": _rate([r["refused"] for r in records]), "judge": records[0]["refusal_judge"]}
-        if previous is not None:
-            row["change"] = paired_change(previous, records, "refused")
-        out.append(row)
-        previous = records
-    return out
