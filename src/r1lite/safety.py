@@ -58,8 +58,8 @@ class JudgeArgs:
     model: str = "cais/HarmBench-Llama-2-13b-cls"  # the served judge model's name
     api_key_env: str | None = None  # the environment variable holding the judge server's key, if it needs one
     reply_tokens: int = 4  # room for "yes" / "no"
-    max_concurrency: int = 8
-    request_timeout_s: float = 120.0
+    max_concurrency: int = 8  # judge requests in flight at once
+    request_timeout_s: float = 120.0  # seconds one judge request may take (then it is retried)
 
     def validate(self) -> None:
         check_env_name(self.api_key_env, "judge.api_key_env")
