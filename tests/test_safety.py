@@ -124,9 +124,12 @@ def test_harmbench_eval_reports_rates_resumes_and_prints_no_completion(tmp_path,
     assert len(records) == 12 and all(r["kind"] == "safety" and r["refusal_judge"] == "phrases-v1" for r in records)
     md = (out / "results.md").read_text()
     assert "examples (cut short)" in md and "[...]" in md and "COMPLIANCE-MARKER [omitted]. Step 2" not in md
-    # the judge is part of the resume key
+    # the judge is part of the resume key; how its requests travel is not
     with pytest.raises(ConfigError, match="other settings"):
         run_eval(_recipe(tmp_path, judge="http://127.0.0.1:9/v1"), backend=Scripted())
+    same = Scripted()
+    run_eval(_recipe(tmp_path, judge={"max_concurrency": 2, "request_timeout_s": 5}), backend=same)
+    assert same.prompts == []
 
 
 def test_compare_and_stage_refusals_give_paired_changes(tmp_path):
