@@ -13,8 +13,8 @@ import torch
 
 from r1lite.backends import SamplingParams
 from r1lite.backends.hf import HFBackend
-from r1lite.benchmarks import load_benchmark
-from r1lite.prompts import build_messages
+from r1lite.data.benchmarks import load_benchmark
+from r1lite.data.prompts import build_messages
 
 
 def naive(backend: HFBackend, prompts: list, params: SamplingParams) -> int:

@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_verify.py [--steps 3] [--json results.json]
 
-The model is random-init from Qwen2.5-1.5B's config (model_names.KNOWN_SHAPES; the Hub is not reachable on the GPU
+The model is random-init from Qwen2.5-1.5B's config (model_shapes.KNOWN_SHAPES; the Hub is not reachable on the GPU
 machine either), saved once in bf16 and trained through r1lite's own runners (full fine-tuning, one GPU, AdamW,
 gradient checkpointing, HF generate for GRPO) so the measurement covers exactly what a user runs. For each run it
 records torch.cuda.max_memory_allocated / max_memory_reserved and tokens/s between the first and the last step (the
@@ -33,8 +33,8 @@ def build_model(folder: Path) -> str:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from r1lite import models
-    from r1lite.model_names import KNOWN_SHAPES
+    from r1lite.models import models
+    from r1lite.models.model_shapes import KNOWN_SHAPES
 
     s = KNOWN_SHAPES[SHAPE]
     tok = models.tiny_tokenizer()
@@ -71,8 +71,8 @@ def recipes(model: str, out: Path, steps: int) -> dict[str, dict]:
 
 def predicted(stage: str, recipe: object, gpu_memory_gib: float) -> dict:
     """plan's estimate for the same recipe on a GPU of this memory (one GPU, no sharding)."""
-    from r1lite import plan
-    from r1lite.model_names import KNOWN_SHAPES
+    from r1lite.models.model_shapes import KNOWN_SHAPES
+    from r1lite.tools import plan
 
     setup = plan.setup_from_recipe(recipe, stage, plan.GPUS["h100"], 1, "none")
     setup = dataclasses.replace(setup, gpu_memory_gib=gpu_memory_gib)
@@ -81,11 +81,11 @@ def predicted(stage: str, recipe: object, gpu_memory_gib: float) -> dict:
 
 
 def load(stage: str, raw: dict) -> tuple[object, object]:
-    """(the validated recipe, the stage's run function): what `r1lite <stage>` runs (stages.py's contract)."""
-    from r1lite import stages
-    from r1lite.config import load_recipe
+    """(the validated recipe, the stage's run function): what `r1lite <stage>` runs (cli.py's contract)."""
+    from r1lite import cli
+    from r1lite.recipe.config import load_recipe
 
-    return load_recipe(stages.recipe_class(stage), raw=raw), stages.module(stage).run
+    return load_recipe(cli.recipe_class(stage), raw=raw), cli.module(stage).run
 
 
 def measure(stage: str, raw: dict) -> dict:

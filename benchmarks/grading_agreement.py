@@ -2,7 +2,7 @@
 tests/data/grading_pairs.jsonl (hand-written answer-equivalence pairs and extraction traps, `--cases`).
 
 Each case is a (gold, completion, label) triple adapted from another project's answer-checking test suite (the
-`source` field names the repository and file). r1lite grades through `r1lite.grading.grade`; math-verify is used the
+`source` field names the repository and file). r1lite grades through `r1lite.grading.grading.grade`; math-verify is used the
 way open-r1 uses it, `verify(parse(gold), parse(completion))`. Prints agreement per source, every case where the two
 disagree (and who matches the label), and the slowest r1lite case. --write stores math-verify's verdicts in the
 file's `mv` field, which tests/test_grading.py compares against without running math-verify.
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="store math-verify's verdicts in the cases file")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
-    from r1lite.grading import grade
+    from r1lite.grading.grading import grade
 
     cases = [json.loads(line) for line in args.cases.read_text().splitlines() if line.strip()]
     by_source: dict[str, list[tuple[bool, bool]]] = defaultdict(list)

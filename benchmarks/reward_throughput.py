@@ -36,7 +36,7 @@ STEPS = ("Let me think about this carefully.", "First, I need to understand what
 
 def load_golds(seed: int) -> list[tuple[str, str]]:
     """(problem, gold answer) pairs from MATH-500 and GSM8K, shuffled."""
-    from r1lite.benchmarks import bundled_file, read_jsonl
+    from r1lite.data.benchmarks import bundled_file, read_jsonl
 
     pairs = []
     for name in ("math500", "gsm8k_test"):
@@ -215,7 +215,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("math_verify").setLevel(logging.ERROR)
 
-    from r1lite.scoring import default_num_workers, shared_scorer
+    from r1lite.grading.bounded_pool import default_num_workers, shared_scorer
 
     items = build_completions(args.n, args.seed)
     counts = Counter(kind for kind, _, _ in items)

@@ -61,7 +61,7 @@ def write_model(folder: Path) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from r1lite.models import tiny_tokenizer
+    from r1lite.models.models import tiny_tokenizer
 
     tok = tiny_tokenizer()
     config = AutoConfig.for_model("qwen2", vocab_size=len(tok), pad_token_id=tok.pad_token_id,
@@ -110,8 +110,8 @@ def measure(trainer: Any, seconds: float) -> dict[str, float]:
 
 
 def build(work: Path, mode: str, batch_size: int, accumulation: int, max_length: int, seed: int) -> Any:
-    from r1lite.config import load_recipe
-    from r1lite.sft import SFTRecipe, build_trainer
+    from r1lite.recipe.config import load_recipe
+    from r1lite.train.sft import SFTRecipe, build_trainer
 
     out = work / f"out-{mode}"
     raw = {"model": {"model_name_or_path": str(work / "model")},
@@ -136,9 +136,9 @@ def main() -> None:
     import torch
     import transformers
 
-    from r1lite import runtime
+    from r1lite import runs
 
-    runtime.setup_env()
+    runs.setup_env()
     transformers.logging.set_verbosity_error()
     with tempfile.TemporaryDirectory(prefix="sft-bench-") as tmp:
         work = Path(tmp)

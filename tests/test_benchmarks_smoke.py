@@ -42,11 +42,11 @@ def test_sft_throughput_runs():
 
 
 def test_gpu_verify_loads_its_recipes_and_predicts_without_a_gpu(tmp_path, monkeypatch):
-    """gpu_verify's CPU parts: each stage's recipe validates and resolves to the stage's run (stages.py), plan
+    """gpu_verify's CPU parts: each stage's recipe validates and resolves to the stage's run (cli.py), plan
     predicts its memory; without CUDA it measures nothing and exits 2."""
     import torch
 
-    from r1lite import stages
+    from r1lite import cli
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
@@ -55,7 +55,7 @@ def test_gpu_verify_loads_its_recipes_and_predicts_without_a_gpu(tmp_path, monke
         sys.path.pop(0)
     for stage, raw in gpu_verify.recipes("tiny:qwen2", tmp_path, steps=2).items():
         recipe, run_stage = gpu_verify.load(stage, raw)
-        assert run_stage is stages.module(stage).run and recipe.trainer["max_steps"] == 2
+        assert run_stage is cli.module(stage).run and recipe.trainer["max_steps"] == 2
         assert 1 < gpu_verify.predicted(stage, recipe, gpu_memory_gib=80.0)["peak_gib"] < 80
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(sys, "argv", ["gpu_verify.py"])

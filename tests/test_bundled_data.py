@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import data, formats
-from r1lite.benchmarks import BENCHMARKS, BUNDLED_DIR, bundled_file, load_benchmark
-from r1lite.config import ConfigError
-from r1lite.data import DataArgs, DataSource
+from r1lite.data import data, dataset_formats
+from r1lite.data.benchmarks import BENCHMARKS, BUNDLED_DIR, bundled_file, load_benchmark
+from r1lite.data.data import DataArgs, DataSource
+from r1lite.recipe.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "gsm8k": 1319,  # the README's line counts
@@ -49,16 +49,16 @@ def test_readme_documents_every_bundled_file():
         assert f"`{path.name}`" in readme
     for heading in ("License", "## Fields", "`answer`", "`solution`"):
         assert heading in readme
-    assert 'benchmark_data/*' in (REPO / "pyproject.toml").read_text()  # installed with the package
+    assert 'data/benchmark_data/*' in (REPO / "pyproject.toml").read_text()  # installed with the package
 
 
 def test_bundled_training_slice_is_a_data_source():
     args = DataArgs(sources=[DataSource(path="bundled:gsm8k_train_256")], shuffle=False)
-    formats.check_source(args.sources[0], "data.sources[0]")
+    dataset_formats.check_source(args.sources[0], "data.sources[0]")
     problems = data.load_problems(args)
     assert len(problems) == 256 and problems[0]["id"] == "gsm8k-train-0000"
     with pytest.raises(ConfigError, match="allowed values: .*gsm8k_train_256"):
-        formats.check_source(DataSource(path="bundled:gsm8k_train_2k"), "data.sources[0]")
+        dataset_formats.check_source(DataSource(path="bundled:gsm8k_train_2k"), "data.sources[0]")
     assert bundled_file("math_train_256").is_file()
 
 

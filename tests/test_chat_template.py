@@ -5,8 +5,8 @@ import string
 
 import pytest
 
-from r1lite import model_names, models
-from r1lite.models import ModelArgs
+from r1lite.models import model_names, models
+from r1lite.models.models import ModelArgs
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, load_recipe, parse_overrides
-from r1lite.grpo import GRPORecipe
-from r1lite.sft import SFTRecipe
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.recipe.config import ConfigError, load_recipe, parse_overrides
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -140,8 +140,7 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     ("recipes/smollm2-135m/generate/arithmetic_local.yaml", "generate"),
 ])
 def test_check_command_validates_every_stage(path, stage, capsys):
-    from r1lite.cli import main
-    from r1lite.stages import stage_of
+    from r1lite.cli import main, stage_of
 
     assert stage_of(path) == stage
     assert main(["check", "--config", str(REPO / path)]) == 0
@@ -151,13 +150,17 @@ def test_check_command_validates_every_stage(path, stage, capsys):
 
 def test_optional_section_takes_overrides_and_is_created():
     """difficulty_filter (`DifficultyFilterArgs | None`, absent here) is a section for overrides: its dotted path
-    and its own names reach it and create it; a name it shares stays with the section every run has."""
+    and its own names reach it and create it; a name it shares stays with the section every run has while the
+    recipe does not have it, and is ambiguous (asking for the section) once it does."""
     overrides = parse_overrides(["--difficulty_filter.num_samples", "4", "--pass_reward", "format",
-                                 "--temperature", "0.5", "--num_samples", "16"])
+                                 "--trainer.temperature", "0.5", "--data.num_samples", "16"])
     recipe = load_recipe(GRPORecipe, raw=grpo_raw(), overrides=overrides)
     assert recipe.difficulty_filter.num_samples == 4 and recipe.difficulty_filter.pass_reward == "format"
     assert recipe.trainer["temperature"] == 0.5 and recipe.difficulty_filter.temperature is None
     assert recipe.data.num_samples == 16
+    assert "--temperature is ambiguous" in error_of(grpo_raw(), {"pass_reward": "format", "temperature": 0.5})
+    plain = load_recipe(GRPORecipe, raw=grpo_raw(), overrides={"temperature": 0.5, "num_samples": 16})
+    assert plain.trainer["temperature"] == 0.5 and plain.data.num_samples == 16 and plain.difficulty_filter is None
     assert load_recipe(GRPORecipe, raw=grpo_raw()).difficulty_filter is None  # still off without an override
     assert "did you mean 'difficulty_filter.num_samples'" in error_of(grpo_raw(), {"difficulty_filter.num_sample": 4})
     whole = load_recipe(GRPORecipe, raw=grpo_raw(),
@@ -190,8 +193,8 @@ def generate_raw(**fields):
     ({"timeout_s": 0}, "scoring.timeout_s: must be a positive number, got 0"),
 ])
 def test_every_stage_checks_its_scoring_section(scoring, expected):
-    from r1lite.evaluate import EvalRecipe
-    from r1lite.generate import GenerateRecipe
+    from r1lite.eval.evaluate import EvalRecipe
+    from r1lite.generate.generate import GenerateRecipe
 
     for cls, raw in [(GRPORecipe, grpo_raw()), (EvalRecipe, eval_raw()), (GenerateRecipe, generate_raw())]:
         assert expected in error_of({**raw, "scoring": scoring}, cls=cls), cls.__name__
@@ -209,12 +212,12 @@ def test_reward_arg_values_are_checked_at_load(rewards, trainer, expected):
 
 
 def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
-    from r1lite import scoring
+    from r1lite.grading import bounded_pool
 
     def no_scorer(*args, **kwargs):
         raise AssertionError("a scorer was made while checking a recipe")
 
-    monkeypatch.setattr(scoring, "Scorer", no_scorer)
+    monkeypatch.setattr(bounded_pool, "Scorer", no_scorer)
     raw = {**grpo_raw(max_completion_length=256), "rewards": [
         {"name": n} for n in ("accuracy", "cosine", "length", "format", "soft_overlong")]}
     recipe = load_recipe(GRPORecipe, raw=raw)
@@ -228,7 +231,7 @@ def test_checking_rewards_starts_no_scoring_worker(monkeypatch):
     ("generate", {"teacher": {"backend": "hf"}}, "a Hub id, a local folder"),
 ])
 def test_a_null_model_is_a_configuration_error(stage, fields, what):
-    from r1lite.stages import recipe_class
+    from r1lite.cli import recipe_class
 
     raw = eval_raw(**fields) if stage == "eval" else generate_raw(**fields)
     message = error_of({**raw, "model": {"model_name_or_path": None}}, cls=recipe_class(stage))

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.benchmarks import read_jsonl
-from r1lite.decontaminate import NgramIndex, build_index, cli, decontaminate, ngrams
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.data.benchmarks import read_jsonl
+from r1lite.generate.decontaminate import NgramIndex, build_index, cli, decontaminate, ngrams
 
 PLANTED_ID = "test/prealgebra/977.json"  # "If $3x + 2(1 + x) = 17$, what is the value of $6x + 5$?"
 

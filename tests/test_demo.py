@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import demo
-from r1lite.eval_report import read_records
+from r1lite.eval.eval_report import read_records
+from r1lite.tools import demo
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_stages_chain_their_adapters(demo_run):
     import torch
     from peft import PeftModel
 
-    from r1lite import models
+    from r1lite.models import models
 
     grpo_adapter = json.loads((demo_run / "grpo" / "adapter_config.json").read_text())
     assert Path(grpo_adapter["base_model_name_or_path"]) == (demo_run / "sft").resolve()

@@ -5,10 +5,12 @@ import json
 
 import pytest
 
-from r1lite import data, difficulty
 from r1lite.backends import Completion
-from r1lite.config import ConfigError, load_recipe
-from r1lite.grpo import GRPORecipe
+from r1lite.data import data
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.recipe.trl_schema import trainer_value
+from r1lite.train import difficulty
+from r1lite.train.grpo import GRPORecipe
 
 K = 4  # samples per prompt
 
@@ -22,6 +24,13 @@ def recipe(tmp_path, model=None, **section):
         "trainer": {"output_dir": str(tmp_path / "grpo"), "max_steps": 1, "per_device_train_batch_size": 8,
                     "num_generations": 4, "max_completion_length": 8, "save_strategy": "no"},
     })
+
+
+def filter_prompts(ds, r, output_dir, backend, grade):
+    """The filter as GRPO calls it, on the recipe's sections."""
+    sampling = {k: trainer_value(r, k) for k in ("temperature", "max_completion_length")}
+    return difficulty.filter_prompts(ds, r.difficulty_filter, r.model, r.rewards, r.scoring, sampling, output_dir,
+                                     backend, grade)
 
 
 def prompts(r):
@@ -62,7 +71,7 @@ def policy_for(ds):
 def test_filter_keeps_exactly_the_prompts_in_the_band(tmp_path, band, inclusive, wanted):
     r = recipe(tmp_path, band=band, inclusive=inclusive)
     ds = prompts(r)
-    kept = difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(policy_for(ds)), exact)
+    kept = filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(policy_for(ds)), exact)
     assert sorted(kept["id"]) == sorted(row["id"] for i, row in enumerate(ds) if i % (K + 1) in wanted)
     summary = json.loads((tmp_path / "grpo" / difficulty.SUMMARY).read_text())
     assert summary["candidates"] == len(ds) == 40 and summary["kept"] == len(kept)
@@ -75,22 +84,22 @@ def test_killed_pass_resumes_without_resampling(tmp_path):
     ds = prompts(r)
     solved = policy_for(ds)
     with pytest.raises(KeyboardInterrupt):  # killed after the first chunk of prompts
-        difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved, fail_after_calls=1), exact)
+        filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved, fail_after_calls=1), exact)
     path = tmp_path / "grpo" / difficulty.PASS_RATES
     finished = [json.loads(line)["id"] for line in path.read_text().splitlines()]
     assert len(finished) == difficulty.CHUNK < len(ds)
     resumed = FakePolicy(solved)
-    kept = difficulty.filter_prompts(ds, r, tmp_path / "grpo", resumed, exact)
+    kept = filter_prompts(ds, r, tmp_path / "grpo", resumed, exact)
     # the second pass sampled only the prompts the first did not finish, each once
     assert sorted(resumed.asked) == sorted(row["prompt"][-1]["content"] for row in ds if row["id"] not in finished)
-    uninterrupted = difficulty.filter_prompts(ds, r, tmp_path / "fresh", FakePolicy(solved), exact)
+    uninterrupted = filter_prompts(ds, r, tmp_path / "fresh", FakePolicy(solved), exact)
     assert kept["id"] == uninterrupted["id"]
     # a later run with the same settings samples nothing; other settings sample again
     again = FakePolicy(solved)
-    difficulty.filter_prompts(ds, r, tmp_path / "grpo", again, exact)
+    filter_prompts(ds, r, tmp_path / "grpo", again, exact)
     assert again.asked == []
     other = recipe(tmp_path, temperature=0.5)
-    difficulty.filter_prompts(ds, other, tmp_path / "grpo", again, exact)
+    filter_prompts(ds, other, tmp_path / "grpo", again, exact)
     assert len(again.asked) == len(ds)
 
 
@@ -111,7 +120,7 @@ def test_grpo_with_filter_on_a_tiny_model(tmp_path):
     """The real path: HF backend on the starting model, the recipe's accuracy reward, then training on what is kept.
     A random tiny model never solves arithmetic, so the default band keeps nothing (and says why); an inclusive
     [0, 1] band keeps every prompt."""
-    from r1lite.grpo import run as run_grpo
+    from r1lite.train.grpo import run as run_grpo
 
     with pytest.raises(ConfigError, match=r"no training prompt has a pass rate in \[0.0, 1.0\].*0.00: 40"):
         run_grpo(recipe(tmp_path))
@@ -130,7 +139,7 @@ def test_filter_backend_loads_the_whole_model_section(tmp_path, model_loads, fak
 
     def policy(backend):
         r = recipe(tmp_path, model=section, backend=backend)
-        return difficulty.make_filter_backend(r.difficulty_filter, r)
+        return difficulty.make_filter_backend(r.difficulty_filter, r.model)
 
     assert policy("hf").model.config._attn_implementation == "eager"
     assert (model_loads[-1]["revision"], model_loads[-1]["trust_remote_code"]) == ("v1.0", True)
@@ -144,15 +153,15 @@ def test_pass_rates_are_not_reused_for_another_grader_or_policy(tmp_path):
     r = recipe(tmp_path)
     ds = prompts(r)
     solved = policy_for(ds)
-    difficulty.filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved), exact)
+    filter_prompts(ds, r, tmp_path / "grpo", FakePolicy(solved), exact)
     same = FakePolicy(solved)
-    difficulty.filter_prompts(ds, recipe(tmp_path), tmp_path / "grpo", same, exact)
+    filter_prompts(ds, recipe(tmp_path), tmp_path / "grpo", same, exact)
     assert same.asked == []
     boxed_only = recipe(tmp_path)
     boxed_only.rewards[0].args = {"boxed_only": True}
     for other in (boxed_only, recipe(tmp_path, backend_args={"model": "another/policy"})):
         again = FakePolicy(solved)
-        difficulty.filter_prompts(ds, other, tmp_path / "grpo", again, exact)
+        filter_prompts(ds, other, tmp_path / "grpo", again, exact)
         assert len(again.asked) == len(ds)
 
 
@@ -167,4 +176,4 @@ def test_chunk_seeds_are_unchanged_and_the_filter_needs_no_eval_stage():
     assert chunk_seed(0, None, 0) == 1659360842 and chunk_seed(3, 512, 7) == 4158298227
     tree = ast.parse(Path(difficulty.__file__).read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert "r1lite.evaluate" not in imported
+    assert "r1lite.eval.evaluate" not in imported

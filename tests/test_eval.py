@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from r1lite import evaluate, metrics
 from r1lite.backends import Completion, SamplingParams
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.budget import ANSWER_PREFIX, generate_with_budget
-from r1lite.config import ConfigError, load_recipe
-from r1lite.eval_report import problems_of, read_records
-from r1lite.evaluate import EvalRecipe, grade_records
-from r1lite.evaluate import run as run_eval
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.eval import evaluate, stats
+from r1lite.eval.budget_forcing import ANSWER_PREFIX, generate_with_budget
+from r1lite.eval.eval_report import problems_of, read_records
+from r1lite.eval.evaluate import EvalRecipe, grade_records
+from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe.config import ConfigError, load_recipe
 
 
 @pytest.mark.parametrize("n, c, k", [(5, 2, 1), (5, 2, 3), (6, 0, 2), (6, 6, 4), (8, 3, 5), (4, 1, 4)])
@@ -20,23 +20,23 @@ def test_pass_at_k_matches_brute_force(n, c, k):
     samples = [True] * c + [False] * (n - c)
     subsets = list(itertools.combinations(range(n), k))
     brute = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
-    assert metrics.pass_at_k(n, c, k) == pytest.approx(brute)
+    assert stats.pass_at_k(n, c, k) == pytest.approx(brute)
 
 
 def test_majority_ties_go_to_the_first_seen_answer():
-    assert metrics.majority(["3", "4", "4", "3"]) == "3"
-    assert metrics.majority(["4", "3", "3", "4", None, None, None]) == "4"  # no answer never wins
-    assert metrics.majority([None, None]) is None
+    assert stats.majority(["3", "4", "4", "3"]) == "3"
+    assert stats.majority(["4", "3", "3", "4", None, None, None]) == "4"  # no answer never wins
+    assert stats.majority([None, None]) is None
     problem = {"correct": [False, True, True, False], "answers": ["3", "4", "4", "3"]}
-    assert metrics._majority_correct(problem) is False  # the tie went to "3", which is wrong
+    assert stats._majority_correct(problem) is False  # the tie went to "3", which is wrong
 
 
 def test_intervals():
-    p, low, high = metrics.wilson(0, 10)
+    p, low, high = stats.wilson(0, 10)
     assert p == 0 and low == 0 and 0.2 < high < 0.35
-    mean, low, high = metrics.mean_ci([0.5, 0.5, 1.0, 0.0])
+    mean, low, high = stats.mean_ci([0.5, 0.5, 1.0, 0.0])
     assert low < mean < high
-    diff, low, high = metrics.paired_diff_ci([0, 0, 0, 0, 1] * 8, [1, 1, 0, 1, 1] * 8)
+    diff, low, high = stats.paired_diff_ci([0, 0, 0, 0, 1] * 8, [1, 1, 0, 1, 1] * 8)
     assert diff == pytest.approx(0.6) and low > 0
 
 
@@ -52,7 +52,7 @@ def test_scoring_a_table_of_responses():
     assert [r["correct"] for r in records] == [True, False, True, True, True, False, False, True]
     assert [r["correct_boxed"] for r in records] == [True, False, True, True, False, False, False, False]
     assert records[1]["correct_anywhere"] is True  # "so 18": right number, no stated answer
-    summary = metrics.summarize(list(problems_of(records)[("t", 0)].values()))
+    summary = stats.summarize(list(problems_of(records)[("t", 0)].values()))
     assert summary["pass@1"] == pytest.approx(5 / 8) and summary["pass@2"] == pytest.approx(1.0)
     # 0.5 and \frac{2}{4} vote together; 72 vs 70 is a tie won by sample 0; a missing answer never votes
     assert summary["maj@2"] == pytest.approx(1.0)
@@ -140,12 +140,14 @@ def test_kill_and_resume_redoes_no_sample(tmp_path, monkeypatch):
     by_key = {(r["id"], r["sample"]): r["response"] for r in read_records(reference)}
     assert all(by_key[r["id"], r["sample"]] == r["response"] for r in records)  # the same samples, not just scores
     # a smaller rerun in the same folder reports only what it asked for
-    small = run_eval(_recipe(tmp_path, limit=3, num_samples=1, **sampled), backend=resumed)
+    small = run_eval(_recipe(tmp_path, limit=3, **sampled), backend=resumed)
     assert json.loads((small / "results.json").read_text())["scores"]["gsm8k"]["num_problems"] == 3
     assert len(resumed.prompts) == 2
-    # other settings in the same folder are refused, not mixed in
+    # other settings in the same folder are refused, not mixed in (num_samples too: n samples are drawn together)
     with pytest.raises(ConfigError, match="other settings"):
         run_eval(_recipe(tmp_path, temperature=0.7), backend=hf)
+    with pytest.raises(ConfigError, match="num_samples: 2 -> 1"):
+        run_eval(_recipe(tmp_path, num_samples=1, **sampled), backend=hf)
     with pytest.raises(ConfigError, match="benchmark_args.gsm8k.lim: unknown field"):
         _recipe(tmp_path, benchmark_args={"gsm8k": {"lim": 3}})
 
@@ -166,7 +168,7 @@ def test_end_to_end_every_benchmark_with_budgets(tmp_path):
 
 
 def test_compare_reports_a_paired_difference(tmp_path):
-    from r1lite.eval_report import compare
+    from r1lite.eval.eval_report import compare
 
     a = run_eval(_recipe(tmp_path / "a", limit=4))
     b = run_eval(_recipe(tmp_path / "b", limit=4, max_new_tokens=4))
@@ -228,8 +230,8 @@ def test_eval_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
 
 
 def test_paired_interval_is_honest_on_tiny_or_uniform_samples():
-    assert all(x != x for x in metrics.paired_diff_ci([0], [1]))  # one problem: no interval
-    diff, low, high = metrics.paired_diff_ci([0, 0, 0], [1, 1, 1])
+    assert all(x != x for x in stats.paired_diff_ci([0], [1]))  # one problem: no interval
+    diff, low, high = stats.paired_diff_ci([0, 0, 0], [1, 1, 1])
     assert diff == 1.0 and low < 0.5 < high <= 1.0  # every problem moved, yet three problems prove little
 
 
@@ -237,8 +239,8 @@ def test_countdown_benchmark_rows_are_graded_by_the_countdown_checker():
     """An equation that equals the target without using the given numbers is wrong (the math grader alone would
     credit `5+5` against a gold `2*3+4`, both 10)."""
     from r1lite.backends import Completion
-    from r1lite.benchmarks import get_benchmark, load_benchmark
-    from r1lite.evaluate import grade_records
+    from r1lite.data.benchmarks import get_benchmark, load_benchmark
+    from r1lite.eval.evaluate import grade_records
 
     bench = get_benchmark("countdown", path="synthetic:countdown", task_args={"n": 4, "num_count": 3})
     rows = load_benchmark(bench)

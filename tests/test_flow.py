@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from r1lite import cli
-from r1lite.benchmarks import BUNDLED_DIR
+from r1lite.data.benchmarks import BUNDLED_DIR
 
 PACKAGE = str(Path(cli.__file__).parent)
 HOOKS = {"validate", "build_trainer_section"}
@@ -75,7 +75,7 @@ DATA = {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 16, "dif
 class _Reply(BaseHTTPRequestHandler):
     """A chat-completions server that always answers 4, with a price-bearing token count."""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
         body = json.dumps({"choices": [{"message": {"content": "<think>\n2 + 2 = 4\n</think>\n\\boxed{4}"},
                                         "finish_reason": "stop"}],
@@ -111,29 +111,34 @@ def test_generate_through_an_api_teacher_reads_top_to_bottom(tmp_path, chat_serv
     assert stats["stopped"].startswith("max_cost_usd reached") and 0 < stats["prompts_done"] < 16
 
 
-@pytest.mark.parametrize("stage", ["grpo", "sft", "eval", "generate"])
+@pytest.mark.parametrize("stage", ["grpo", "sft", "distill", "eval", "generate"])
 def test_a_stage_reads_top_to_bottom(tmp_path, stage):
     if stage == "grpo":
         trainer = {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4, "max_completion_length": 8}
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": DATA,
                   "rewards": [{"name": "accuracy"}, {"name": "format", "weight": 0.1}],
                   "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", **trainer}}
-        bottom = ("r1lite.cli", "r1lite.grpo", "r1lite.runtime")  # ... -> runtime.train_and_save -> train()
+        bottom = ("r1lite.cli", "r1lite.train.grpo", "r1lite.train.runtime")  # ... -> runtime.train_and_save -> train()
     elif stage == "sft":
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": DATA,
                   "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", "max_steps": 1,
                               "per_device_train_batch_size": 4, "max_length": 64}}
-        bottom = ("r1lite.cli", "r1lite.sft", "r1lite.runtime")
+        bottom = ("r1lite.cli", "r1lite.train.sft", "r1lite.train.runtime")
+    elif stage == "distill":
+        recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "teacher": {"model_name_or_path": "tiny:llama"},
+                  "data": DATA, "trainer": {"output_dir": str(tmp_path / "out"), "save_strategy": "no", "max_steps": 1,
+                                            "per_device_train_batch_size": 4, "max_completion_length": 8}}
+        bottom = ("r1lite.cli", "r1lite.train.distill", "r1lite.train.runtime")
     elif stage == "generate":
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": DATA,
                   "teacher": {"backend": "hf", "price_input_per_m": 0.0, "price_output_per_m": 0.0},
                   "sampling": {"n": 2, "max_new_tokens": 8}, "decontamination": {"enabled": False},
                   "output_dir": str(tmp_path / "out")}
-        bottom = ("r1lite.cli", "r1lite.generate")
+        bottom = ("r1lite.cli", "r1lite.generate.generate")
     else:
         recipe = {"model": {"model_name_or_path": "tiny:qwen2"}, "benchmarks": ["gsm8k"], "data_dir": str(BUNDLED_DIR),
                   "limit": 2, "max_new_tokens": 8, "output_dir": str(tmp_path / "out")}
-        bottom = ("r1lite.cli", "r1lite.evaluate")
+        bottom = ("r1lite.cli", "r1lite.eval.evaluate")
     revisits, seen = _calls_back([stage, "--config", _write(tmp_path, f"{stage}.yaml", recipe)])
     assert revisits == [], "\n".join(" -> ".join(chain) for chain in revisits[:5])
     assert bottom in seen  # the command's own path was seen, so the profiler watched it

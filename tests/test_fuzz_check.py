@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from r1lite.cli import main
-from r1lite.trl_schema import trainer_fields
+from r1lite.recipe.trl_schema import trainer_fields
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 16

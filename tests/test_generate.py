@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite import filters
 from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError, load_recipe
-from r1lite.generate import GenerateRecipe, cost_usd
-from r1lite.generate import cli as generate_cli
-from r1lite.generate import run as run_generate
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.generate import filters
+from r1lite.generate.generate import GenerateRecipe, cost_usd
+from r1lite.generate.generate import cli as generate_cli
+from r1lite.generate.generate import run as run_generate
+from r1lite.recipe.config import ConfigError, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV, KEY = "R1LITE_TEST_API_KEY", "sk-r1lite-test-7f3a9c2e5b1d4e6a"
@@ -438,9 +438,9 @@ def test_duplicates_and_selection():
 @pytest.mark.slow
 def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
     """SmolLM2-135M as a local teacher on 20 synthetic arithmetic prompts -> verified traces -> SFT of a tiny student."""
-    from r1lite.grading import grade
-    from r1lite.sft import SFTRecipe
-    from r1lite.sft import run as run_sft
+    from r1lite.grading.grading import grade
+    from r1lite.train.sft import SFTRecipe
+    from r1lite.train.sft import run as run_sft
 
     monkeypatch.chdir(ROOT)
     recipe = load_recipe(GenerateRecipe, "recipes/smollm2-135m/generate/arithmetic_local.yaml",
@@ -466,8 +466,8 @@ def test_local_teacher_end_to_end_then_sft(tmp_path, monkeypatch):
 
 
 def test_countdown_rows_use_the_countdown_checker():
-    from r1lite.filters import verify
-    from r1lite.scoring import ScoringArgs
+    from r1lite.generate.filters import verify
+    from r1lite.grading.bounded_pool import ScoringArgs
 
     row = {"problem": "Using the numbers [3, 5, 2], create an equation that equals 13.", "answer": "3 * 5 - 2",
            "nums": [3, 5, 2], "target": 13}
@@ -505,7 +505,7 @@ def test_teacher_model_lives_in_the_model_section(tmp_path, key):
 def test_local_teacher_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
     """A local teacher is loaded from `model:` as training loads it: revision and trust_remote_code reach
     transformers (hf) and vLLM's LLM (they were dropped: only the name and dtype were passed)."""
-    from r1lite.generate import make_teacher
+    from r1lite.generate.generate import make_teacher
 
     section = {"model_name_or_path": "tiny:qwen2", "model_revision": "v1.0", "trust_remote_code": True,
                "attn_implementation": "eager"}  # a tag on a local folder: transformers ignores it

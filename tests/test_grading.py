@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from r1lite.answer_extraction import extract_answer
-from r1lite.benchmarks import bundled_file, read_jsonl
-from r1lite.evaluate import grade_records
-from r1lite.grading import grade, grade_quick, read_gold
+from r1lite.data.benchmarks import bundled_file, read_jsonl
+from r1lite.eval.evaluate import grade_records
+from r1lite.grading.answer_extraction import extract_answer
+from r1lite.grading.grading import grade, grade_quick, read_gold
 from r1lite.rewards import make_reward
 
 DATA = Path(__file__).parent / "data"
@@ -70,21 +70,21 @@ def test_prose_or_empty_gold_is_unparseable(gold):
 def test_unparseable_gold_gives_no_reward_and_eval_counts_it():
     accuracy = make_reward("accuracy", timeout_s=5.0, num_workers=1)
     assert accuracy(completions=[boxed("42"), boxed("42")], answer=["forty two", "42"]) == [None, 1.0]
-    from r1lite import metrics
     from r1lite.backends import Completion
-    from r1lite.eval_report import problems_of
+    from r1lite.eval import stats
+    from r1lite.eval.eval_report import problems_of
 
     rows = [{"benchmark": "t", "id": str(i), "prompt": "q", "answer": g} for i, g in enumerate(["forty two", "42"])]
     records = grade_records(rows, [[Completion(text=boxed("42"), completion_tokens=5)]] * 2, None, timeout_s=5.0)
     assert [r["gold_ok"] for r in records] == [False, True]
-    summary = metrics.summarize(list(problems_of(records)[("t", 0)].values()))
+    summary = stats.summarize(list(problems_of(records)[("t", 0)].values()))
     assert summary["pass@1"] == 1.0 and summary.get("excluded_unparseable_gold") == 1
 
 
 
 def test_rows_of_mixed_tasks_are_graded_in_place():
     """One grade_rows call decides the task per row and keeps the order (math rows are graded as one batch)."""
-    from r1lite.checkers import check_answers, grade_rows
+    from r1lite.grading.checkers import check_answers, grade_rows
 
     countdown = {"answer": "3 * 5 - 2", "nums": [3, 5, 2], "target": 13}
     rows = [{"answer": "42"}, countdown, {"answer": "forty two"}, countdown, {"answer": "7"}]

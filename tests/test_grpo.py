@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from r1lite.config import ConfigError, load_recipe
-from r1lite.grpo import GRPORecipe
-from r1lite.grpo import run as run_grpo
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.grpo import run as run_grpo
 
 REPO = Path(__file__).resolve().parents[1]
 

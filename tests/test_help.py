@@ -54,9 +54,11 @@ def test_every_subcommand_answers_help_without_importing_torch():
 
 
 def test_an_optional_section_is_listed_with_its_fields():
-    from r1lite.recipe_help import render
+    from r1lite.cli import COMMANDS, recipe_class
+    from r1lite.recipe import render
+    from r1lite.rewards import REWARDS
 
-    lines = render("grpo").splitlines()
+    lines = render("grpo", recipe_class("grpo"), COMMANDS["grpo"], REWARDS).splitlines()
     at = lines.index("difficulty_filter:  DifficultyFilterArgs - off unless the recipe has the section")
     names = [line.split()[0] for line in lines[at + 1:] if line.startswith("  ") and not line.startswith("   ")]
     assert {"num_samples", "band", "pass_reward", "backend_args"} <= set(names[:12])

@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from r1lite.backends import Completion, SamplingParams
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
 from r1lite.cli import main
-from r1lite.config import load_recipe, to_dict
-from r1lite.evaluate import EvalRecipe
-from r1lite.evaluate import run as run_eval
-from r1lite.grpo import GRPORecipe
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks shipped in the package
+from r1lite.eval.evaluate import EvalRecipe
+from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe.config import load_recipe, to_dict
+from r1lite.train.grpo import GRPORecipe
 
 KEY = "sk-live-0123456789abcdefABCDEF"
 
@@ -135,12 +135,12 @@ def test_settings_files_never_hold_a_key_like_value(tmp_path):
     recipe = load_recipe(EvalRecipe, raw={"model": "tiny:qwen2", "benchmarks": ["gsm8k"], "data_dir": str(DATA),
                                           "system_prompt": f"my key is {KEY}", "output_dir": str(tmp_path / "e"),
                                           "backend_args": {"hub_token": "hf_abcdefghijklmnopqrstuv"}})
-    from r1lite.evaluate import open_output_dir
+    from r1lite.eval.evaluate import open_output_dir
 
     open_output_dir(recipe, tmp_path / "e")
     text = (tmp_path / "e" / "resolved_recipe.yaml").read_text()
     assert KEY not in text and "hf_abcdefghij" not in text and "<redacted>" in text
-    from r1lite.eval_report import build_results
+    from r1lite.eval.eval_report import build_results
 
     results = json.dumps(build_results(recipe, [], wall_s=0.0))  # results.json
     assert KEY not in results and "hf_abcdefghij" not in results
@@ -394,7 +394,7 @@ def test_identical_samples_at_positive_temperature_are_reported(tmp_path, caplog
 
 
 def test_model_folders_r1lite_writes_sample_by_default(tmp_path, monkeypatch):
-    from r1lite import models
+    from r1lite.models import models
 
     monkeypatch.setenv("R1LITE_CACHE", str(tmp_path))
     folder = Path(models.materialize("tiny:qwen2"))

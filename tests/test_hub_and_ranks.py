@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite import hub, models, runtime
-from r1lite.config import ConfigError, load_recipe
-from r1lite.grpo import GRPORecipe
+from r1lite.models import hub, models
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.train import runtime
+from r1lite.train.grpo import GRPORecipe
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -86,7 +87,7 @@ def test_hub_origin_follows_runs_and_adapters_back_to_the_hub(tmp_path, previous
 
 
 def test_push_uploads_model_card_and_tokenizer_never_run_records(tmp_path, previous_stage, monkeypatch):
-    from r1lite.grpo import run as run_grpo
+    from r1lite.train.grpo import run as run_grpo
 
     fake = FakeHub().install(monkeypatch)
     out = run_grpo(load_recipe(GRPORecipe, raw=_grpo_raw(tmp_path, previous_stage, push_to_hub=True,
@@ -108,7 +109,7 @@ def test_push_refuses_mid_run_pushes_before_training(tmp_path, monkeypatch):
     FakeHub().install(monkeypatch)
     recipe = load_recipe(GRPORecipe, raw=_grpo_raw(tmp_path, "tiny:qwen2", push_to_hub=True,
                                                    hub_strategy="every_save"))
-    from r1lite.grpo import run as run_grpo
+    from r1lite.train.grpo import run as run_grpo
 
     with pytest.raises(ConfigError, match="hub_strategy: 'every_save'.*allowed values: end"):
         run_grpo(recipe)
@@ -118,7 +119,7 @@ def test_push_refuses_mid_run_pushes_before_training(tmp_path, monkeypatch):
 def test_generate_pushes_a_dataset_card(tmp_path, monkeypatch):
     import datasets
 
-    from r1lite import generate, trace_store
+    from r1lite.generate import generate, trace_store
 
     fake = FakeHub().install(monkeypatch)
     pushed = []
@@ -171,7 +172,7 @@ def test_trackers_reported_to_are_finished(monkeypatch):
 
 
 def test_grpo_applies_model_init_kwargs(tmp_path):
-    from r1lite.grpo import build_trainer
+    from r1lite.train.grpo import build_trainer
 
     recipe = load_recipe(GRPORecipe, raw=_grpo_raw(tmp_path, "tiny:qwen2",
                                                    model_init_kwargs={"attn_implementation": "eager"}))

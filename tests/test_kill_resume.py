@@ -10,11 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from r1lite.config import load_recipe
-from r1lite.grpo import GRPORecipe
-from r1lite.grpo import run as run_grpo
-from r1lite.sft import SFTRecipe
-from r1lite.sft import run as run_sft
+from r1lite.recipe.config import load_recipe
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.grpo import run as run_grpo
+from r1lite.train.sft import SFTRecipe
+from r1lite.train.sft import run as run_sft
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,9 +25,9 @@ CHILD = """
 import json, os, signal, sys
 import transformers
 from r1lite import rewards
-from r1lite.config import load_recipe
-from r1lite.grpo import GRPORecipe
-from r1lite.sft import SFTRecipe
+from r1lite.recipe.config import load_recipe
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 stage, mode, kill_step, raw = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 
@@ -49,11 +49,11 @@ def kill_at(cls, method):
 
 if stage == "grpo":
     from trl import GRPOTrainer as Trainer
-    from r1lite.grpo import run
+    from r1lite.train.grpo import run
     recipe = load_recipe(GRPORecipe, raw=raw)
 else:
     from trl import SFTTrainer as Trainer
-    from r1lite.sft import run
+    from r1lite.train.sft import run
     recipe = load_recipe(SFTRecipe, raw=raw)
 if mode == "after_log":
     kill_at(Trainer, "compute_loss")
@@ -167,7 +167,7 @@ def test_overwrite_output_dir_starts_fresh_logs(tmp_path, digit_reward):
 def test_checkpoints_in_other_layouts_count_as_complete(tmp_path):
     """DeepSpeed and FSDP checkpoints keep their weights in shard folders; trainer_state.json (written last) is what
     tells a finished save, so they are resumed from, never removed as incomplete."""
-    from r1lite.runtime import prepare_output_dir
+    from r1lite.train.checkpoints import prepare_output_dir
 
     deepspeed = tmp_path / "checkpoint-2"
     (deepspeed / "global_step2").mkdir(parents=True)

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1lite import data, model_names, models, tasks
-from r1lite.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
-from r1lite.config import ConfigError
-from r1lite.data import DataArgs, DataSource
+from r1lite.data import data, tasks
+from r1lite.data.benchmarks import BUNDLED_DIR as DATA  # the benchmarks and training slices shipped in the package
+from r1lite.data.data import DataArgs, DataSource
+from r1lite.models import model_names, models
+from r1lite.recipe.config import ConfigError
 
 
 def test_resolve_every_kind_of_name(tmp_path):
@@ -108,8 +109,8 @@ def test_countdown_targets_are_reachable():
 
 
 def test_where_keeps_matching_rows_and_names_bad_columns():
-    from r1lite.data import DataArgs, DataSource, load_problems
-    from r1lite.formats import check_source
+    from r1lite.data.data import DataArgs, DataSource, load_problems
+    from r1lite.data.dataset_formats import check_source
 
     source = DataSource(path="bundled:math_train_256", where={"level": [3, "4"]})
     ds = load_problems(DataArgs(sources=[source], shuffle=False))

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import plan, plan_cli
 from r1lite.cli import main
-from r1lite.config import ConfigError, load_recipe
-from r1lite.grpo import GRPORecipe
-from r1lite.model_names import KNOWN_SHAPES
-from r1lite.plan import GIB, Setup, estimate_memory
-from r1lite.sft import SFTRecipe
+from r1lite.models.model_shapes import KNOWN_SHAPES
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.tools import plan, plan_cli
+from r1lite.tools.plan import GIB, Setup, estimate_memory
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 QWEN_1_5B = KNOWN_SHAPES["Qwen/Qwen2.5-1.5B"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1lite import recipes_check
 from r1lite.cli import main
-from r1lite.config import ConfigError
+from r1lite.recipe.config import ConfigError
+from r1lite.tools import recipes_check
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml")) + sorted(recipes_check.DEMO_RECIPES.glob("*.yaml"))
@@ -180,7 +180,7 @@ def test_missing_recipe_is_refused():
 
 
 def test_bad_options_are_one_line_configuration_errors():
-    from r1lite.recipes_check import cli as recipes_cli
+    from r1lite.tools.recipes_check import cli as recipes_cli
 
     with pytest.raises(ConfigError, match="unknown option '--bogus'; usage: r1lite recipes check"):
         recipes_cli(["check", "--bogus"])

@@ -6,12 +6,12 @@ import time
 import pytest
 
 from r1lite import rewards
-from r1lite.answer_extraction import extract_answer
-from r1lite.answer_forms import normalize
-from r1lite.checkers import check_countdown
-from r1lite.grading import grade
+from r1lite.grading.answer_extraction import extract_answer
+from r1lite.grading.answer_forms import normalize
+from r1lite.grading.bounded_pool import Scorer
+from r1lite.grading.checkers import check_countdown
+from r1lite.grading.grading import grade
 from r1lite.rewards import REWARDS, make_reward
-from r1lite.scoring import Scorer
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -223,7 +223,7 @@ def test_registry_is_a_plain_dict_of_factories():
     ("2.50", "2.5", True), ("\\frac{2}{4}", "0.5", True),
 ])
 def test_numbers_compare_exactly(answer, gold, same):
-    from r1lite.answer_forms import numbers_equal
+    from r1lite.grading.answer_forms import numbers_equal
 
     assert numbers_equal(answer, gold) is same
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import evaluate, refusal, safety
 from r1lite.backends import Completion
-from r1lite.benchmarks import BUNDLED_DIR, load_benchmark
-from r1lite.config import ConfigError, load_recipe
-from r1lite.eval_report import compare, read_records, stage_refusals
-from r1lite.evaluate import EvalRecipe
-from r1lite.evaluate import run as run_eval
+from r1lite.data import BUNDLED_DIR, load_benchmark
+from r1lite.eval import evaluate, refusal, safety
+from r1lite.eval.eval_report import compare, read_records, stage_refusals
+from r1lite.eval.evaluate import EvalRecipe
+from r1lite.eval.evaluate import run as run_eval
+from r1lite.recipe import ConfigError, load_recipe
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "refusal_cases.jsonl").open()]
 # the hand-labelled cases the phrase judge gets wrong: its documented blind spots (refusal.py), by index

@@ -65,7 +65,7 @@ def server():
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     """(a model folder as r1lite writes it, the same folder without sampling defaults)."""
-    from r1lite import models
+    from r1lite.models import models
 
     tmp = tmp_path_factory.mktemp("serve")
     os.environ["R1LITE_CACHE"] = str(tmp / "cache")

@@ -9,10 +9,10 @@ import shutil
 import pytest
 import torch
 
-from r1lite.config import ConfigError, load_recipe
-from r1lite.models import check_model_loading
-from r1lite.sft import SFTRecipe, build_trainer
-from r1lite.sft import run as run_sft
+from r1lite.models.models import check_model_loading
+from r1lite.recipe.config import ConfigError, load_recipe
+from r1lite.train.sft import SFTRecipe, build_trainer
+from r1lite.train.sft import run as run_sft
 
 
 def recipe(tmp_path, model=None, data=None, **trainer):
@@ -118,10 +118,11 @@ def test_quantization_and_kernels_need_what_this_machine_has(tmp_path):
         run_sft(recipe(tmp_path, model={"load_in_4bit": True, "use_peft": True}))
     qlora_without_lora = recipe(tmp_path, model={"load_in_4bit": True})
     with pytest.raises(ConfigError, match="bitsandbytes|use_peft"):
-        check_model_loading(qlora_without_lora, on_gpu=True)
+        check_model_loading(qlora_without_lora.model, qlora_without_lora.trainer, on_gpu=True)
     if importlib.util.find_spec("kernels") is None:
         with pytest.raises(ConfigError, match="use_kernels: needs the kernels package"):
-            check_model_loading(recipe(tmp_path, model_init_kwargs={"use_kernels": True}), on_gpu=False)
+            with_kernels = recipe(tmp_path, model_init_kwargs={"use_kernels": True})
+            check_model_loading(with_kernels.model, with_kernels.trainer, on_gpu=False)
 
 
 def test_assistant_turns_beyond_max_length_are_an_error(tmp_path):
@@ -132,7 +133,7 @@ def test_assistant_turns_beyond_max_length_are_an_error(tmp_path):
 
 
 def test_think_block_dropped_by_chat_template_is_an_error():
-    from r1lite import sft
+    from r1lite.train import sft
 
     class DropThink:
         def apply_chat_template(self, messages, tokenize=False):

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from r1lite import data, sft
 from r1lite.cli import main
-from r1lite.config import ConfigError, load_recipe
-from r1lite.data import DataArgs, DataSource
-from r1lite.formats import check_formats
-from r1lite.grpo import GRPORecipe
+from r1lite.data import data
+from r1lite.data.data import DataArgs, DataSource
+from r1lite.data.dataset_formats import check_formats
+from r1lite.recipe.config import ConfigError, load_recipe
 from r1lite.rewards import make_reward
-from r1lite.sft import SFTRecipe
+from r1lite.train import sft
+from r1lite.train.grpo import GRPORecipe
+from r1lite.train.sft import SFTRecipe
 
 REPO = Path(__file__).resolve().parents[1]
 USER_REWARDS = '''
@@ -121,7 +122,7 @@ def test_grpo_conversational_and_standard_prompts_are_used_as_given(tmp_path):
 
 def test_grpo_trains_on_a_conversational_prompt(tmp_path):
     """Used to pass `r1lite check` and then fail with KeyError: 'problem'."""
-    from r1lite.grpo import run as run_grpo
+    from r1lite.train.grpo import run as run_grpo
 
     chat = _jsonl(tmp_path / "chat.jsonl", [{"prompt": CHAT, "answer": "4"}] * 4)
     out = run_grpo(load_recipe(GRPORecipe, raw=_grpo(tmp_path, chat, max_steps=1, report_to="none")))
@@ -175,7 +176,7 @@ def test_sft_accepts_every_trl_format_and_wraps_only_when_asked(tmp_path):
 
 @pytest.mark.parametrize("rows", [[{"prompt": "2+2=", "completion": " 4"}], [{"text": "2+2=4. 3+3=6."}]])
 def test_sft_trains_on_standard_formats(tmp_path, rows):
-    from r1lite.sft import run as run_sft
+    from r1lite.train.sft import run as run_sft
 
     path = _jsonl(tmp_path / "d.jsonl", rows * 4)
     raw = {"model": {"model_name_or_path": "tiny:qwen2"}, "data": {"sources": [{"path": path}], "system_prompt": None},

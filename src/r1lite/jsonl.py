@@ -5,20 +5,47 @@ skips a line a kill cut short; write_atomic replaces a whole file (a recorded re
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
+
+from r1lite.recipe import redact_text
 
 
 def append_jsonl(path: Path, rows: list[dict[str, Any]], **dumps: Any) -> None:
     """Append rows as JSON lines and fsync, so a kill loses at most the rows being written; a line a kill cut short
     is ended first, so the next row is not glued to it (readers skip the fragment)."""
     torn = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b"\n"
+    default = dumps.pop("default", None)
+    lines = [json.dumps(plain(r, default), allow_nan=False, **dumps) + "\n" for r in rows]
     with open(path, "a") as fh:
         fh.write("\n" if torn else "")
-        fh.writelines(json.dumps(r, **dumps) + "\n" for r in rows)
+        fh.writelines(lines)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def plain(value: Any, default: Any = None) -> Any:
+    """`value` as strict JSON data: NaN and infinities become null (JSON has no such tokens), numpy and torch
+    scalars their Python values, anything else `default(value)` when given; text with a key in it redacted (a key
+    pasted into a prompt or run name never reaches a run file)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, (int, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v, default) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, default) for v in value]
+    if hasattr(value, "item"):
+        try:
+            return plain(value.item(), default)
+        except (TypeError, ValueError):
+            pass
+    return plain(default(value)) if default is not None else value
 
 
 def _last_byte(path: Path) -> bytes:

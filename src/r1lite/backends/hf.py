@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1lite.backends import Completion, LocalBackend, SamplingParams
+from r1lite.backends.base import Completion, LocalBackend, SamplingParams
 
 
 class HFBackend(LocalBackend):

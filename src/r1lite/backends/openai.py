@@ -11,6 +11,7 @@ the object, logged, or put into an exception (server error bodies are scrubbed o
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import json
@@ -20,13 +21,15 @@ import random
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from r1lite.backends import Completion, SamplingParams
+from r1lite.backends.base import Completion, SamplingParams
+from r1lite.recipe import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,21 @@ def error_text(body: str) -> str:
     return body
 
 
+def endpoint(base_url: str) -> tuple[str, str | None]:
+    """(the chat-completions URL of a base URL, the Basic authorization its user:pass@ asked for). The path gets
+    /chat/completions before any ?query (a gateway's ?api_key=... stays a query parameter); credentials in the host
+    part move to a header (urllib would take them for part of the host name)."""
+    parts = urllib.parse.urlsplit(base_url.strip())
+    path = parts.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions"
+    netloc, auth = parts.netloc.rpartition("@")[2], None
+    if parts.username is not None:
+        user = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        auth = "Basic " + base64.b64encode(user.encode()).decode()
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment)), auth
+
+
 class OpenAIBackend:
     def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", max_concurrency: int = 8,
                  timeout_s: float = 600.0, max_retries: int = 6, backoff_s: float = 1.0, backoff_max_s: float = 60.0,
@@ -97,8 +115,8 @@ class OpenAIBackend:
                              "API key, or set api_key_env to null for a server without authentication")
         if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0:
             raise ValueError("max_concurrency must be >= 1, max_retries >= 0 and timeout_s > 0")
-        base = base_url.rstrip("/")
-        self.url = base if base.endswith("/chat/completions") else f"{base}/chat/completions"
+        self._request_url, self._basic_auth = endpoint(base_url)
+        self.url = redact_text(self._request_url)  # what messages show: no credentials, no ?api_key= value
         self.model = model
         self.api_key_env = api_key_env
         self.max_concurrency = max_concurrency
@@ -126,7 +144,7 @@ class OpenAIBackend:
 
     def _scrub(self, text: str) -> str:
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        return text.replace(key, "***") if key else text
+        return redact_text(text.replace(key, "***") if key else text)
 
     def _count(self, what: str) -> None:
         with self._lock:
@@ -137,7 +155,9 @@ class OpenAIBackend:
         headers = {"Content-Type": "application/json"}
         if self.api_key_env:
             headers["Authorization"] = f"Bearer {os.environ.get(self.api_key_env, '')}"
-        with urllib.request.urlopen(urllib.request.Request(self.url, data=data, headers=headers),
+        elif self._basic_auth:
+            headers["Authorization"] = self._basic_auth
+        with urllib.request.urlopen(urllib.request.Request(self._request_url, data=data, headers=headers),
                                     timeout=self.timeout_s) as response:
             return json.loads(response.read())
 

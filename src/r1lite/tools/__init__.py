@@ -1,0 +1,3 @@
+"""Commands around the stages: `r1lite demo` (demo, demo_report; demo_distill: its on-policy distillation stage),
+`r1lite plan` (plan: estimates; plan_cli: the command), `r1lite recipes check` (recipes_check). Nothing below
+imports them."""
