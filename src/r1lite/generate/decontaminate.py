@@ -3,8 +3,8 @@
 A training prompt is contaminated when it shares any n-gram with a benchmark problem, or equals one after
 normalization (problems shorter than n words have no n-grams, so they are compared whole). Like open-r1's, this is
 aggressive on purpose: shared boilerplate ("where $m$ and $n$ are relatively prime positive integers") counts, and
-about a tenth of the MATH train split matches something. Every benchmark in
-`r1lite.data.benchmarks.BENCHMARKS` is checked unless a subset is named:
+about a tenth of the MATH train split matches something. Every math benchmark in
+`r1lite.data.benchmarks.BENCHMARKS` (MATH_BENCHMARKS: not the safety ones) is checked unless a subset is named:
 
     benchmark problems -> build_index (an NgramIndex) -> decontaminate(rows): kept, removed -> report (counts)
 
@@ -28,6 +28,9 @@ from typing import Any
 from r1lite.data import BENCHMARKS, benchmark_file, load_benchmark, read_jsonl
 from r1lite.recipe import ConfigError, check_positive
 
+# what training data is checked against by default: HarmBench (a safety benchmark) is no training-data leak
+MATH_BENCHMARKS = [name for name, bench in BENCHMARKS.items() if bench.kind == "math"]
+
 
 @dataclass
 class DecontaminationArgs:
@@ -37,7 +40,7 @@ class DecontaminationArgs:
     enabled: bool = True
     ngram: int = 8  # as open-r1
     data_dir: str | None = None  # folder of benchmark JSONL files; null: the bundled copies (benchmark_data/)
-    benchmarks: list[str] = field(default_factory=list)  # empty: every benchmark r1lite knows
+    benchmarks: list[str] = field(default_factory=list)  # empty: every math benchmark r1lite knows
 
     def validate(self, where: str = "decontamination") -> None:
         check_positive(f"{where}.ngram", self.ngram)
@@ -48,7 +51,7 @@ class DecontaminationArgs:
         if self.enabled and self.data_dir and not Path(self.data_dir).is_dir():
             raise ConfigError(f"{where}.data_dir: {self.data_dir} is not a folder")
         if self.enabled and self.data_dir:
-            files = {name: benchmark_file(BENCHMARKS[name], self.data_dir) for name in self.benchmarks or BENCHMARKS}
+            files = {name: benchmark_file(BENCHMARKS[name], self.data_dir) for name in self.benchmarks or MATH_BENCHMARKS}
             missing = [f"{name} ({file.name})" for name, file in files.items() if file and not file.is_file()]
             if missing:
                 raise ConfigError(f"{where}.data_dir: {self.data_dir} lacks the files of {', '.join(missing)}; "
@@ -96,10 +99,10 @@ class NgramIndex:
 
 def build_index(data_dir: str | Path | None = None, benchmarks: Sequence[str] | None = None,
                 n: int = DEFAULT_NGRAM) -> NgramIndex:
-    """Index the problems of `benchmarks` (default: all registered), read from data_dir or
+    """Index the problems of `benchmarks` (default: the registered math ones), read from data_dir or
     the bundled copies."""
     index = NgramIndex(n)
-    for name in benchmarks or list(BENCHMARKS):
+    for name in benchmarks or MATH_BENCHMARKS:
         for row in load_benchmark(name, data_dir):
             index.add(row["problem"], (name, row["id"]))
     return index
