@@ -120,12 +120,17 @@ def test_the_plan_scales_with_the_measured_machine():
     assert reference["eval_n"] == slow["eval_n"] == demo_timing.EVAL_N[0]
     for speed, p in ((0.7, fast), (1.0, reference), (1.2, slow)):
         assert demo_timing.estimate_s(p, speed, convert=True, calibrate=True) <= 15 * 60
-    # the distillation stage and its eval are in the estimate: each step and the fourth eval cost time
+    # the distillation stage, the fourth eval and the HarmBench prompts are in the estimate
+    c = demo_timing.COST
     more = {**reference, "distill_steps": reference["distill_steps"] + 1}
-    assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == demo_timing.COST["distill_step"]
-    # the default 10 minutes at the reference speed: the six stages fit with GRPO and distillation at 8 steps each
-    default, default_scaled = plan(10, 1.0)
-    assert (default["grpo_steps"], default["distill_steps"], default_scaled) == (8, 8, [])
+    assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == c["distill_step"]
+    more = {**reference, "safety_n": reference["safety_n"] + 1}
+    assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == pytest.approx(
+        c["eval_base_sample"] + 3 * c["eval_sample"])
+    assert reference["safety_n"] == demo_timing.SAFETY_PROMPTS
+    # the default 10 minutes at the reference speed: the six stages fit, GRPO and distillation above their floor
+    default, _ = plan(10, 1.0)
+    assert default["grpo_steps"] == default["distill_steps"] > demo_timing.GRPO_STEPS[0]
     assert demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
     # the estimate is linear in the measured speed; conversion is a fixed cost
     assert demo_timing.estimate_s(reference, 2.0) == pytest.approx(2 * demo_timing.estimate_s(reference, 1.0))
@@ -240,7 +245,51 @@ def test_a_five_stage_run_folder_resumes_into_the_distillation(demo_run, tmp_pat
     demo.run_demo(old, model="tiny:qwen2")
     printed = capsys.readouterr().out
     assert printed.count("already done, skipped") == 5 and "[6/7] distill ..." in printed
+    # the student's HarmBench eval printed counts, never a harmful prompt or answer
+    judged = [r for r in read_records(old / "eval_distill") if r.get("kind") == "safety"]
+    assert len(judged) == 4 and "| harmbench | 4 | 4 |" in printed
+    assert not any(r["prompt"] in printed or (r["response"].strip() and r["response"] in printed) for r in judged)
     resumed = json.loads((old / "demo_state.json").read_text())
     assert resumed["plan"]["distill_steps"] == resumed["plan"]["grpo_steps"] == 4
     assert resumed["wall_s"]["sft"] == state["wall_s"]["sft"] and "eval_distill" in resumed["wall_s"]
-    assert json.loads((old / "report.json").read_text())["distill"]["wall_s"]["distill"] == resumed["wall_s"]["distill"]
+    distill = json.loads((old / "report.json").read_text())["distill"]
+    assert distill["wall_s"]["distill"] == resumed["wall_s"]["distill"]
+
+
+def test_the_safety_column_counts_refusals(demo_run):
+    """HarmBench refusal per evaluated model beside its math accuracy, with the paired change each stage made (the
+    distilled student against base), recomputed from the judged samples; the report shows no prompt or answer."""
+    from r1lite.eval import paired_diff_ci
+    from r1lite.tools import demo_safety
+
+    report = json.loads((demo_run / "report.json").read_text())
+
+    def refused(stage):
+        return {str(r["id"]): float(r["refused"]) for r in read_records(demo_run / stage) if r.get("kind") == "safety"}
+
+    against = {"eval_sft": "eval_base", "eval_grpo": "eval_sft", "eval_distill": "eval_base"}
+    text = (demo_run / "report.md").read_text()
+    for stage, label in (("eval_base", "base"), ("eval_sft", "after SFT"), ("eval_grpo", "after GRPO"),
+                         ("eval_distill", "distilled student")):
+        row = report["safety"][stage]
+        now = refused(stage)
+        assert len(now) == json.loads((demo_run / "demo_state.json").read_text())["plan"]["safety_n"] == 4
+        assert (row["refusal"]["count"], row["refusal"]["of"]) == (sum(now.values()), 4)
+        assert row["judge"] == "phrases-v1"
+        if stage in against:
+            before = refused(against[stage])
+            diff, low, high = paired_diff_ci([before[k] for k in sorted(now)], [now[k] for k in sorted(now)])
+            assert row["change_from"] == against[stage]
+            assert (row["change"]["change"], row["change"]["ci95"]) == (pytest.approx(diff), pytest.approx([low, high]))
+        else:
+            assert "change" not in row
+        # the headline row: math accuracy and refusal side by side
+        line = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+        rate, change = demo_safety.cells(row, {"eval_base": "base", "eval_sft": "after SFT"})
+        assert f"| {rate} | {change} |" in line and f"({row['refusal']['count']} of 4)" in line
+    assert "| HarmBench refusal (95% CI) | refusal change (95% CI) |" in text and "`phrases-v1`" in text
+    # counts only: no HarmBench prompt or answer in the report, and no safety row in the per-benchmark table
+    judged = [r for stage in against for r in read_records(demo_run / stage) if r.get("kind") == "safety"]
+    page = text + (demo_run / "report.html").read_text()
+    assert not any(r["prompt"] in page or (r["response"].strip() and r["response"] in page) for r in judged)
+    assert "| harmbench |" not in text

@@ -5,9 +5,10 @@ Every stage is the product's own command run on a recipe under r1lite/recipes/de
 `r1lite eval`, `r1lite sft`, `r1lite grpo` and `r1lite distill` do by hand), with only the models, output folders,
 seed and step counts overridden.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
+Every evaluation also asks a few HarmBench behaviours and counts refusals (demo_safety: the report's safety column).
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
-cached), GRPO and distillation steps and held-out sizes are planned to --minutes, and the estimate and what was scaled down are printed
-before the first stage and shown in the report beside each stage's wall time.
+cached), GRPO and distillation steps and held-out sizes are planned to --minutes, and the estimate and what was scaled
+down are printed before the first stage and shown in the report beside each stage's wall time.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
                 [--grpo_steps N] [--distill_steps N]
@@ -35,7 +36,8 @@ STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo", *demo_distill.STA
 
 SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
 PINNED_LINES = {"grpo_steps": "GRPO", "distill_steps": "distillation"}  # demo_timing.plan's lines about each
-TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "gsm8k": 2, "filter_samples": 0}
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "gsm8k": 2, "safety_n": 4,
+             "filter_samples": 0}
 
 
 def plan(minutes: float, tiny: bool = False, speed: float = 1.0) -> dict[str, int]:
@@ -62,6 +64,7 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
     for bench in ("addition", "multiplication"):
         held_out[bench]["task_args"]["n"] = p["eval_n"]
     held_out["gsm8k"]["limit"] = p["gsm8k"]
+    held_out["harmbench"]["limit"] = p["safety_n"]
     sizes = {} if held_out == in_file else {"benchmark_args": held_out}  # a short run evaluates fewer problems
     grpo = {}
     if model.startswith("tiny:"):  # a random tiny model solves nothing: keep every prompt, and sample few
@@ -123,14 +126,16 @@ def _finished(stage: str, out: Path) -> bool:
 
 
 def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str, grpo_steps: int | None,
-                 distill_steps: int | None = None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
+                 distill_steps: int | None = None,
+                 safety_prompts: int | None = None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
     """(plan, estimate in seconds, what was scaled down, calibration record): the machine measured once (cached
     in the model cache), then the work fitted to `minutes`; `grpo_steps` and `distill_steps` pin those stages' step
-    counts."""
+    counts, `safety_prompts` the HarmBench prompts each model answers."""
     from r1lite import models
     from r1lite.data import build_messages
 
-    pinned = {k: v for k, v in (("grpo_steps", grpo_steps), ("distill_steps", distill_steps)) if v}
+    pinned = {k: v for k, v in (("grpo_steps", grpo_steps), ("distill_steps", distill_steps),
+                                ("safety_n", safety_prompts)) if v}
     if model.startswith("tiny:"):
         p = {**TINY_PLAN, **pinned}
         return p, demo_timing.estimate_s(p), [], {}
@@ -151,7 +156,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     # planned as a first run (conversion and calibration counted), so the plan does not depend on the cache
     p, scaled = demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)
     if pinned:  # a pinned stage is not scaled down
-        scaled = [s for s in scaled if not any(s.startswith(PINNED_LINES[k]) for k in pinned)]
+        scaled = [s for s in scaled if not any(s.startswith(PINNED_LINES[k]) for k in pinned if k in PINNED_LINES)]
         p.update(pinned)
     spent = time.time() - start if measured else 0.0
     estimate = spent + demo_timing.estimate_s(p, speed, convert=convert and not measured)
@@ -162,7 +167,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
 
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
              data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None,
-             distill_steps: int | None = None) -> Path:
+             distill_steps: int | None = None, safety_prompts: int | None = None) -> Path:
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,9 +178,10 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         p, estimate = state["plan"], state["estimate_s"]  # a resumed demo keeps the plan its stages ran with
         # a run folder from before the distillation stage: it gets the steps the planner pairs with its GRPO's
         p.setdefault("distill_steps", min(demo_timing.DISTILL_STEPS, p["grpo_steps"]))
+        p.setdefault("safety_n", demo_timing.SAFETY_PROMPTS)
     else:
         p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps,
-                                                        distill_steps)
+                                                        distill_steps, safety_prompts)
         state.update(scaled_down=scaled, calibration=calibration, estimate_s=estimate)
         if calibration.get("measured_now"):
             state["wall_s"]["calibrate"] = calibration["calibrate_s"]
@@ -186,7 +192,8 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     speed = state.get("calibration", {}).get("speed")
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
           f"{p['distill_steps']} distillation steps, "
-          f"{p['eval_n']} held-out problems per task; estimated {estimate / 60:.1f} min on this machine"
+          f"{p['eval_n']} held-out problems per task, {p['safety_n']} HarmBench prompts; "
+          f"estimated {estimate / 60:.1f} min on this machine"
           + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
     for line in state.get("scaled_down", []):
         print(f"  scaled down to fit {minutes:g} min: {line}")
@@ -229,7 +236,9 @@ def cli(argv: list[str]) -> int:
                         help="pin GRPO's step count (default: planned from --minutes and the measured machine)")
     parser.add_argument("--distill_steps", type=int, default=None,
                         help="pin the on-policy distillation's step count (default: planned like GRPO's)")
+    parser.add_argument("--safety_prompts", type=int, default=None,
+                        help=f"HarmBench prompts each model answers (default {demo_timing.SAFETY_PROMPTS}; 200: all)")
     args = parser.parse_args(argv)
     run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps,
-             args.distill_steps)
+             args.distill_steps, args.safety_prompts)
     return 0

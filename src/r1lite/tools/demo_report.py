@@ -19,7 +19,7 @@ from r1lite.data import read_jsonl
 from r1lite.eval import mean_ci, paired_diff_ci, pyplot, read_records, save
 from r1lite.recipe import to_dict
 from r1lite.rewards import r1_format
-from r1lite.tools import demo_distill
+from r1lite.tools import demo_distill, demo_safety
 from r1lite.train import SUMMARY
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO", "eval_distill": "distilled student"}
@@ -104,7 +104,8 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
             "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
             "scaled_down": state.get("scaled_down", []), "calibration": state.get("calibration"),
             "think_prefilled": prefilled, "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out,
-            "gains": gains, "distill": distill, "grpo_curves": curves, "sft_curve": sft,
+            "gains": gains, "distill": distill, "safety": demo_safety.refusals(out, list(evals)),
+            "grpo_curves": curves, "sft_curve": sft,
             "rewards_fired": _rewards_fired(out),
             "difficulty_filter": json.loads(difficulty.read_text()) if difficulty.is_file() else None}
 
@@ -195,9 +196,12 @@ def _ci(c: dict[str, Any]) -> str:
 
 def headline(out: Path) -> str:
     data = json.loads((out / "report.json").read_text())
+    safety = data.get("safety")  # None: a run folder evaluated without HarmBench
     lines = [("| stage | R1 format (think closed, then boxed) | boxed anywhere | truncated | correct among R1-format "
-              "| held-out correct in R1 format (95% CI) | correct anywhere (95% CI) | stage wall time |"),
-             "|---|---:|---:|---:|---:|---|---|---:|"]
+              "| held-out correct in R1 format (95% CI) | "
+              + ("HarmBench refusal (95% CI) | refusal change (95% CI) | " if safety else "")
+              + "correct anywhere (95% CI) | stage wall time |"),
+             "|---|---:|---:|---:|---:|---|" + ("---|---|" if safety else "") + "---|---:|"]
     for stage, label in EVALS.items():
         if stage in data["held_out"]:
             h = data["held_out"][stage]
@@ -210,14 +214,18 @@ def headline(out: Path) -> str:
                 wall_text = f"eval {wall:.0f} s"
             lines.append(f"| {label} | {_pct(h['r1_format']['mean'])} | {_pct(h['boxed']['mean'])} | "
                          f"{_pct(h['truncated']['mean'])} | {_pct(valid['mean'])} (of {valid['n']}) | "
-                         f"{_ci(h['correct_in_format'])} | {_ci(h['correct_anywhere'])} | {wall_text} |")
-    for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"), ("base_to_final", "base -> after GRPO"),
-                        ("sft_only", "cold-start SFT alone (base -> after SFT)")):
+                         f"{_ci(h['correct_in_format'])} | "
+                         + ("{} | {} | ".format(*demo_safety.cells(safety.get(stage), EVALS)) if safety else "")
+                         + f"{_ci(h['correct_anywhere'])} | {wall_text} |")
+    for name, label in (("grpo_only", "**GRPO alone** (after SFT -> after GRPO)"),
+                        ("base_to_final", "base -> after GRPO"), ("sft_only", "cold-start SFT alone (base -> after SFT)")):
         if name in data["gains"]:
             g, anywhere = data["gains"][name]["correct_in_format"], data["gains"][name]["correct_anywhere"]
             lines.append(f"\n{label}, held-out correct in R1 format, paired over {g['n']} problems: "
                          f"{_points(g)} ({'interval excludes zero' if g['excludes_zero'] else 'interval includes zero'});"
                          f" correct anywhere {_points(anywhere)}")
+    if safety:
+        lines.append(demo_safety.note(safety))
     if data.get("distill"):
         lines.append(_distill_line(data["distill"]))
     prefilled = [EVALS[s] for s, on in data.get("think_prefilled", {}).items() if on]
@@ -267,8 +275,9 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
              "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
              "R1-format traces (`<think>` reasoning `</think>` then the boxed answer), evaluate, GRPO with rule "
              "rewards, evaluate; then R1's last step: the GRPO model (teacher) distilled on-policy into the "
-             "untouched base model (student: it samples, the teacher scores every token), evaluate. Held-out problems come from the synthetic test split, disjoint from all training "
-             "data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
+             "untouched base model (student: it samples, the teacher scores every token), evaluate. Each evaluation "
+             "also asks a few HarmBench behaviours and counts refusals (the safety column). Held-out problems come "
+             "from the synthetic test split, disjoint from all training data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
              "for); boxed anywhere: a box with or without it; truncated: the completion hit the token limit "
              "without ending.", "",
              "## Headline", "", headline(out), ""]
@@ -286,6 +295,8 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, scores in data["evals"].items():
         for bench, s in scores.items():
+            if s.get("kind") == "safety":  # in the headline's refusal column
+                continue
             parts.append(f"| {EVALS[stage]} | {bench} | {s['num_problems']} | {_pct(s['pass@1'])} | "
                          f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                          f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")

@@ -35,6 +35,7 @@ DISTILL_STEPS = 16  # the most distillation steps (RESULTS.md: 12 reached ~92% o
 TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
 EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
 GSM8K = (4, 2)
+SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
 
 
@@ -42,8 +43,9 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
     """The demo's wall time for plan `p` on a machine `speed` times slower than the reference; `convert` and
     `calibrate`: a first run also converts the GGUF model and measures the machine."""
     c = COST
-    samples = 2 * p["eval_n"] + p["gsm8k"]
-    seconds = ((1 + TRAINED_EVALS) * c["eval_start"] + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
+    samples = 2 * p["eval_n"] + p["gsm8k"] + p["safety_n"]  # each model answers the HarmBench prompts too
+    seconds = ((1 + TRAINED_EVALS) * c["eval_start"]
+               + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
                + c["sft_start"] + p["sft_steps"] * c["sft_step"]
                + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
                + c["distill_start"] + p["distill_steps"] * c["distill_step"]
@@ -62,7 +64,7 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
 
     def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
         p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_sizes[0],
-             "gsm8k": eval_sizes[1], "filter_samples": FILTER_SAMPLES}
+             "gsm8k": eval_sizes[1], "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
         left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
         steps = left // (COST["grpo_step"] + COST["distill_step"])  # paired steps
         if steps > DISTILL_STEPS:  # distillation at its cap: GRPO takes the rest
