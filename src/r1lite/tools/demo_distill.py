@@ -8,6 +8,7 @@ demo_report.py need to run and report it, as plain functions:
     summary(base, teacher, student)   the report's numbers: the student's paired gain over base (95% CI) and its
                                 share of the teacher's held-out accuracy
     wall_times(wall_s)          the distillation's wall time beside SFT + GRPO's
+    headline(d)                 the report's line on the student: those numbers in words
 """
 
 from __future__ import annotations
@@ -50,3 +51,26 @@ def summary(base: dict[Any, float], teacher: dict[Any, float], student: dict[Any
 def wall_times(wall_s: dict[str, float]) -> dict[str, float | None]:
     """Seconds of the distillation stage (sampling, teacher scoring, training) and of SFT + GRPO together."""
     return {"distill": wall_s.get("distill"), "sft_plus_grpo": (wall_s.get("sft") or 0) + (wall_s.get("grpo") or 0)}
+
+
+def headline(d: dict[str, Any]) -> str:
+    """The report's line on the distilled student (d: demo_report's `distill` numbers, summary() per metric plus
+    wall_times()): paired gain over base, share of its teacher's accuracy, time beside SFT + GRPO's."""
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f}%"
+
+    def points(g: dict[str, Any]) -> str:
+        return f"{100 * g['diff']:+.1f} points, 95% CI [{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]"
+
+    def share(s: dict[str, Any]) -> str:
+        return "n/a (the teacher solved none)" if s["share_of_teacher"] is None else pct(s["share_of_teacher"])
+
+    fmt, boxed = d["correct_in_format"], d["correct_boxed"]
+    g = fmt["student_gain_over_base"]
+    return (f"\n**Distilled student** (base model <- the GRPO model, on-policy), held-out correct in R1 format, paired "
+            f"over {g['n']} problems: {points(g)} over base "
+            f"({'interval above zero' if g['above_zero'] else 'interval not above zero'}), {share(fmt)} of the "
+            f"teacher's {pct(fmt['teacher_accuracy'])}; correct in the box {points(boxed['student_gain_over_base'])}"
+            f", {share(boxed)} of the teacher's {pct(boxed['teacher_accuracy'])}. Distillation took "
+            f"{d['wall_s']['distill'] or 0:.0f} s; SFT + GRPO took {d['wall_s']['sft_plus_grpo']:.0f} s.")

@@ -227,7 +227,7 @@ def headline(out: Path) -> str:
     if safety:
         lines.append(demo_safety.note(safety))
     if data.get("distill"):
-        lines.append(_distill_line(data["distill"]))
+        lines.append(demo_distill.headline(data["distill"]))
     prefilled = [EVALS[s] for s, on in data.get("think_prefilled", {}).items() if on]
     if prefilled:
         lines.append(f"\nThe chat template of the model {' and '.join(prefilled)} opens the assistant turn with "
@@ -240,22 +240,6 @@ def headline(out: Path) -> str:
     if data.get("scaled_down"):
         lines.append(f"Scaled down to fit the time: {'; '.join(data['scaled_down'])}.")
     return "\n".join(lines)
-
-
-def _distill_line(d: dict[str, Any]) -> str:
-    """The distilled student: paired gain over base, share of its teacher's accuracy, time beside SFT + GRPO's."""
-    fmt, boxed = d["correct_in_format"], d["correct_boxed"]
-
-    def share(s: dict[str, Any]) -> str:
-        return "n/a (the teacher solved none)" if s["share_of_teacher"] is None else _pct(s["share_of_teacher"])
-
-    g = fmt["student_gain_over_base"]
-    return (f"\n**Distilled student** (base model <- the GRPO model, on-policy), held-out correct in R1 format, paired "
-            f"over {g['n']} problems: {_points(g)} over base "
-            f"({'interval above zero' if g['above_zero'] else 'interval not above zero'}), {share(fmt)} of the "
-            f"teacher's {_pct(fmt['teacher_accuracy'])}; correct in the box {_points(boxed['student_gain_over_base'])}"
-            f", {share(boxed)} of the teacher's {_pct(boxed['teacher_accuracy'])}. Distillation took "
-            f"{d['wall_s']['distill'] or 0:.0f} s; SFT + GRPO took {d['wall_s']['sft_plus_grpo']:.0f} s.")
 
 
 def _points(g: dict[str, Any]) -> str:
