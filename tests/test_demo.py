@@ -227,7 +227,8 @@ def test_the_distilled_student_is_reported(demo_run):
             f"over 16 problems: {100 * gain['diff']:+.1f} points, 95% CI [{100 * gain['ci95'][0]:+.1f}, "
             f"{100 * gain['ci95'][1]:+.1f}] over base") in text
     assert f"Distillation took {wall['distill']:.0f} s; SFT + GRPO took {wall['sft'] + wall['grpo']:.0f} s." in text
-    assert "r1lite distill --config src/r1lite/recipes/demo/distill.yaml" in text and "--distill_steps 4" in text
+    assert "r1lite distill --config src/r1lite/recipes/demo/distill.yaml" in text
+    assert "--distill_steps 4 --safety_prompts 4" in text  # the reproduce line pins the plan the run used
 
 
 def test_a_five_stage_run_folder_resumes_into_the_distillation(demo_run, tmp_path, capsys):

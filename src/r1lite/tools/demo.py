@@ -11,7 +11,7 @@ cached), GRPO and distillation steps and held-out sizes are planned to --minutes
 down are printed before the first stage and shown in the report beside each stage's wall time.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
-                [--grpo_steps N] [--distill_steps N]
+                [--grpo_steps N] [--distill_steps N] [--safety_prompts N]
 """
 
 from __future__ import annotations

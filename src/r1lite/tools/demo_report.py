@@ -315,7 +315,8 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
               f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')} "
-              f"--distill_steps {(data.get('plan') or {}).get('distill_steps')}",
+              f"--distill_steps {(data.get('plan') or {}).get('distill_steps')} "
+              f"--safety_prompts {(data.get('plan') or {}).get('safety_n')}",
               f"# or stage by stage, the same {len(data.get('commands', {}))} commands the demo ran:",
               *[data["commands"][stage] for stage in data.get("commands", {})],
               "```", "", "## Recipes used (resolved)", ""]
