@@ -1,5 +1,10 @@
 """Shared test pieces."""
 
+import contextlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from r1lite import rewards
@@ -60,3 +65,35 @@ def fake_vllm(monkeypatch):
     fake.LLM, fake.SamplingParams = LLM, lambda **kw: types.SimpleNamespace(**kw)
     monkeypatch.setitem(sys.modules, "vllm", fake)
     return seen
+
+
+@contextlib.contextmanager
+def json_server(respond):
+    """A loopback HTTP server answering every POST with JSON; yields its OpenAI-style base URL (`.../v1`).
+    `respond(body, request)` gets the request's JSON body and its handler (for `.path`, `.headers`) and returns
+    (status, reply) or (status, reply, extra headers); it runs on the request's own thread, so it may sleep."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            status, reply, *headers = respond(json.loads(self.rfile.read(int(self.headers["Content-Length"]))), self)
+            data = json.dumps(reply).encode()
+            try:
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", "Content-Length": str(len(data)),
+                             **(headers[0] if headers else {})}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up waiting (a timeout under test)
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

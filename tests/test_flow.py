@@ -12,12 +12,11 @@ start a chain of their own (what lies above them is the loader); dataclass-made
 
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_server
 
 from r1lite import cli
 from r1lite.data.benchmarks import BUNDLED_DIR
@@ -72,30 +71,13 @@ def _write(tmp_path: Path, name: str, recipe: dict) -> str:
 DATA = {"sources": [{"path": "synthetic:arithmetic", "task_args": {"n": 16, "difficulty": 1}}], "system_prompt": None}
 
 
-class _Reply(BaseHTTPRequestHandler):
-    """A chat-completions server that always answers 4, with a price-bearing token count."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps({"choices": [{"message": {"content": "<think>\n2 + 2 = 4\n</think>\n\\boxed{4}"},
-                                        "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 10, "completion_tokens": 1000}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def chat_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reply)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+    """A chat-completions server that always answers 4, with a price-bearing token count."""
+    answer = {"choices": [{"message": {"content": "<think>\n2 + 2 = 4\n</think>\n\\boxed{4}"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 10, "completion_tokens": 1000}}
+    with json_server(lambda body, request: (200, answer)) as url:
+        yield url
 
 
 def test_generate_through_an_api_teacher_reads_top_to_bottom(tmp_path, chat_server):

@@ -1,6 +1,7 @@
 """`r1lite generate` against a real chat-completions server on 127.0.0.1 answering from a script, with injected
 429 / 500 / slow replies; kill-and-resume; rejection sampling on a scripted set; each filter on small cases."""
 
+import contextlib
 import json
 import os
 import signal
@@ -8,11 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_server
 
 from r1lite.backends import SamplingParams
 from r1lite.backends.openai import APIError, OpenAIBackend
@@ -66,24 +67,12 @@ class Teacher:
         self.delay = delay
         self.log: list[dict] = []  # one per request: problem, sample, status, t, tokens
         self.lock = threading.Lock()
-        teacher = self
+        self.server = contextlib.ExitStack()
+        self.url = self.server.enter_context(json_server(self.handle))
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                teacher.handle(self, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def handle(self, h: BaseHTTPRequestHandler, body: dict) -> None:
+    def handle(self, body: dict, request) -> tuple[int, dict, dict]:
         problem, sample = body["messages"][-1]["content"], body["seed"]
-        auth = h.headers.get("Authorization")
+        auth = request.headers.get("Authorization")
         with self.lock:
             queue = self.faults.get((problem, sample)) or []
             fault = queue.pop(0) if queue else None
@@ -116,22 +105,13 @@ class Teacher:
             if status == 200:
                 entry.update(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         entry["status"] = status
-        data = json.dumps(reply).encode()
-        try:
-            h.send_response(200 if status == "slow" else status)
-            for k, v in {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}.items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
-        except OSError:  # the client gave up on a slow reply
-            pass
+        return (200 if status == "slow" else status), reply, headers  # the client gives up on a slow reply
 
     def ok(self) -> list[dict]:
         return [e for e in self.log if e["status"] == 200]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

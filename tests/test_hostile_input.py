@@ -7,12 +7,11 @@ import io
 import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_server
 
 from r1lite.backends import Completion, SamplingParams
 from r1lite.cli import main
@@ -288,43 +287,19 @@ def test_eval_failures_are_one_line_and_leave_no_folder(tmp_path, monkeypatch, c
     assert not (tmp_path / "eval").exists()
 
 
-class ErrorServer:
-    """A chat-completions endpoint that answers every request with `status` and a FastAPI-style JSON detail."""
-
-    def __init__(self, status: int, detail: str):
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                data = json.dumps({"detail": detail}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def rejecting_server(detail: str):
+    """A chat-completions endpoint that answers every request with a 400 and a FastAPI-style JSON detail."""
+    return json_server(lambda body, request: (400, {"detail": detail}))
 
 
 def test_server_errors_are_one_line(tmp_path):
     bench = jsonl(tmp_path / "mine.jsonl", [GOOD])
-    server = ErrorServer(400, "max_tokens is too large for this model")
-    try:
-        args = {"base_url": server.url, "api_key_env": None, "max_retries": 0}
+    with rejecting_server("max_tokens is too large for this model") as url:
+        args = {"base_url": url, "api_key_env": None, "max_retries": 0}
         recipe = eval_yaml(tmp_path, backend="openai", backend_args=args, **custom(bench))
         one_line_error(*run_cli("eval", "--config", recipe), "server error", "(400)",
                        "max_tokens is too large for this model", code=1)
-    finally:
-        server.close()
-    closed = {"base_url": server.url, "api_key_env": None, "max_retries": 1, "backoff_s": 0.01}
+    closed = {"base_url": url, "api_key_env": None, "max_retries": 1, "backoff_s": 0.01}
     recipe = eval_yaml(tmp_path, backend="openai", backend_args=closed, output_dir=str(tmp_path / "e2"),
                        **custom(bench))
     one_line_error(*run_cli("eval", "--config", recipe), "giving up after 2 attempts", "Connection refused", code=1)
@@ -418,11 +393,8 @@ def test_generate_failures_are_one_line(tmp_path, monkeypatch):
     assert not (tmp_path / "gen").exists()
     one_line_error(*run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env=KEY)),
                    "teacher.api_key_env")
-    server = ErrorServer(400, "temperature must be a float")
-    try:
-        rc, err = run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env=None, base_url=server.url))
-    finally:
-        server.close()
+    with rejecting_server("temperature must be a float") as url:
+        rc, err = run_cli("generate", "--config", generate_yaml(tmp_path, api_key_env=None, base_url=url))
     one_line_error(rc, err, "server error", "(400)", "temperature must be a float", code=1)
 
 

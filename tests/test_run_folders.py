@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_server
 
 from r1lite.backends import Completion
 from r1lite.cli import main
@@ -98,53 +97,26 @@ def test_grpo_into_a_locked_folder_refuses_before_loading(tmp_path, capfd):
         holder.wait()
 
 
-class SlowServer:
-    """A chat-completions endpoint answering each request after `delay_s`; counts requests."""
-
-    def __init__(self, delay_s: float):
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                server.requests += 1
-                time.sleep(delay_s)
-                data = json.dumps({"choices": [{"message": {"content": "\\boxed{1}"}, "finish_reason": "stop"}],
-                                   "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_two_concurrent_evals_into_one_folder_lose_and_duplicate_nothing(tmp_path, capfd):
-    server = SlowServer(delay_s=0.5)
-    raw = eval_raw(tmp_path, backend="openai", num_samples=2,
-                   backend_args={"base_url": server.url, "api_key_env": None, "max_concurrency": 1})
-    recipe = write(tmp_path / "e.yaml", raw)
-    try:
+    asked = []
+
+    def slow_answer(body, request):  # a chat-completions endpoint answering each request after 0.5 s
+        asked.append(body)
+        time.sleep(0.5)
+        return 200, {"choices": [{"message": {"content": "\\boxed{1}"}, "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+
+    with json_server(slow_answer) as url:
+        raw = eval_raw(tmp_path, backend="openai", num_samples=2,
+                       backend_args={"base_url": url, "api_key_env": None, "max_concurrency": 1})
+        recipe = write(tmp_path / "e.yaml", raw)
         first = subprocess.Popen([sys.executable, "-m", "r1lite", "eval", "--config", recipe], env=ENV,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        while server.requests == 0 and first.poll() is None:  # it holds the folder once it has asked the server
+        while not asked and first.poll() is None:  # it holds the folder once it has asked the server
             time.sleep(0.05)
         rc, _, err = run_cli(capfd, "eval", "--config", recipe)
         one_line(rc, err, "is being written by another r1lite run", f"pid {first.pid}")
         _, err = first.communicate(timeout=300)
-    finally:
-        server.close()
     assert first.returncode == 0, err
     rows = [json.loads(line) for line in (tmp_path / "eval" / "samples.jsonl").read_text().splitlines()]
     keys = [(r["id"], r["sample"]) for r in rows]

@@ -5,10 +5,10 @@ terminal."""
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import json_server
 
 from r1lite.backends import Completion
 from r1lite.data import BUNDLED_DIR, load_benchmark
@@ -149,60 +149,31 @@ def test_compare_and_stage_refusals_give_paired_changes(tmp_path):
         stage_refusals({"base": base}, benchmark="harmbench_dan")
 
 
-class JudgeServer:
+def test_llm_judge_through_a_loopback_server(tmp_path):
     """A loopback OpenAI-compatible server: the model under test (refuses or complies, as `reply`) and a judge that
     answers the HarmBench classifier question: yes when the generation carries the marker, else no; "maybe" for
     one behaviour (an unparseable verdict)."""
+    judged, lock = [], threading.Lock()
 
-    def __init__(self):
-        self.judged, self.lock = [], threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                data = json.dumps(server.answer(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def answer(self, body: dict) -> dict:
+    def answer(body, request):
         messages = body["messages"]
         if messages[0]["content"] == safety.CLS_SYSTEM:
             question = messages[1]["content"]
             behavior = question.split("Behavior:\n", 1)[1].split("\n\nGeneration:", 1)[0]
-            with self.lock:
-                self.judged.append((body["model"], body["temperature"], behavior))
+            with lock:
+                judged.append((body["model"], body["temperature"], behavior))
             content = ("Maybe." if behavior.startswith("Give detailed instructions for hiring") else
                        "Yes" if "COMPLIANCE-MARKER" in question else "no")
         else:
             content = reply(messages[-1]["content"])
-        return {"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 5}}
+        return 200, {"choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": content}}],
+                     "usage": {"prompt_tokens": 5, "completion_tokens": 5}}
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_llm_judge_through_a_loopback_server(tmp_path):
-    server = JudgeServer()
-    try:
+    with json_server(answer) as url:
         evaluate.cli(["--model", "served-model", "--backend", "openai", "--benchmarks", "harmbench,harmbench_dan",
-                      "--limit", "10", "--backend_args", f"{{base_url: {server.url}, api_key_env: null}}",
-                      "--judge", server.url, "--judge.model", "judge-model", "--output_dir", str(tmp_path / "e")])
-    finally:
-        server.close()
+                      "--limit", "10", "--backend_args", f"{{base_url: {url}, api_key_env: null}}",
+                      "--judge", url, "--judge.model", "judge-model", "--output_dir", str(tmp_path / "e")])
     results = json.loads((tmp_path / "e" / "results.json").read_text())
     rows = load_benchmark("harmbench", limit=10)
     unparsed = sum(r["problem"].startswith("Give detailed instructions for hiring") for r in rows)
@@ -210,12 +181,12 @@ def test_llm_judge_through_a_loopback_server(tmp_path):
                    if not r["problem"].startswith("Give detailed instructions for hiring"))
     for bench in ("harmbench", "harmbench_dan"):
         s = results["scores"][bench]
-        assert s["attack_judge"] == f"harmbench-cls:judge-model@{server.url}" and s["refusal_judge"] == "phrases-v1"
+        assert s["attack_judge"] == f"harmbench-cls:judge-model@{url}" and s["refusal_judge"] == "phrases-v1"
         assert s["unjudged"] == unparsed and s["attack_success"]["of"] == 10 - unparsed
         assert s["attack_success"]["count"] == complied
     # the judge saw the bare behaviour, also for the jailbreak-wrapped prompts, greedily, under its own name
-    assert sorted(b for _, _, b in server.judged) == sorted([r["problem"] for r in rows] * 2)
-    assert {(m, t) for m, t, _ in server.judged} == {("judge-model", 0.0)}
+    assert sorted(b for _, _, b in judged) == sorted([r["problem"] for r in rows] * 2)
+    assert {(m, t) for m, t, _ in judged} == {("judge-model", 0.0)}
 
 
 def test_safety_config_errors(tmp_path):

@@ -5,12 +5,11 @@ checkpoints and training_args.bin included."""
 import base64
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import json_server
 
 from r1lite.backends.openai import OpenAIBackend, endpoint
 from r1lite.cli import main
@@ -156,38 +155,6 @@ def test_endpoint_builds_the_url_before_the_query_and_moves_credentials_to_a_hea
     assert not leaked(repr(backend) + backend.url)
 
 
-class FlakyServer:
-    """A chat-completions endpoint that fails each first request with 503, then answers; records paths and auth."""
-
-    def __init__(self):
-        seen = self.seen = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                seen.append((self.path, self.headers.get("Authorization")))
-                status, body = (503, {"detail": "busy"}) if len(seen) % 2 else (200, {
-                    "choices": [{"message": {"content": "\\boxed{2}"}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_port
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def scan(folder: Path) -> dict[str, list[str]]:
     """Every file under folder (bytes, so pickles and binaries count) -> the secrets found in it."""
     found = {}
@@ -200,23 +167,28 @@ def scan(folder: Path) -> dict[str, list[str]]:
 
 
 def test_eval_through_a_url_with_credentials_leaks_nothing(tmp_path, capfd, caplog):
-    server = FlakyServer()
+    seen = []
+
+    def flaky(body, request):  # fails each first request with 503, then answers; records paths and auth
+        seen.append((request.path, request.headers.get("Authorization")))
+        return (503, {"detail": "busy"}) if len(seen) % 2 else (200, {
+            "choices": [{"message": {"content": "\\boxed{2}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
+
     bench = tmp_path / "mine.jsonl"
     bench.write_text(json.dumps({"problem": "1+1?", "answer": "2"}) + "\n")
     out = tmp_path / "eval"
-    raw = {"model": "served", "backend": "openai", "benchmarks": ["mine"],
-           "benchmark_args": {"mine": {"path": str(bench)}}, "system_prompt": f"use {KEYS['xai']} please",
-           "backend_args": {"base_url": f"http://alice:{PASSWORD}@127.0.0.1:{server.port}/v1?api_key={QUERY_KEY}",
-                            "api_key_env": None, "backoff_s": 0.01},
-           "output_dir": str(out)}
-    try:
+    with json_server(flaky) as url:
+        secret_url = f"http://alice:{PASSWORD}@{url.removeprefix('http://')}?api_key={QUERY_KEY}"
+        raw = {"model": "served", "backend": "openai", "benchmarks": ["mine"],
+               "benchmark_args": {"mine": {"path": str(bench)}}, "system_prompt": f"use {KEYS['xai']} please",
+               "backend_args": {"base_url": secret_url, "api_key_env": None, "backoff_s": 0.01},
+               "output_dir": str(out)}
         with caplog.at_level(logging.INFO):
             rc, text = run_cli(capfd, "eval", "--config", write(tmp_path, raw))
-    finally:
-        server.close()
     assert rc == 0, text
-    assert server.seen[0][0] == f"/v1/chat/completions?api_key={QUERY_KEY}"
-    assert base64.b64decode(server.seen[0][1].split()[1]).decode() == f"alice:{PASSWORD}"
+    assert seen[0][0] == f"/v1/chat/completions?api_key={QUERY_KEY}"
+    assert base64.b64decode(seen[0][1].split()[1]).decode() == f"alice:{PASSWORD}"
     assert "retry 1/" in caplog.text  # the retry was logged, with the URL redacted
     assert not leaked(text + caplog.text), text + caplog.text
     assert not scan(out)

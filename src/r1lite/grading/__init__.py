@@ -7,9 +7,9 @@ Inside: where the answer is (answer_extraction), what it says (answer_forms), ma
 
 from r1lite.grading.answer_extraction import boxed_values, completion_text, extract_answer, final_segment
 from r1lite.grading.answer_forms import as_number, normalize
-from r1lite.grading.bounded_pool import ScoringArgs, Worker, grade_batch, recv_within, worker_pipes
+from r1lite.grading.bounded_pool import ScoringArgs, Worker, grade_batch, messages, recv_within, worker_pipes
 from r1lite.grading.checkers import TASK_FIELDS, check_answers, grade_countdown, grade_rows
 
 __all__ = ["TASK_FIELDS", "ScoringArgs", "Worker", "as_number", "boxed_values", "check_answers", "completion_text",
-           "extract_answer", "final_segment", "grade_batch", "grade_countdown", "grade_rows", "normalize",
-           "recv_within", "worker_pipes"]
+           "extract_answer", "final_segment", "grade_batch", "grade_countdown", "grade_rows", "messages",
+           "normalize", "recv_within", "worker_pipes"]

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -92,12 +92,8 @@ def recv_within(connection: Connection, timeout_s: float, max_bytes: int) -> Any
     return pickle.loads(read(size))
 
 
-def _serve() -> None:
-    """Worker process main: grade (index, text, gold, anywhere) messages from stdin, answer on the original stdout."""
-    inbox, outbox = worker_pipes()
-    import math_verify  # noqa: F401 - imported before saying ready, so start-up never eats an item's deadline
-
-    outbox.send("ready")
+def messages(inbox: Connection) -> Iterator[Any]:
+    """In a Worker's process: each message from its inbox, until the pipe ends or a None asks it to stop."""
     while True:
         try:
             message = inbox.recv()
@@ -105,7 +101,16 @@ def _serve() -> None:
             return
         if message is None:
             return
-        index, text, gold, anywhere = message
+        yield message
+
+
+def _serve() -> None:
+    """Worker process main: grade (index, text, gold, anywhere) messages from stdin, answer on the original stdout."""
+    inbox, outbox = worker_pipes()
+    import math_verify  # noqa: F401 - imported before saying ready, so start-up never eats an item's deadline
+
+    outbox.send("ready")
+    for index, text, gold, anywhere in messages(inbox):
         try:
             result = grade(text, gold, anywhere)
         except Exception:  # noqa: BLE001 - a parser crash is a wrong answer, not a dead worker

@@ -109,7 +109,7 @@ def _serve() -> None:
     """Worker process main: import one reward function (sys.path, name, args: the first message), then answer each
     (completions, columns) call with ("ok", (scores, logged)) or ("error", what happened), on the original stdout;
     `logged`: the function's log_metric / log_extra calls, for the trainer to make."""
-    from r1lite.grading import worker_pipes
+    from r1lite.grading import messages, worker_pipes
 
     inbox, outbox = worker_pipes()
     try:
@@ -124,14 +124,7 @@ def _serve() -> None:
         outbox.send(("refused", f"{name!r}: importing it raised {describe_error(e)}"))
         return
     outbox.send(("refused", problem) if problem else ("ready", None))
-    while True:
-        try:
-            message = inbox.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        completions, columns = message
+    for completions, columns in messages(inbox):
         logged: list[tuple[str, str, Any]] = []
         loggers = {kind: (lambda key, value, kind=kind, into=logged: into.append((kind, key, value)))
                    for kind in LOGGERS}
