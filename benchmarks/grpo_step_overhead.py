@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from r1lite import models
-from r1lite.data import build_messages, load_problems
+from r1lite import data, models
 from r1lite.recipe import load_recipe
 from r1lite.runs import setup_env
 from r1lite.tools.demo import RECIPES
@@ -54,10 +53,11 @@ class StepTimes:
         step = trainer.training_step
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             out = step(*args, **kwargs)
-            total = time.perf_counter() - start
-            self.rows.append({**self.current, "total": total,
+            total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            lengths = trainer._metrics["train"].get("completions/mean_length") or [float("nan")]
+            self.rows.append({**self.current, "total": total, "cpu": cpu, "tokens": lengths[-1],
                               "train": total - self.current["generate"] - self.current["score"]})
             self.current = {"generate": 0.0, "score": 0.0}
             return out
@@ -89,22 +89,21 @@ def r1lite_trainer(recipe: Any, out: Path) -> Any:
 
 
 def bare_trainer(recipe: Any, out: Path) -> Any:
-    """What a user writes with TRL alone: the same model file, prompts, GRPOConfig fields and LoRA."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """What a user writes with TRL alone: a GRPOTrainer with the same GRPOConfig fields and LoRA, plain in-process
+    rewards, no callbacks. The tokenizer, model and prompt column come from the same loaders as r1lite's (the same
+    tokenizer object and chat template, the same weights), so both trainers generate the same text and any time
+    difference is the trainer's, not the inputs'."""
     from trl import GRPOConfig, GRPOTrainer, get_peft_config
     from trl.rewards import get_soft_overlong_punishment
 
-    path = models.materialize(recipe.model.model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-    rows = load_problems(recipe.data)
-    dataset = rows.map(lambda r: {"prompt": build_messages(r["problem"], None, recipe.data.prompt_template),
-                                  "answer": str(r["answer"])}, remove_columns=rows.column_names)
+    m = recipe.model
+    tokenizer = models.load_tokenizer(m.model_name_or_path, m.model_revision, m.trust_remote_code)
+    dataset = data.to_prompts(data.load_problems(recipe.data), recipe.data, tokenizer)
     length = recipe.trainer["max_completion_length"]
     overlong = get_soft_overlong_punishment(max_completion_len=length, soft_punish_cache=8)
     args = GRPOConfig(**runtime.trainer_kwargs(recipe, out), reward_weights=[s.weight for s in recipe.rewards])
-    return GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(path, dtype="float32"),
-                       reward_funcs=[plain_accuracy, plain_format, overlong][:len(recipe.rewards)], args=args,
-                       train_dataset=dataset, processing_class=tokenizer, peft_config=get_peft_config(recipe.model))
+    return GRPOTrainer(model=models.load_model(m), reward_funcs=[plain_accuracy, plain_format, overlong],
+                       args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=get_peft_config(m))
 
 
 def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
@@ -112,6 +111,8 @@ def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
     trainer = (r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, tmp / kind)
     times = StepTimes(trainer)
     trainer.train()
+    for i, row in enumerate(times.rows):
+        print(f"{kind} step {i + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     return times.rows[1:]  # the first step warms up allocators and caches
 
 
@@ -127,17 +128,18 @@ def main() -> None:
         for i in range(args.rounds):
             for kind in (("bare", "r1lite") if i % 2 == 0 else ("r1lite", "bare")):
                 rows[kind] += run(kind, args.model, args.steps, Path(tmp) / str(i))
-    print("| trainer | steps | step s (median) | generate s | score s | train s (logps, loss, backward) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| trainer | steps | step s (median) | step CPU s (this process) | generate s | score s | "
+          "train s (logps, loss, backward) | completion tokens (mean) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     medians = {}
     for kind, r in rows.items():
-        medians[kind] = {k: statistics.median(x[k] for x in r) for k in ("total", "generate", "score", "train")}
+        medians[kind] = {k: statistics.median(x[k] for x in r) for k in ("total", "cpu", "generate", "score", "train")}
         m = medians[kind]
-        print(f"| {kind} | {len(r)} | {m['total']:.2f} | {m['generate']:.2f} | {m['score']:.3f} | {m['train']:.2f} |")
-    print(f"r1lite / bare TRL step time: {medians['r1lite']['total'] / medians['bare']['total']:.2f}x "
-          f"(generation {medians['r1lite']['generate'] / medians['bare']['generate']:.2f}x, "
-          f"train {medians['r1lite']['train'] / medians['bare']['train']:.2f}x)")
-
+        print(f"| {kind} | {len(r)} | {m['total']:.2f} | {m['cpu']:.2f} | {m['generate']:.2f} | {m['score']:.3f} | "
+              f"{m['train']:.2f} | {statistics.mean(x['tokens'] for x in r):.1f} |")
+    ratio = {k: medians["r1lite"][k] / medians["bare"][k] for k in ("total", "cpu", "generate", "train")}
+    print(f"r1lite / bare TRL step time: {ratio['total']:.2f}x (CPU time {ratio['cpu']:.2f}x, "
+          f"generation {ratio['generate']:.2f}x, train {ratio['train']:.2f}x)")
 
 if __name__ == "__main__":
     main()
