@@ -36,7 +36,7 @@ STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo", *demo_distill.STA
 
 SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
 PINNED_LINES = {"grpo_steps": "GRPO", "distill_steps": "distillation"}  # demo_timing.plan's lines about each
-TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "gsm8k": 2, "safety_n": 4,
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "safety_n": 4,
              "filter_samples": 0}
 
 
@@ -63,7 +63,6 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
     held_out = yaml.safe_load((RECIPES / "eval.yaml").read_text())["benchmark_args"]
     for bench in ("addition", "multiplication"):
         held_out[bench]["task_args"]["n"] = p["eval_n"]
-    held_out["gsm8k"]["limit"] = p["gsm8k"]
     held_out["harmbench"]["limit"] = p["safety_n"]
     sizes = {} if held_out == in_file else {"benchmark_args": held_out}  # a short run evaluates fewer problems
     grpo = {}
@@ -146,7 +145,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     measured = probe is None
     if measured:
         print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
-        full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0], "gsm8k": demo_timing.GSM8K[0]}
+        full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0]}
         recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full))
         held_out = module("eval").load_rows(recipes["eval_base"])[:demo_timing.PROBE_PROMPTS]
         rows = module("sft").load_conversations(recipes["sft"].data).select(range(recipes["sft"].trainer[

@@ -284,8 +284,7 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
             parts.append(f"| {EVALS[stage]} | {bench} | {s['num_problems']} | {_pct(s['pass@1'])} | "
                          f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                          f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
-    parts += ["", "GSM8K is shown to exercise the pipeline on real text; no gain is claimed at 135M and 64 tokens.",
-              "", "## Sample completions", ""]
+    parts += ["", "## Sample completions", ""]
     prefilled = data.get("think_prefilled", {})
     for stage, label in EVALS.items():
         if (out / stage).is_dir():

@@ -19,22 +19,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (benchmarks/RESULTS.md, issue-13 runs,
-# with the think-format completions' extra tokens): per stage start (process work, model load, trainer build) and per
-# unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit, trained
-# ones stop at ~32 tokens); the filter samples 4 answers per candidate prompt. A distillation step samples 8 student
-# answers of <= 40 tokens, runs the teacher over them and updates the student (demo/distill.yaml: 42-55 s/step measured
-# with the machine 4-5x oversubscribed, RESULTS.md's on-policy vs off-policy runs); its start loads two models.
-COST = {"convert": 30, "calibrate": 25, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.25,
-        "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0,
-        "distill_start": 20, "distill_step": 10.0, "report": 3}
-REFERENCE_PROBE_S = 14.0  # calibrate()'s probe on that machine (greedy batch + training step; RESULTS.md)
+# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (the quiet seed-0 run of 2026-12-07,
+# benchmarks/RESULTS.md: stage walls and per-step times from its metrics): per stage start (model load, trainer
+# build) and per unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit
+# on half its answers, trained ones stop at ~31 tokens; HarmBench answers run to the limit); the filter samples 4
+# answers per candidate prompt at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest);
+# a distillation step samples 8 student answers of <= 40 tokens, runs the teacher over them and updates the student.
+COST = {"convert": 30, "calibrate": 21, "eval_start": 8, "eval_base_sample": 0.31, "eval_sample": 0.26,
+        "sft_start": 4, "sft_step": 4.7, "grpo_start": 5, "filter_sample": 0.325, "grpo_step": 17.0,
+        "distill_start": 9, "distill_step": 12.4, "report": 3}
+REFERENCE_PROBE_S = 10.56  # calibrate()'s probe on that machine, measured in the same quiet window (RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
 DISTILL_STEPS = 16  # the most distillation steps (RESULTS.md: 12 reached ~92% of an SFT teacher's accuracy)
 TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
 EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
-GSM8K = (4, 2)
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
@@ -44,7 +43,7 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
     """The demo's wall time for plan `p` on a machine `speed` times slower than the reference; `convert` and
     `calibrate`: a first run also converts the GGUF model and measures the machine."""
     c = COST
-    samples = 2 * p["eval_n"] + p["gsm8k"] + p["safety_n"]  # each model answers the HarmBench prompts too
+    samples = 2 * p["eval_n"] + p["safety_n"]  # each model answers the HarmBench prompts too
     seconds = ((1 + TRAINED_EVALS) * c["eval_start"]
                + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
                + c["sft_start"] + p["sft_steps"] * c["sft_step"]
@@ -63,9 +62,9 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
     GRPO's floor the held-out sets shrink; below that the demo runs late and says so. The first run's conversion and
     calibration count in the budget, so a first run keeps the promise too."""
 
-    def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
-        p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_sizes[0],
-             "gsm8k": eval_sizes[1], "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
+    def fitted(eval_n: int, at: float) -> dict[str, int]:
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_n,
+             "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
         left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
         steps = left // (COST["grpo_step"] + COST["distill_step"])  # paired steps
         if steps > DISTILL_STEPS:  # distillation at its cap: GRPO takes the rest
@@ -74,14 +73,13 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
         p["distill_steps"] = min(DISTILL_STEPS, p["grpo_steps"])
         return p
 
-    p = fitted((EVAL_N[0], GSM8K[0]), speed)
+    p = fitted(EVAL_N[0], speed)
     if p["grpo_steps"] < GRPO_STEPS[0]:
-        p = fitted((EVAL_N[1], GSM8K[1]), speed)
-    reference = fitted((EVAL_N[0], GSM8K[0]), 1.0)
+        p = fitted(EVAL_N[1], speed)
+    reference = fitted(EVAL_N[0], 1.0)
     scaled = []
     if p["eval_n"] < reference["eval_n"]:
-        scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}, GSM8K {reference['gsm8k']} -> "
-                      f"{p['gsm8k']}")
+        scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}")
     if p["grpo_steps"] < GRPO_STEPS[0]:
         p["grpo_steps"] = p["distill_steps"] = GRPO_STEPS[0]
         scaled.append(f"GRPO and distillation at their floor of {GRPO_STEPS[0]} steps: this machine needs more than "
