@@ -5,8 +5,8 @@
 
 Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
 time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
-work, not the promise: GRPO and the on-policy distillation take the budget left after the fixed stages, one
-distillation step per GRPO step (up to DISTILL_STEPS); on a slow machine both step counts fall first, then the held-out
+work, not the promise: GRPO takes the budget left after the fixed stages (the distillation branch is one of them:
+its traces, warm start and DISTILL_STEPS on-policy steps); on a slow machine GRPO's steps fall first, then the held-out
 sets shrink, down to GRPO's floor below which the demo shows nothing (then the estimate says it will be late).
 """
 
@@ -28,10 +28,16 @@ from typing import Any
 COST = {"convert": 30, "calibrate": 25, "eval_start": 12, "eval_base_sample": 0.30, "eval_sample": 0.25,
         "sft_start": 15, "sft_step": 3.0, "grpo_start": 20, "filter_sample": 0.25, "grpo_step": 18.0,
         "distill_start": 20, "distill_step": 10.0, "report": 3}
+# The distillation branch's off-policy part (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to the
+# training prompts (hf, batches of 32, <= 48 tokens, temperature 0.6; start: base + two adapters merged), then the base
+# model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (the cold start's shape: batch 8, LoRA r16).
+COST.update({"generate_start": 10, "generate_sample": 0.3, "sft_traces_start": 15, "sft_traces_step": 3.0})
 REFERENCE_PROBE_S = 14.0  # calibrate()'s probe on that machine (greedy batch + training step; RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
-DISTILL_STEPS = 16  # the most distillation steps (RESULTS.md: 12 reached ~92% of an SFT teacher's accuracy)
+DISTILL_STEPS = 4  # on-policy steps after the warm start (RESULTS.md: the warm-started student needs few)
+TRACE_SAMPLES = 48 * 2  # recipes/demo/generate.yaml's prompts x sampling.n
+TRACE_SFT_STEPS = 8  # the warm start's steps, the cold start's count (recipes/demo/sft_traces.yaml)
 TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
 EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
 GSM8K = (4, 2)
@@ -48,6 +54,8 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
                + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
                + c["sft_start"] + p["sft_steps"] * c["sft_step"]
                + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
+               + c["generate_start"] + TRACE_SAMPLES * c["generate_sample"]
+               + c["sft_traces_start"] + p["trace_sft_steps"] * c["sft_traces_step"]
                + c["distill_start"] + p["distill_steps"] * c["distill_step"]
                + c["report"] + calibrate * c["calibrate"])
     return convert * c["convert"] + speed * seconds
@@ -56,21 +64,18 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
 def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
     """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
-    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO and
-    distillation steps take what the fixed stages leave, one distillation step per GRPO step up to DISTILL_STEPS (a
-    distillation step costs about half a GRPO step, so the distilled student costs less time than SFT + GRPO); below
-    GRPO's floor the held-out sets shrink; below that the demo runs late and says so. The first run's conversion and
+    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO's steps
+    take what the fixed stages leave (the distillation branch included: traces, warm start, DISTILL_STEPS on-policy
+    steps, less time than SFT + GRPO); below GRPO's floor the held-out sets shrink; below that the demo runs late
+    and says so. The first run's conversion and
     calibration count in the budget, so a first run keeps the promise too."""
 
     def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
-        p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_sizes[0],
-             "gsm8k": eval_sizes[1], "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "trace_sft_steps": TRACE_SFT_STEPS,
+             "distill_steps": DISTILL_STEPS, "eval_n": eval_sizes[0], "gsm8k": eval_sizes[1],
+             "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
         left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
-        steps = left // (COST["grpo_step"] + COST["distill_step"])  # paired steps
-        if steps > DISTILL_STEPS:  # distillation at its cap: GRPO takes the rest
-            steps = (left - DISTILL_STEPS * COST["distill_step"]) // COST["grpo_step"]
-        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(steps)))
-        p["distill_steps"] = min(DISTILL_STEPS, p["grpo_steps"])
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // COST["grpo_step"])))
         return p
 
     p = fitted((EVAL_N[0], GSM8K[0]), speed)
@@ -82,13 +87,11 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
         scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}, GSM8K {reference['gsm8k']} -> "
                       f"{p['gsm8k']}")
     if p["grpo_steps"] < GRPO_STEPS[0]:
-        p["grpo_steps"] = p["distill_steps"] = GRPO_STEPS[0]
-        scaled.append(f"GRPO and distillation at their floor of {GRPO_STEPS[0]} steps: this machine needs more than "
+        p["grpo_steps"] = GRPO_STEPS[0]
+        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than "
                       f"{minutes:g} minutes for the smallest demo")
-    else:
-        for stage, key in (("GRPO", "grpo_steps"), ("distillation", "distill_steps")):
-            if p[key] < reference[key]:
-                scaled.append(f"{stage} steps {reference[key]} -> {p[key]}")
+    elif p["grpo_steps"] < reference["grpo_steps"]:
+        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
     return p, scaled
 
 
