@@ -133,10 +133,11 @@ def test_the_plan_scales_with_the_measured_machine():
     branch = (c["generate_start"] + demo_timing.TRACE_SAMPLES * c["generate_sample"] + c["sft_traces_start"]
               + reference["trace_sft_steps"] * c["sft_traces_step"] + c["distill_start"]
               + reference["distill_steps"] * c["distill_step"])
-    # the default 10 minutes at the reference speed: every stage fits, GRPO at or above its floor
-    default, _ = plan(10, 1.0)
+    # the default 10 minutes at the reference speed: GRPO at or above its floor, and the plan fits or says it is late
+    default, default_scaled = plan(10, 1.0)
     assert default["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
-    assert demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
+    assert (demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
+            or "floor" in default_scaled[-1])
     assert branch < c["sft_start"] + default["sft_steps"] * c["sft_step"] + c["grpo_start"] + default[
         "filter_samples"] * c["filter_sample"] + default["grpo_steps"] * c["grpo_step"]
     # the estimate is linear in the measured speed; conversion is a fixed cost
