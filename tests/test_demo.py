@@ -157,13 +157,26 @@ def test_the_plan_scales_with_the_measured_machine():
     assert plan(600, 1.0)[0]["distill_steps"] == demo_timing.DISTILL_STEPS
 
 
-def test_calibration_is_cached_per_machine(tmp_path, monkeypatch):
+def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
+    """A probe is reused on the same machine only while it is fresh: an old one (perhaps taken under load) or one
+    from before probes were dated is measured again, so a busy moment does not skew every later estimate."""
+    import time
+
     from r1lite.tools import demo_timing
 
     cache = tmp_path / "demo_calibration.json"
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
-    cache.write_text(json.dumps({demo_timing.machine_key("smollm2-135m"): 7.5, "other|1|1|x|m": 1.0}))
+    key = demo_timing.machine_key("smollm2-135m")
+    fresh = {"probe_s": 7.5, "measured_at": time.time() - 60}
+    cache.write_text(json.dumps({key: fresh, "other|1|1|x|m": fresh}))
     assert demo_timing.cached_probe(cache, "smollm2-135m") == 7.5
+    stale = {"probe_s": 7.5, "measured_at": time.time() - demo_timing.PROBE_MAX_AGE_S - 60}
+    for entry in (stale, 7.5, {"probe_s": -1, "measured_at": time.time()}):  # old, undated (older r1lite), broken
+        cache.write_text(json.dumps({key: entry}))
+        assert demo_timing.cached_probe(cache, "smollm2-135m") is None
+    cache.write_text("[1, 2]")  # not a mapping: ignored, not a crash
+    assert demo_timing.cached_probe(cache, "smollm2-135m") is None
+    cache.write_text(json.dumps({key: fresh}))
     monkeypatch.setattr(demo_timing.platform, "node", lambda: "another-host")
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
 

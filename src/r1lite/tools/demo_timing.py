@@ -45,6 +45,7 @@ EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a s
 GSM8K = (4, 2)
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
+PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
 
 
 def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, calibrate: bool = False) -> float:
@@ -103,12 +104,17 @@ def machine_key(model: str) -> str:
     return f"{platform.node()}|{os.cpu_count()}|{torch.get_num_threads()}|{torch.__version__}|{model}"
 
 
-def cached_probe(cache: Path, model: str) -> float | None:
-    """This machine's probe seconds from an earlier run, if any."""
+def cached_probe(cache: Path, model: str, max_age_s: float = PROBE_MAX_AGE_S) -> float | None:
+    """This machine's probe seconds from an earlier run, if any and younger than `max_age_s` (a machine's load and
+    neighbours change: an old probe, or one taken under load, would keep every later estimate wrong)."""
     try:
-        return json.loads(cache.read_text()).get(machine_key(model))
-    except (OSError, ValueError):
+        entry = json.loads(cache.read_text()).get(machine_key(model))
+    except (OSError, ValueError, AttributeError):
         return None
+    if not isinstance(entry, dict) or time.time() - entry.get("measured_at", 0) > max_age_s:
+        return None  # expired, or the bare number an older r1lite stored without a date
+    probe = entry.get("probe_s")
+    return float(probe) if isinstance(probe, (int, float)) and probe > 0 else None
 
 
 def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[dict[str, Any]], cache: Path) -> float:
@@ -143,6 +149,8 @@ def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[d
         stored = json.loads(cache.read_text())
     except (OSError, ValueError):
         pass
+    stored = stored if isinstance(stored, dict) else {}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({**stored, machine_key(model): round(probe, 3)}, indent=2))
+    entry = {"probe_s": round(probe, 3), "measured_at": round(time.time())}
+    cache.write_text(json.dumps({**stored, machine_key(model): entry}, indent=2))
     return probe
