@@ -70,8 +70,8 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
     was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO's steps
     take what the fixed stages leave (the distillation branch included: traces, warm start, DISTILL_STEPS on-policy
     steps, less time than SFT + GRPO); below GRPO's floor the held-out sets shrink; below that the demo runs late
-    and says so. The first run's conversion and
-    calibration count in the budget, so a first run keeps the promise too."""
+    and says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise
+    too."""
 
     def fitted(eval_sizes: tuple[int, int], at: float) -> dict[str, int]:
         p = {"sft_steps": sft_steps, "grpo_steps": 0, "trace_sft_steps": TRACE_SFT_STEPS,
