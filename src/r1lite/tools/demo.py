@@ -9,8 +9,10 @@ output folders, data, seed and step counts overridden: stage `name_suffix` is co
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
 Every evaluation also asks a few HarmBench behaviours and counts refusals (demo_safety: the report's safety column).
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
-cached), GRPO and distillation steps and held-out sizes are planned to --minutes, and the estimate and what was scaled
-down are printed before the first stage and shown in the report beside each stage's wall time.
+cached), GRPO's steps and the held-out sizes are planned to --minutes (the distillation branch is a fixed cost), and
+the estimate and what was scaled down are printed before the first stage and shown in the report beside each stage's
+wall time. When rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is
+distilled on-policy from the base model, and the report says so.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
                 [--grpo_steps N] [--distill_steps N] [--safety_prompts N] [--recalibrate]
