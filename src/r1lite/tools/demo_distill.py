@@ -57,11 +57,11 @@ def stage_overrides(out: Path, model: str, seed: int, steps: int, sft_steps: int
     eval overrides (its held-out sizes), pointed at out/distill."""
     kept = traces(out)
     warm = kept is None or kept["kept"] > 0  # until generate_traces has finished, the warm start is the plan
-    warm_start = {"sft_traces": {"model_name_or_path": model, "data.sources": [{"path": str(out / "generate_traces"
-                                                                                             / "data")}],
-                                 "trainer.output_dir": str(out / "sft_traces"), "max_steps": sft_steps,
-                                 "save_steps": max(1, sft_steps // 2), "data.seed": seed, "trainer.seed": seed,
-                                 "resume_from_checkpoint": "latest"}} if warm else {}
+    training = {"data.seed": seed, "trainer.seed": seed, "resume_from_checkpoint": "latest"}
+    warm_start = {"sft_traces": {
+        "model_name_or_path": model, "data.sources": [{"path": str(out / "generate_traces" / "data")}],
+        "trainer.output_dir": str(out / "sft_traces"), "max_steps": sft_steps, "save_steps": max(1, sft_steps // 2),
+        **training}} if warm else {}
     return {
         "generate_traces": {"model_name_or_path": str(out / "grpo"), "output_dir": str(out / "generate_traces"),
                             "data.seed": seed, "sampling.seed": seed},
@@ -69,8 +69,7 @@ def stage_overrides(out: Path, model: str, seed: int, steps: int, sft_steps: int
         "distill": {"model.model_name_or_path": str(out / "sft_traces") if warm else model,
                     "teacher.model_name_or_path": str(out / "grpo"),
                     "trainer.output_dir": str(out / "distill"), "max_steps": steps,
-                    "save_steps": max(1, steps // 2), "data.seed": seed, "trainer.seed": seed,
-                    "resume_from_checkpoint": "latest"},
+                    "save_steps": max(1, steps // 2), **training},
         "eval_distill": {**(evaluation or {}), "model": str(out / "distill"), "output_dir": str(out / "eval_distill"),
                          "seed": seed},
     }
