@@ -103,6 +103,7 @@ def off_policy(out: Path, teacher: str, budget_s: float, generate_share: float, 
 def on_policy(out: Path, teacher: str, budget_s: float, seed: int) -> dict[str, Any]:
     start = time.time()
     recipe = load_recipe(distill.DistillRecipe, RECIPES / "distill.yaml", {
+        "model.model_name_or_path": "smollm2-135m",  # the base model (the demo's recipe starts from its warm start)
         "teacher.model_name_or_path": teacher, "data.sources": PROMPTS, "trainer.output_dir": str(out / "b_distill"),
         "max_steps": 1000, "learning_rate": LEARNING_RATE, "save_strategy": "no", "overwrite_output_dir": True,
         "trainer.seed": seed, "data.seed": seed})

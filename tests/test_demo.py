@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from r1lite.eval.eval_report import read_records
-from r1lite.tools import demo
+from r1lite.tools import demo, demo_distill
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,8 @@ def test_report_shows_what_moved(demo_run):
     logged = [json.loads(line) for line in (demo_run / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert report["grpo_curves"]["frac_reward_zero_std"] == [
         r["frac_reward_zero_std"] for r in {r["step"]: r for r in logged if "reward" in r}.values()]
-    assert set(report["wall_s"]) == set(demo.STAGES) and report["estimate_s"] > 0
+    # every stage but the warm start, which a tiny model (it solves nothing: no trace survives) skips
+    assert set(report["wall_s"]) == set(demo.STAGES) - {"sft_traces"} and report["estimate_s"] > 0
     text = (demo_run / "report.md").read_text()
     grpo_alone = report["gains"]["grpo_only"]["correct_in_format"]
     assert f"**GRPO alone** (after SFT -> after GRPO), held-out correct in R1 format, paired over 16 problems: " \
@@ -95,13 +96,16 @@ def test_report_numbers_come_from_the_logs(demo_run):
 def test_a_finished_demo_is_not_redone(demo_run, capsys):
     before = (demo_run / "demo_state.json").read_text()
     demo.run_demo(demo_run, model="tiny:qwen2")
-    assert capsys.readouterr().out.count("already done, skipped") == len(demo.STAGES) == 7
+    printed = capsys.readouterr().out
+    assert printed.count("already done, skipped") == len(demo.STAGES) - 1 == 8
+    assert f"[7/9] sft_traces: skipped, {demo_distill.NO_TRACES}" in printed
     assert json.loads(before)["wall_s"] == json.loads((demo_run / "demo_state.json").read_text())["wall_s"]
 
 
 def test_the_plan_scales_with_the_measured_machine():
-    """Injected probe ratios (never wall time): a slower machine gets fewer GRPO and distillation steps, then smaller
-    held-out sets, and every plan that fits keeps its estimate, all six stages counted, within the budget."""
+    """Injected probe ratios (never wall time): a slower machine gets fewer GRPO steps, then smaller held-out sets, and
+    every plan that fits keeps its estimate, every stage counted, within the budget; the distillation branch (traces,
+    warm start, a few on-policy steps) is a fixed cost, less than SFT + GRPO's."""
     from r1lite.tools import demo_timing
 
     def plan(minutes, speed):
@@ -111,39 +115,43 @@ def test_the_plan_scales_with_the_measured_machine():
     reference, scaled = plan(15, 1.0)
     slow, slow_scaled = plan(15, 1.2)
     assert fast["grpo_steps"] > reference["grpo_steps"] > slow["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
-    # one distillation step per GRPO step, up to its cap: GRPO takes what is left over
-    assert fast["distill_steps"] == reference["distill_steps"] == demo_timing.DISTILL_STEPS
-    assert slow["distill_steps"] == slow["grpo_steps"] < demo_timing.DISTILL_STEPS
-    assert fast_scaled == scaled == [] and slow_scaled == [
-        f"GRPO steps {reference['grpo_steps']} -> {slow['grpo_steps']}",
-        f"distillation steps {reference['distill_steps']} -> {slow['distill_steps']}"]
+    for p in (fast, reference, slow):
+        assert (p["trace_sft_steps"], p["distill_steps"]) == (demo_timing.TRACE_SFT_STEPS, demo_timing.DISTILL_STEPS)
+    assert fast_scaled == scaled == [] and slow_scaled == [f"GRPO steps {reference['grpo_steps']} -> {slow['grpo_steps']}"]
     assert reference["eval_n"] == slow["eval_n"] == demo_timing.EVAL_N[0]
     for speed, p in ((0.7, fast), (1.0, reference), (1.2, slow)):
         assert demo_timing.estimate_s(p, speed, convert=True, calibrate=True) <= 15 * 60
-    # the distillation stage, the fourth eval and the HarmBench prompts are in the estimate
+    # the branch's stages, the fourth eval and the HarmBench prompts are in the estimate
     c = demo_timing.COST
-    more = {**reference, "distill_steps": reference["distill_steps"] + 1}
-    assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == c["distill_step"]
+    for key, cost in (("distill_steps", c["distill_step"]), ("trace_sft_steps", c["sft_traces_step"])):
+        more = {**reference, key: reference[key] + 1}
+        assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == pytest.approx(cost)
     more = {**reference, "safety_n": reference["safety_n"] + 1}
     assert demo_timing.estimate_s(more) - demo_timing.estimate_s(reference) == pytest.approx(
         c["eval_base_sample"] + 3 * c["eval_sample"])
     assert reference["safety_n"] == demo_timing.SAFETY_PROMPTS
-    # the default 10 minutes at the reference speed: the six stages fit, GRPO and distillation above their floor
-    default, _ = plan(10, 1.0)
-    assert default["grpo_steps"] == default["distill_steps"] > demo_timing.GRPO_STEPS[0]
-    assert demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
+    branch = (c["generate_start"] + demo_timing.TRACE_SAMPLES * c["generate_sample"] + c["sft_traces_start"]
+              + reference["trace_sft_steps"] * c["sft_traces_step"] + c["distill_start"]
+              + reference["distill_steps"] * c["distill_step"])
+    # the default 10 minutes at the reference speed: GRPO at or above its floor, and the plan fits or says it is late
+    default, default_scaled = plan(10, 1.0)
+    assert default["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
+    assert (demo_timing.estimate_s(default, 1.0, convert=True, calibrate=True) <= 10 * 60
+            or "floor" in default_scaled[-1])
+    assert branch < c["sft_start"] + default["sft_steps"] * c["sft_step"] + c["grpo_start"] + default[
+        "filter_samples"] * c["filter_sample"] + default["grpo_steps"] * c["grpo_step"]
     # the estimate is linear in the measured speed; conversion is a fixed cost
     assert demo_timing.estimate_s(reference, 2.0) == pytest.approx(2 * demo_timing.estimate_s(reference, 1.0))
-    # too slow for GRPO's floor: the held-out sets shrink; slower still, both stay at the floor and say so
-    shrunk, shrunk_scaled = plan(15, 1.6)
+    # too slow for GRPO's floor: the held-out sets shrink; slower still, GRPO stays at its floor and says so
+    shrunk, shrunk_scaled = plan(15, 1.45)
     assert shrunk["eval_n"] == demo_timing.EVAL_N[1] and shrunk["grpo_steps"] >= demo_timing.GRPO_STEPS[0]
     assert "held-out problems" in shrunk_scaled[0]
-    assert demo_timing.estimate_s(shrunk, 1.6, convert=True, calibrate=True) <= 15 * 60
+    assert demo_timing.estimate_s(shrunk, 1.45, convert=True, calibrate=True) <= 15 * 60
     crawl, crawl_scaled = plan(10, 4.0)
     assert crawl["eval_n"] == demo_timing.EVAL_N[1]
-    assert crawl["grpo_steps"] == crawl["distill_steps"] == demo_timing.GRPO_STEPS[0]
+    assert (crawl["grpo_steps"], crawl["distill_steps"]) == (demo_timing.GRPO_STEPS[0], demo_timing.DISTILL_STEPS)
     assert "floor" in crawl_scaled[-1] and demo_timing.estimate_s(crawl, 4.0, convert=True, calibrate=True) > 600
-    # more minutes, more steps, never more than the caps
+    # more minutes, more GRPO steps, never more than its cap; the on-policy distillation stays short
     assert plan(20, 1.0)[0]["grpo_steps"] > reference["grpo_steps"]
     assert plan(600, 1.0)[0]["grpo_steps"] == demo_timing.GRPO_STEPS[1]
     assert plan(600, 1.0)[0]["distill_steps"] == demo_timing.DISTILL_STEPS
@@ -189,13 +197,21 @@ def test_stages_chain_their_adapters(demo_run):
 
 
 def test_the_distilled_student_is_reported(demo_run):
-    """Stage 6: the base model distilled from the GRPO model, on-policy; its row, its paired gain over base, its
-    share of the teacher's accuracy and its time beside SFT + GRPO's, all read from the run's own files."""
+    """Stage 6 on a tiny model: the GRPO model's traces are rejection-sampled, none survives (a random model solves
+    nothing), so there is no warm start and the report says so; the student, distilled on-policy from the base
+    model: its row, its paired gain over base, its share of the teacher's accuracy and the branch's time beside SFT +
+    GRPO's, all read from the run's own files."""
     from r1lite.eval import paired_diff_ci
     from r1lite.rewards import r1_format
 
     state = json.loads((demo_run / "demo_state.json").read_text())
-    # the student is the untouched base model (not the SFT model), the teacher the GRPO output; it trained
+    # rejection sampling kept nothing: no warm start, so the on-policy student is the untouched base model (not the
+    # SFT model), the teacher the GRPO output; it trained
+    stats = json.loads((demo_run / "generate_traces" / "stats.json").read_text())
+    assert (stats["accepted"], stats["requests"], stats["complete"]) == (0, 96, True)
+    assert stats["teacher"] == str(demo_run / "grpo")
+    assert not (demo_run / "sft_traces").exists() and "sft_traces" not in state["commands"]
+    assert demo_distill.student_start(demo_run) == "tiny:qwen2"
     recipe = (demo_run / "distill" / "resolved_recipe.yaml").read_text()
     assert f"model_name_or_path: {demo_run / 'grpo'}" in recipe
     adapter = json.loads((demo_run / "distill" / "adapter_config.json").read_text())
@@ -227,44 +243,59 @@ def test_the_distilled_student_is_reported(demo_run):
         assert got["share_of_teacher"] == (pytest.approx(got["student_accuracy"] / teacher_mean) if teacher_mean
                                            else None)
     wall = state["wall_s"]
-    assert report["distill"]["wall_s"] == {"distill": wall["distill"], "sft_plus_grpo": wall["sft"] + wall["grpo"]}
+    branch = wall["generate_traces"] + wall["distill"]
+    assert report["distill"]["wall_s"] == {"generate_traces": wall["generate_traces"], "sft_traces": None,
+                                           "distill": wall["distill"], "branch": pytest.approx(branch),
+                                           "sft_plus_grpo": wall["sft"] + wall["grpo"]}
+    assert report["distill"]["traces"] == {"kept": 0, "sampled": 96} and report["distill"]["warm_start"] is False
     # the headline: the student's row beside the other stages', and the summary line with the same numbers
     text = (demo_run / "report.md").read_text()
     held = report["held_out"]["eval_distill"]
     row = next(line for line in text.splitlines() if line.startswith("| distilled student |"))
     assert f"| {100 * held['correct_in_format']['mean']:.1f}% [{100 * held['correct_in_format']['ci95'][0]:.1f}%, " \
            f"{100 * held['correct_in_format']['ci95'][1]:.1f}%] |" in row
-    assert row.endswith(f"| distill {wall['distill']:.0f} s + eval {wall['eval_distill']:.0f} s |")
+    assert row.endswith(f"| generate_traces {wall['generate_traces']:.0f} s + distill {wall['distill']:.0f} s + "
+                        f"eval {wall['eval_distill']:.0f} s |")
     gain = report["distill"]["correct_in_format"]["student_gain_over_base"]
-    assert (f"**Distilled student** (base model <- the GRPO model, on-policy), held-out correct in R1 format, paired "
-            f"over 16 problems: {100 * gain['diff']:+.1f} points, 95% CI [{100 * gain['ci95'][0]:+.1f}, "
+    assert (f"**Distilled student** (base model <- the GRPO model; the GRPO model's traces: 0 of 96 sampled kept "
+            f"(right, in R1 format); {demo_distill.NO_TRACES}; then 4 on-policy distillation steps): "
+            f"{100 * held['r1_format']['mean']:.1f}% of its held-out answers in R1 format; correct in R1 format, "
+            f"paired over 16 problems: {100 * gain['diff']:+.1f} points, 95% CI [{100 * gain['ci95'][0]:+.1f}, "
             f"{100 * gain['ci95'][1]:+.1f}] over base") in text
-    assert f"Distillation took {wall['distill']:.0f} s; SFT + GRPO took {wall['sft'] + wall['grpo']:.0f} s." in text
+    assert (f"The branch took {branch:.0f} s (traces {wall['generate_traces']:.0f} s, on-policy "
+            f"{wall['distill']:.0f} s); SFT + GRPO took {wall['sft'] + wall['grpo']:.0f} s.") in text
+    assert "r1lite generate --config src/r1lite/recipes/demo/generate.yaml" in text
     assert "r1lite distill --config src/r1lite/recipes/demo/distill.yaml" in text
     assert "--distill_steps 4 --safety_prompts 4" in text  # the reproduce line pins the plan the run used
 
 
 def test_a_five_stage_run_folder_resumes_into_the_distillation(demo_run, tmp_path, capsys):
     """A demo folder from before stage 6 (its plan has no distillation steps): the five finished stages are skipped,
-    the distillation and its eval run with the steps the planner pairs with that run's GRPO steps."""
+    the distillation branch and its eval run with the planner's default steps."""
     import shutil
+
+    from r1lite.tools import demo_timing
 
     old = tmp_path / "run"
     shutil.copytree(demo_run, old)
-    for stage in ("distill", "eval_distill"):
-        shutil.rmtree(old / stage)
+    for stage in demo_distill.STAGES:
+        shutil.rmtree(old / stage, ignore_errors=True)
     state = json.loads((old / "demo_state.json").read_text())
-    del state["plan"]["distill_steps"], state["wall_s"]["distill"], state["wall_s"]["eval_distill"]
+    del state["plan"]["distill_steps"], state["plan"]["trace_sft_steps"]
+    for stage in demo_distill.STAGES:
+        state["wall_s"].pop(stage, None)
     (old / "demo_state.json").write_text(json.dumps(state))
     demo.run_demo(old, model="tiny:qwen2")
     printed = capsys.readouterr().out
-    assert printed.count("already done, skipped") == 5 and "[6/7] distill ..." in printed
+    assert printed.count("already done, skipped") == 5 and "[6/9] generate_traces ..." in printed
+    assert "[8/9] distill ..." in printed
     # the student's HarmBench eval printed counts, never a harmful prompt or answer
     judged = [r for r in read_records(old / "eval_distill") if r.get("kind") == "safety"]
     assert len(judged) == 4 and "| harmbench | 4 | 4 |" in printed
     assert not any(r["prompt"] in printed or (r["response"].strip() and r["response"] in printed) for r in judged)
     resumed = json.loads((old / "demo_state.json").read_text())
-    assert resumed["plan"]["distill_steps"] == resumed["plan"]["grpo_steps"] == 4
+    assert resumed["plan"]["distill_steps"] == demo_timing.DISTILL_STEPS
+    assert resumed["plan"]["trace_sft_steps"] == demo_timing.TRACE_SFT_STEPS
     assert resumed["wall_s"]["sft"] == state["wall_s"]["sft"] and "eval_distill" in resumed["wall_s"]
     distill = json.loads((old / "report.json").read_text())["distill"]
     assert distill["wall_s"]["distill"] == resumed["wall_s"]["distill"]
@@ -307,3 +338,70 @@ def test_the_safety_column_counts_refusals(demo_run):
     page = text + (demo_run / "report.html").read_text()
     assert not any(r["prompt"] in page or (r["response"].strip() and r["response"] in page) for r in judged)
     assert "| harmbench |" not in text
+
+
+class ArithmeticTeacher:
+    """A teacher that knows arithmetic: per prompt, its first sample is right in R1 format, the others are wrong (so
+    rejection sampling has something to reject)."""
+
+    def generate(self, prompts, params):
+        import re
+
+        from r1lite.backends import Completion
+
+        out = []
+        for messages in prompts:
+            a, op, b = re.search(r"(\d+) (\+|\\times) (\d+)", messages[-1]["content"]).groups()
+            right = int(a) + int(b) if op == "+" else int(a) * int(b)
+            out.append([Completion(f"<think>\n{a} {op} {b} = {answer}.\n</think>\nThe answer is \\boxed{{{answer}}}.",
+                                   completion_tokens=20) for answer in [right] + [right + 1] * (params.n - 1)])
+        return out
+
+
+def test_kept_traces_warm_start_the_student(demo_run, tmp_path, capsys):
+    """With traces kept (here from a teacher that knows arithmetic, through `r1lite generate`'s own pipeline and
+    filters), the base model is SFT'd on them and the on-policy distillation starts from that model; the report
+    shows the kept count; a finished generate stage is skipped on resume, and a finished demo redoes nothing."""
+    import shutil
+
+    from r1lite.generate import generate
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_run, run)
+    for stage in demo_distill.STAGES:
+        shutil.rmtree(run / stage, ignore_errors=True)
+    state = json.loads((run / "demo_state.json").read_text())
+    (run / "demo_state.json").write_text(json.dumps({**state, "wall_s": {
+        k: v for k, v in state["wall_s"].items() if k not in demo_distill.STAGES}}))
+    overrides = demo.stage_overrides(run, "tiny:qwen2", 0, state["data_dir"], state["plan"])
+    generate.run(demo.stage_recipes({"generate_traces": overrides["generate_traces"]})["generate_traces"],
+                 backend=ArithmeticTeacher())
+    demo.run_demo(run, model="tiny:qwen2")
+    printed = capsys.readouterr().out
+    assert "[6/9] generate_traces: already done, skipped" in printed and "[7/9] sft_traces ..." in printed
+    rows = [json.loads(line) for f in sorted((run / "generate_traces" / "data").glob("*.jsonl"))
+            for line in f.read_text().splitlines()]
+    assert len(rows) == 48 and all("\\boxed" in r["messages"][-1]["content"] for r in rows)  # one of 2 per prompt
+    report = json.loads((run / "report.json").read_text())
+    assert report["distill"]["traces"] == {"kept": 48, "sampled": 96} and report["distill"]["warm_start"] is True
+    # the warm start learned the traces; the on-policy student started from it
+    losses = [r["loss"] for r in read_records_jsonl(run / "sft_traces" / "metrics.jsonl") if "loss" in r]
+    assert len(losses) == state["plan"]["trace_sft_steps"] == 4 and losses[-1] < losses[0]
+    sft = (run / "sft_traces" / "resolved_recipe.yaml").read_text()
+    assert str(run / "generate_traces" / "data") in sft and "model_name_or_path: tiny:qwen2" in sft
+    assert demo_distill.student_start(run) == str(run / "sft_traces")
+    adapter = json.loads((run / "distill" / "adapter_config.json").read_text())
+    assert Path(adapter["base_model_name_or_path"]) == (run / "sft_traces").resolve()
+    text = (run / "report.md").read_text()
+    assert ("the GRPO model's traces: 48 of 96 sampled kept (right, in R1 format); warm start: SFT of the base model "
+            "on them (4 steps); then 4 on-policy distillation steps") in text
+    assert "r1lite sft --config src/r1lite/recipes/demo/sft_traces.yaml" in text
+    wall = json.loads((run / "demo_state.json").read_text())["wall_s"]
+    assert "generate_traces" not in wall and report["distill"]["wall_s"]["branch"] == pytest.approx(
+        wall["sft_traces"] + wall["distill"])
+    demo.run_demo(run, model="tiny:qwen2")
+    assert capsys.readouterr().out.count("already done, skipped") == len(demo.STAGES)
+
+
+def read_records_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]

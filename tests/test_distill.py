@@ -250,9 +250,15 @@ def test_demo_stage_recipes_validate_and_summary_compares_student_base_and_teach
     out = tmp_path / "demo"
     p = demo.plan(10)
     overrides = demo.stage_overrides(out, "smollm2-135m", 0, str(BUNDLED_DIR), p)
-    recipes = demo.stage_recipes(overrides)  # validated as the demo validates its stages
+    # validated as the demo validates its stages; the warm start's, once its traces exist
+    recipes = demo.stage_recipes(overrides, demo_distill.waiting(out))
+    assert demo_distill.waiting(out) == ("sft_traces",) and "sft_traces" not in recipes
+    assert recipes["generate_traces"].model.model_name_or_path == str(out / "grpo")  # the teacher samples the traces
+    assert recipes["generate_traces"].teacher.backend == "hf" and recipes["generate_traces"].filters.think
+    assert overrides["sft_traces"]["model_name_or_path"] == "smollm2-135m"  # the untouched base model, warm-started
+    assert overrides["sft_traces"]["data.sources"] == [{"path": str(out / "generate_traces" / "data")}]
     assert recipes["distill"].teacher.model_name_or_path == str(out / "grpo")
-    assert recipes["distill"].model.model_name_or_path == "smollm2-135m"  # the untouched base model
+    assert recipes["distill"].model.model_name_or_path == str(out / "sft_traces")  # on-policy after the warm start
     assert recipes["distill"].trainer["max_steps"] == p["distill_steps"] > 0
     assert recipes["eval_distill"].model.model_name_or_path == str(out / "distill")
     assert recipes["eval_distill"].benchmark_args == recipes["eval_grpo"].benchmark_args  # the same held-out sets
@@ -265,8 +271,10 @@ def test_demo_stage_recipes_validate_and_summary_compares_student_base_and_teach
     assert s["share_of_teacher"] == pytest.approx(0.8) and s["student_gain_over_base"]["n"] == 40
     assert demo_distill.summary(base, base, base)["share_of_teacher"] is None  # a teacher that solved nothing
     assert not demo_distill.summary(base, teacher, base)["student_gain_over_base"]["above_zero"]
-    wall = demo_distill.wall_times({"sft": 40.0, "grpo": 300.0, "distill": 150.0, "eval_distill": 60.0})
-    assert wall == {"distill": 150.0, "sft_plus_grpo": 340.0}
+    wall = demo_distill.wall_times({"sft": 40.0, "grpo": 300.0, "generate_traces": 20.0, "sft_traces": 40.0,
+                                    "distill": 50.0, "eval_distill": 60.0})
+    assert wall == {"generate_traces": 20.0, "sft_traces": 40.0, "distill": 50.0, "branch": 110.0,
+                    "sft_plus_grpo": 340.0}
 
 
 def test_served_teacher_recipe_builds_trls_server_config_where_vllm_exists(tmp_path, monkeypatch):

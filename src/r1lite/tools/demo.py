@@ -1,14 +1,18 @@
 """`r1lite demo`: the DeepSeek-R1 story on a CPU: evaluate -> cold-start SFT -> evaluate -> GRPO -> evaluate ->
-on-policy distillation of the GRPO model into the base model -> evaluate -> report.
+distillation of the GRPO model into the base model (its rejection-sampled traces -> SFT of the base model on them ->
+on-policy distillation) -> evaluate -> report.
 
 Every stage is the product's own command run on a recipe under r1lite/recipes/demo/ (shipped inside the package; what
-`r1lite eval`, `r1lite sft`, `r1lite grpo` and `r1lite distill` do by hand), with only the models, output folders,
-seed and step counts overridden.
+`r1lite eval`, `r1lite sft`, `r1lite grpo`, `r1lite generate` and `r1lite distill` do by hand), with only the models,
+output folders, data, seed and step counts overridden: stage `name_suffix` is command `name`, on its own recipe
+`name_suffix.yaml` where there is one (sft_traces), else on `name.yaml`.
 Stages that already finished in the output folder are skipped, so a killed demo continues where it stopped.
 Every evaluation also asks a few HarmBench behaviours and counts refusals (demo_safety: the report's safety column).
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
-cached), GRPO and distillation steps and held-out sizes are planned to --minutes, and the estimate and what was scaled
-down are printed before the first stage and shown in the report beside each stage's wall time.
+cached), GRPO's steps and the held-out sizes are planned to --minutes (the distillation branch is a fixed cost), and
+the estimate and what was scaled down are printed before the first stage and shown in the report beside each stage's
+wall time. When rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is
+distilled on-policy from the base model, and the report says so.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
                 [--grpo_steps N] [--distill_steps N] [--safety_prompts N] [--recalibrate]
@@ -35,8 +39,8 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "demo"
 STAGES = ("eval_base", "sft", "eval_sft", "grpo", "eval_grpo", *demo_distill.STAGES)
 
 SFT_STEPS = 8  # a short cold start at lr 1.5e-3 teaches R1's format (benchmarks/RESULTS.md: at 3e-4 it did not)
-PINNED_LINES = {"grpo_steps": "GRPO", "distill_steps": "distillation"}  # demo_timing.plan's lines about each
-TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "distill_steps": 4, "eval_n": 8, "safety_n": 4,
+PINNED_LINES = {"grpo_steps": "GRPO"}  # demo_timing.plan's lines about each
+TINY_PLAN = {"sft_steps": 4, "grpo_steps": 4, "trace_sft_steps": 4, "distill_steps": 4, "eval_n": 8, "safety_n": 4,
              "filter_samples": 0}
 
 
@@ -83,19 +87,21 @@ def stage_overrides(out: Path, model: str, seed: int, data_dir: str, p: dict[str
         "grpo": {"model_name_or_path": str(out / "sft"), "trainer.output_dir": str(out / "grpo"),
                  "max_steps": p["grpo_steps"], "save_steps": max(1, p["grpo_steps"] // 3), **grpo, **training},
         "eval_grpo": evaluation("eval_grpo", str(out / "grpo")),
-        **demo_distill.stage_overrides(out, model, seed, p["distill_steps"],
+        **demo_distill.stage_overrides(out, model, seed, p["distill_steps"], p["trace_sft_steps"],
                                        evaluation("eval_distill", str(out / "distill"))),
     }
 
 
 def recipe_file(stage: str) -> Path:
-    return RECIPES / f"{stage.split('_')[0]}.yaml"
+    """The stage's own recipe (sft_traces.yaml) where there is one, else its command's (eval.yaml for eval_sft)."""
+    own = RECIPES / f"{stage}.yaml"
+    return own if own.is_file() else RECIPES / f"{stage.split('_')[0]}.yaml"
 
 
 def command(stage: str, overrides: dict[str, Any]) -> str:
     """The exact `r1lite` command line of a stage."""
     args = [f"--{k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip())}"
-            if isinstance(v, dict) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
+            if isinstance(v, (dict, list)) else f"--{k} {shlex.quote(str(v))}" for k, v in overrides.items()]
     return " ".join(["r1lite", stage.split("_")[0], "--config", _shown(recipe_file(stage)), *args])
 
 
@@ -107,20 +113,26 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def stage_recipes(overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual."""
+def stage_recipes(overrides: dict[str, dict[str, Any]], waiting: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The demo's recipes: r1lite/recipes/demo/*.yaml with the overrides, validated as usual; the `waiting` stages
+    read data an earlier stage has not written yet, and are left out (run_demo builds them once it has)."""
     from r1lite.models import planned_outputs
 
     trained = [o["trainer.output_dir"] for o in overrides.values() if "trainer.output_dir" in o]
     with planned_outputs(trained):  # later stages start from models earlier stages have not written yet
         return {stage: load_recipe(recipe_class(stage.split("_")[0]), recipe_file(stage), o)
-                for stage, o in overrides.items()}
+                for stage, o in overrides.items() if stage not in waiting}
 
 
 def _finished(stage: str, out: Path) -> bool:
     folder = out / stage
     if stage.startswith("eval"):
         return (folder / "results.json").is_file()
+    if stage.startswith("generate"):  # stats.json is rewritten as it goes; `complete` once every prompt is done
+        try:
+            return json.loads((folder / "stats.json").read_text()).get("complete", False)
+        except (OSError, ValueError):
+            return False
     return (folder / "run.json").is_file() and any(folder.glob("*.safetensors"))  # the final save, not a checkpoint
 
 
@@ -146,7 +158,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     if measured:
         print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
         full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0]}
-        recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full))
+        recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full), demo_distill.waiting(out))
         held_out = module("eval").load_rows(recipes["eval_base"])[:demo_timing.PROBE_PROMPTS]
         rows = module("sft").load_conversations(recipes["sft"].data).select(range(recipes["sft"].trainer[
             "per_device_train_batch_size"]))
@@ -176,9 +188,9 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"wall_s": {}}
     if state.get("plan") and state.get("model") == model and state.get("seed") == seed:
         p, estimate = state["plan"], state["estimate_s"]  # a resumed demo keeps the plan its stages ran with
-        # a run folder from before the distillation stage: it gets the steps the planner pairs with its GRPO's
-        p.setdefault("distill_steps", min(demo_timing.DISTILL_STEPS, p["grpo_steps"]))
+        p.setdefault("distill_steps", demo_timing.DISTILL_STEPS)  # a run folder from before the distillation
         p.setdefault("safety_n", demo_timing.SAFETY_PROMPTS)
+        p.setdefault("trace_sft_steps", demo_timing.TRACE_SFT_STEPS)  # a run folder from before the warm start
     else:
         p, estimate, scaled, calibration = machine_plan(out, model, minutes, seed, data_dir, grpo_steps,
                                                         distill_steps, safety_prompts, recalibrate)
@@ -186,12 +198,12 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         if calibration.get("measured_now"):
             state["wall_s"]["calibrate"] = calibration["calibrate_s"]
     overrides = stage_overrides(out, model, seed, data_dir, p)
-    recipes = stage_recipes(overrides)
+    recipes = stage_recipes(overrides, demo_distill.waiting(out))
     state.update(model=model, seed=seed, minutes=minutes, plan=p, data_dir=data_dir,
                  commands={stage: command(stage, o) for stage, o in overrides.items()})
     speed = state.get("calibration", {}).get("speed")
     print(f"r1lite demo: {model}, {p['sft_steps']} SFT steps, {p['grpo_steps']} GRPO steps, "
-          f"{p['distill_steps']} distillation steps, "
+          f"{p['trace_sft_steps']} + {p['distill_steps']} distillation steps (warm start, on-policy), "
           f"{p['eval_n']} held-out problems per task, {p['safety_n']} HarmBench prompts; "
           f"estimated {estimate / 60:.1f} min on this machine"
           + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
@@ -200,6 +212,13 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):
             print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
+            continue
+        if stage not in recipes and stage in overrides:  # its input exists now: what generate_traces kept decides
+            overrides = stage_overrides(out, model, seed, data_dir, p)
+            recipes = stage_recipes(overrides, demo_distill.waiting(out))
+            state["commands"] = {s: command(s, o) for s, o in overrides.items()}
+        if stage not in overrides:
+            print(f"[{i}/{len(STAGES)}] {stage}: skipped, {demo_distill.NO_TRACES}")
             continue
         print(f"[{i}/{len(STAGES)}] {stage} ...")
         start = time.time()
@@ -235,7 +254,8 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--grpo_steps", type=int, default=None,
                         help="pin GRPO's step count (default: planned from --minutes and the measured machine)")
     parser.add_argument("--distill_steps", type=int, default=None,
-                        help="pin the on-policy distillation's step count (default: planned like GRPO's)")
+                        help="pin the on-policy distillation's step count, after the warm start "
+                             f"(default {demo_timing.DISTILL_STEPS})")
     parser.add_argument("--safety_prompts", type=int, default=None,
                         help=f"HarmBench prompts each model answers (default {demo_timing.SAFETY_PROMPTS}; 200: all)")
     parser.add_argument("--recalibrate", action="store_true",

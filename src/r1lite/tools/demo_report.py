@@ -23,7 +23,8 @@ from r1lite.tools import demo_distill, demo_safety
 from r1lite.train import SUMMARY
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO", "eval_distill": "distilled student"}
-TRAINED_BY = {"eval_sft": "sft", "eval_grpo": "grpo", "eval_distill": "distill"}  # the stage that made each model
+# the stages that made each evaluated model
+TRAINED_BY = {"eval_sft": ("sft",), "eval_grpo": ("grpo",), "eval_distill": demo_distill.BRANCH}
 HELD_OUT = ("addition", "multiplication")
 
 
@@ -100,6 +101,10 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
                                                                                    "eval_distill")))
                    for key in ("correct_in_format", "correct_boxed")}
         distill["wall_s"] = demo_distill.wall_times(state.get("wall_s", {}))
+        plan = state.get("plan") or {}
+        distill.update(traces=demo_distill.traces(out), sft_steps=plan.get("trace_sft_steps"),
+                       warm_start=demo_distill.student_start(out) == str(out / "sft_traces"),
+                       distill_steps=plan.get("distill_steps"), r1_format=held_out["eval_distill"]["r1_format"]["mean"])
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
             "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
             "scaled_down": state.get("scaled_down", []), "calibration": state.get("calibration"),
@@ -208,8 +213,8 @@ def headline(out: Path) -> str:
             valid = h["accuracy_in_format"]
             wall = data["wall_s"].get(stage, 0)
             if stage in TRAINED_BY:
-                trained = TRAINED_BY[stage]
-                wall_text = f"{trained} {data['wall_s'].get(trained, 0):.0f} s + eval {wall:.0f} s"
+                made = [f"{t} {data['wall_s'][t]:.0f} s" for t in TRAINED_BY[stage] if t in data["wall_s"]]
+                wall_text = " + ".join([*made, f"eval {wall:.0f} s"])
             else:
                 wall_text = f"eval {wall:.0f} s"
             lines.append(f"| {label} | {_pct(h['r1_format']['mean'])} | {_pct(h['boxed']['mean'])} | "
@@ -258,8 +263,10 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts = [f"# r1lite demo: {data['model']}", "",
              "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
              "R1-format traces (`<think>` reasoning `</think>` then the boxed answer), evaluate, GRPO with rule "
-             "rewards, evaluate; then R1's last step: the GRPO model (teacher) distilled on-policy into the "
-             "untouched base model (student: it samples, the teacher scores every token), evaluate. Each evaluation "
+             "rewards, evaluate; then R1's last step: the GRPO model (teacher) distilled into the untouched base "
+             "model (student), off-policy then on-policy: the teacher's rejection-sampled traces (right and in R1 "
+             "format) teach the student the format by SFT, then the student samples and the teacher scores every "
+             "token; evaluate. Each evaluation "
              "also asks a few HarmBench behaviours and counts refusals (the safety column). Held-out problems come "
              "from the synthetic test split, disjoint from all training data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
              "for); boxed anywhere: a box with or without it; truncated: the completion hit the token limit "

@@ -5,8 +5,8 @@
 
 Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
 time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
-work, not the promise: GRPO and the on-policy distillation take the budget left after the fixed stages, one
-distillation step per GRPO step (up to DISTILL_STEPS); on a slow machine both step counts fall first, then the held-out
+work, not the promise: GRPO takes the budget left after the fixed stages (the distillation branch is one of them:
+its traces, warm start and DISTILL_STEPS on-policy steps); on a slow machine GRPO's steps fall first, then the held-out
 sets shrink, down to GRPO's floor below which the demo shows nothing (then the estimate says it will be late).
 """
 
@@ -19,19 +19,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (the quiet seed-0 run of 2026-12-07,
-# benchmarks/RESULTS.md: stage walls and per-step times from its metrics): per stage start (model load, trainer
-# build) and per unit of work. Eval samples are greedy, <= 64 tokens, batches of 64 (the base model runs to the limit
-# on half its answers, trained ones stop at ~31 tokens; HarmBench answers run to the limit); the filter samples 4
-# answers per candidate prompt at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest);
-# a distillation step samples 8 student answers of <= 40 tokens, runs the teacher over them and updates the student.
+# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (the quiet seed-0 run of 2026-12-07 and
+# the distillation branch's quiet rerun, benchmarks/RESULTS.md: stage walls and per-step times from their metrics):
+# per stage start (model load, trainer build) and per unit of work. Eval samples are greedy, <= 64 tokens, batches of
+# 64 (the base model runs to the limit on half its answers, trained ones stop at ~31 tokens); the filter samples 4
+# answers per candidate prompt at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest).
+# The distillation branch (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to the training prompts (start:
+# base + two adapters merged), the base model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (batch 8, LoRA r16),
+# then a distillation step samples 8 student answers of <= 40 tokens, runs the teacher over them, updates the student.
 COST = {"convert": 30, "calibrate": 21, "eval_start": 8, "eval_base_sample": 0.31, "eval_sample": 0.26,
         "sft_start": 4, "sft_step": 4.7, "grpo_start": 5, "filter_sample": 0.325, "grpo_step": 17.0,
-        "distill_start": 9, "distill_step": 12.4, "report": 3}
+        "generate_start": 10, "generate_sample": 0.30, "sft_traces_start": 9, "sft_traces_step": 5.25,
+        "distill_start": 9, "distill_step": 11.0, "report": 3}
 REFERENCE_PROBE_S = 10.56  # calibrate()'s probe on that machine, measured in the same quiet window (RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
-DISTILL_STEPS = 16  # the most distillation steps (RESULTS.md: 12 reached ~92% of an SFT teacher's accuracy)
+DISTILL_STEPS = 4  # on-policy steps after the warm start (RESULTS.md: the warm-started student needs few)
+TRACE_SAMPLES = 48 * 2  # recipes/demo/generate.yaml's prompts x sampling.n
+TRACE_SFT_STEPS = 8  # the warm start's steps, the cold start's count (recipes/demo/sft_traces.yaml)
 TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
 EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
@@ -48,6 +53,8 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
                + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
                + c["sft_start"] + p["sft_steps"] * c["sft_step"]
                + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
+               + c["generate_start"] + TRACE_SAMPLES * c["generate_sample"]
+               + c["sft_traces_start"] + p["trace_sft_steps"] * c["sft_traces_step"]
                + c["distill_start"] + p["distill_steps"] * c["distill_step"]
                + c["report"] + calibrate * c["calibrate"])
     return convert * c["convert"] + speed * seconds
@@ -56,21 +63,18 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
 def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
     """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
-    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO and
-    distillation steps take what the fixed stages leave, one distillation step per GRPO step up to DISTILL_STEPS (a
-    distillation step costs about half a GRPO step, so the distilled student costs less time than SFT + GRPO); below
-    GRPO's floor the held-out sets shrink; below that the demo runs late and says so. The first run's conversion and
-    calibration count in the budget, so a first run keeps the promise too."""
+    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO's steps
+    take what the fixed stages leave (the distillation branch included: traces, warm start, DISTILL_STEPS on-policy
+    steps, less time than SFT + GRPO); below GRPO's floor the held-out sets shrink; below that the demo runs late
+    and says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise
+    too."""
 
     def fitted(eval_n: int, at: float) -> dict[str, int]:
-        p = {"sft_steps": sft_steps, "grpo_steps": 0, "distill_steps": 0, "eval_n": eval_n,
+        p = {"sft_steps": sft_steps, "grpo_steps": 0, "trace_sft_steps": TRACE_SFT_STEPS,
+             "distill_steps": DISTILL_STEPS, "eval_n": eval_n,
              "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
         left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
-        steps = left // (COST["grpo_step"] + COST["distill_step"])  # paired steps
-        if steps > DISTILL_STEPS:  # distillation at its cap: GRPO takes the rest
-            steps = (left - DISTILL_STEPS * COST["distill_step"]) // COST["grpo_step"]
-        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(steps)))
-        p["distill_steps"] = min(DISTILL_STEPS, p["grpo_steps"])
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // COST["grpo_step"])))
         return p
 
     p = fitted(EVAL_N[0], speed)
@@ -81,13 +85,11 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
     if p["eval_n"] < reference["eval_n"]:
         scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}")
     if p["grpo_steps"] < GRPO_STEPS[0]:
-        p["grpo_steps"] = p["distill_steps"] = GRPO_STEPS[0]
-        scaled.append(f"GRPO and distillation at their floor of {GRPO_STEPS[0]} steps: this machine needs more than "
+        p["grpo_steps"] = GRPO_STEPS[0]
+        scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than "
                       f"{minutes:g} minutes for the smallest demo")
-    else:
-        for stage, key in (("GRPO", "grpo_steps"), ("distillation", "distill_steps")):
-            if p[key] < reference[key]:
-                scaled.append(f"{stage} steps {reference[key]} -> {p[key]}")
+    elif p["grpo_steps"] < reference["grpo_steps"]:
+        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
     return p, scaled
 
 

@@ -40,6 +40,8 @@ ROWS = 4  # rows of data per recipe: enough for one GRPO step of 2 prompts x 2 g
 # Hub dataset (lowercased) -> local stand-in file; others get DEFAULT_STAND_IN
 STAND_INS = {"openai/gsm8k": "gsm8k_train_256.jsonl"}
 DEFAULT_STAND_IN = "math_train_256.jsonl"
+# stands in for a data folder an earlier stage writes (demo: generate's arithmetic traces): the same short R1 traces
+LATER_DATA = {"path": "synthetic:arithmetic", "task_args": {"n": ROWS}}
 
 # trainer fields forced for a CPU smoke step (None: removed, so TRL's default applies)
 COMMON_OVERRIDES: dict[str, Any] = {
@@ -121,7 +123,8 @@ def smoke_raw(raw: dict[str, Any], stage: str, recipe_path: str | Path, data_dir
     model.update(model_name_or_path=f"tiny:{tiny_arch(name, recipe_path)}", dtype="float32", load_in_4bit=False,
                  load_in_8bit=False, attn_implementation=None)
     data = dict(raw.get("data") or {})
-    data.update(sources=[_smoke_source(dict(s), data_dir) for s in data.get("sources") or []], num_samples=None,
+    data.update(sources=[_smoke_source(dict(LATER_DATA if _later_data(str(s.get("path")), Path(recipe_path)) else s),
+                                       data_dir) for s in data.get("sources") or []], num_samples=None,
                 max_prompt_tokens=None)  # the tiny tokenizer is per character: real prompt limits would drop rows
     trainer = dict(raw.get("trainer") or {})
     overrides = {**COMMON_OVERRIDES, **STAGE_OVERRIDES[stage],
@@ -179,7 +182,8 @@ def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> di
     from r1lite.models import EMBEDDED, resolve
 
     overrides = {}
-    for section in ("model", "teacher") if stage in TRAINING else ():
+    local_teacher = stage == "generate" and (raw.get("teacher") or {}).get("backend") in ("hf", "vllm")
+    for section in ("model", "teacher") if stage in TRAINING or local_teacher else ():
         name = (raw.get(section) or {}).get("model_name_or_path")
         if not isinstance(name, str) or name.startswith("tiny:") or name in EMBEDDED or Path(name).exists():
             continue
@@ -187,7 +191,19 @@ def _later_model(raw: dict[str, Any], stage: str, recipe_path: str | Path) -> di
             resolve(name)
         except ValueError:
             overrides[f"{section}.model_name_or_path"] = f"tiny:{tiny_arch(name, recipe_path)}"
+    sources = (raw.get("data") or {}).get("sources") or []
+    if any(_later_data(str(s.get("path")), Path(recipe_path)) for s in sources):  # demo: generate's traces
+        overrides["data.sources"] = [LATER_DATA if _later_data(str(s.get("path")), Path(recipe_path)) else s
+                                     for s in sources]
     return overrides
+
+
+def _later_data(path: str, recipe_path: Path) -> bool:
+    """A data folder a sibling recipe writes (demo: generate.yaml's runs/demo/generate_traces/data, which
+    sft_traces.yaml trains on) that does not exist yet: validated, and smoke-run, on a stand-in file."""
+    return not Path(path).exists() and any(
+        path.startswith(f"{(read_yaml(sibling).get('output_dir') or '//')}/")
+        for sibling in recipe_path.parent.glob("*.yaml") if sibling != recipe_path)
 
 
 def find_recipes(paths: list[str]) -> list[Path]:
