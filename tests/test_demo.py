@@ -208,7 +208,7 @@ def test_the_distilled_student_is_reported(demo_run):
     # rejection sampling kept nothing: no warm start, so the on-policy student is the untouched base model (not the
     # SFT model), the teacher the GRPO output; it trained
     stats = json.loads((demo_run / "generate_traces" / "stats.json").read_text())
-    assert (stats["accepted"], stats["requests"], stats["complete"]) == (0, 96, True)
+    assert (stats["accepted"], stats["requests"], stats["complete"]) == (0, 64, True)
     assert stats["teacher"] == str(demo_run / "grpo")
     assert not (demo_run / "sft_traces").exists() and "sft_traces" not in state["commands"]
     assert demo_distill.student_start(demo_run) == "tiny:qwen2"
@@ -247,7 +247,7 @@ def test_the_distilled_student_is_reported(demo_run):
     assert report["distill"]["wall_s"] == {"generate_traces": wall["generate_traces"], "sft_traces": None,
                                            "distill": wall["distill"], "branch": pytest.approx(branch),
                                            "sft_plus_grpo": wall["sft"] + wall["grpo"]}
-    assert report["distill"]["traces"] == {"kept": 0, "sampled": 96} and report["distill"]["warm_start"] is False
+    assert report["distill"]["traces"] == {"kept": 0, "sampled": 64} and report["distill"]["warm_start"] is False
     # the headline: the student's row beside the other stages', and the summary line with the same numbers
     text = (demo_run / "report.md").read_text()
     held = report["held_out"]["eval_distill"]
@@ -257,7 +257,7 @@ def test_the_distilled_student_is_reported(demo_run):
     assert row.endswith(f"| generate_traces {wall['generate_traces']:.0f} s + distill {wall['distill']:.0f} s + "
                         f"eval {wall['eval_distill']:.0f} s |")
     gain = report["distill"]["correct_in_format"]["student_gain_over_base"]
-    assert (f"**Distilled student** (base model <- the GRPO model; the GRPO model's traces: 0 of 96 sampled kept "
+    assert (f"**Distilled student** (base model <- the GRPO model; the GRPO model's traces: 0 of 64 sampled kept "
             f"(right, in R1 format); {demo_distill.NO_TRACES}; then 4 on-policy distillation steps): "
             f"{100 * held['r1_format']['mean']:.1f}% of its held-out answers in R1 format; correct in R1 format, "
             f"paired over 16 problems: {100 * gain['diff']:+.1f} points, 95% CI [{100 * gain['ci95'][0]:+.1f}, "
@@ -341,7 +341,7 @@ def test_the_safety_column_counts_refusals(demo_run):
 
 
 class ArithmeticTeacher:
-    """A teacher that knows arithmetic: per prompt, its first sample is right in R1 format, the others are wrong (so
+    """A teacher that knows addition, not multiplication: in R1 format, right on sums, one off on products (so
     rejection sampling has something to reject)."""
 
     def generate(self, prompts, params):
@@ -352,9 +352,9 @@ class ArithmeticTeacher:
         out = []
         for messages in prompts:
             a, op, b = re.search(r"(\d+) (\+|\\times) (\d+)", messages[-1]["content"]).groups()
-            right = int(a) + int(b) if op == "+" else int(a) * int(b)
+            answer = int(a) + int(b) if op == "+" else int(a) * int(b) + 1
             out.append([Completion(f"<think>\n{a} {op} {b} = {answer}.\n</think>\nThe answer is \\boxed{{{answer}}}.",
-                                   completion_tokens=20) for answer in [right] + [right + 1] * (params.n - 1)])
+                                   completion_tokens=20)] * params.n)
         return out
 
 
@@ -381,9 +381,9 @@ def test_kept_traces_warm_start_the_student(demo_run, tmp_path, capsys):
     assert "[6/9] generate_traces: already done, skipped" in printed and "[7/9] sft_traces ..." in printed
     rows = [json.loads(line) for f in sorted((run / "generate_traces" / "data").glob("*.jsonl"))
             for line in f.read_text().splitlines()]
-    assert len(rows) == 48 and all("\\boxed" in r["messages"][-1]["content"] for r in rows)  # one of 2 per prompt
+    assert len(rows) == 32 and all(" + " in r["messages"][-1]["content"] for r in rows)  # the sums, not the products
     report = json.loads((run / "report.json").read_text())
-    assert report["distill"]["traces"] == {"kept": 48, "sampled": 96} and report["distill"]["warm_start"] is True
+    assert report["distill"]["traces"] == {"kept": 32, "sampled": 64} and report["distill"]["warm_start"] is True
     # the warm start learned the traces; the on-policy student started from it
     losses = [r["loss"] for r in read_records_jsonl(run / "sft_traces" / "metrics.jsonl") if "loss" in r]
     assert len(losses) == state["plan"]["trace_sft_steps"] == 4 and losses[-1] < losses[0]
@@ -393,7 +393,7 @@ def test_kept_traces_warm_start_the_student(demo_run, tmp_path, capsys):
     adapter = json.loads((run / "distill" / "adapter_config.json").read_text())
     assert Path(adapter["base_model_name_or_path"]) == (run / "sft_traces").resolve()
     text = (run / "report.md").read_text()
-    assert ("the GRPO model's traces: 48 of 96 sampled kept (right, in R1 format); warm start: SFT of the base model "
+    assert ("the GRPO model's traces: 32 of 64 sampled kept (right, in R1 format); warm start: SFT of the base model "
             "on them (4 steps); then 4 on-policy distillation steps") in text
     assert "r1lite sft --config src/r1lite/recipes/demo/sft_traces.yaml" in text
     wall = json.loads((run / "demo_state.json").read_text())["wall_s"]
