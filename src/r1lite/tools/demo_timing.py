@@ -34,11 +34,13 @@ COST = {"convert": 30, "calibrate": 21, "eval_start": 8, "eval_base_sample": 0.3
 REFERENCE_PROBE_S = 10.56  # calibrate()'s probe on that machine, measured in the same quiet window (RESULTS.md)
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
+FULL_GRPO_STEPS = 16  # the full demo's GRPO (recipes/demo/grpo.yaml's max_steps): fewer is "scaled down"
+MARGIN = 0.05  # share of --minutes left unplanned: stage times on a quiet machine vary by a few percent
 DISTILL_STEPS = 4  # on-policy steps after the warm start (RESULTS.md: the warm-started student needs few)
 TRACE_SAMPLES = 64 * 1  # recipes/demo/generate.yaml's prompts x sampling.n
 TRACE_SFT_STEPS = 8  # the warm start's steps, the cold start's count (recipes/demo/sft_traces.yaml)
 TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, the distilled student
-EVAL_N = (64, 32)  # held-out problems per family: full, then scaled down on a slow machine
+EVAL_N = (64, 48, 32)  # held-out problems per family: full, then scaled down tier by tier on a slower machine
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
@@ -62,34 +64,35 @@ def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, cal
 
 def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
-    """Step counts and eval sizes that fit `minutes` on a machine `speed` times slower than the reference, and what
-    was scaled down against the reference machine's plan for the same minutes (empty when nothing was). GRPO's steps
-    take what the fixed stages leave (the distillation branch included: traces, warm start, DISTILL_STEPS on-policy
-    steps, less time than SFT + GRPO); below GRPO's floor the held-out sets shrink; below that the demo runs late
-    and says so. The first run's conversion and calibration count in the budget, so a first run keeps the promise
-    too."""
+    """Step counts and eval sizes that fit `minutes` (less MARGIN for the machine's noise) on a machine `speed` times
+    slower than the reference, and what was scaled down from the full demo (FULL_GRPO_STEPS GRPO steps, EVAL_N[0]
+    problems per family; empty when nothing was). GRPO's steps take what the fixed stages leave (the distillation
+    branch included: traces, warm start, DISTILL_STEPS on-policy steps); below GRPO's floor the held-out sets shrink
+    tier by tier; below the last tier GRPO stays at its floor, the demo runs late and says so. The first run's
+    conversion and calibration count in the budget, so a first run keeps the promise too."""
+    budget = minutes * 60 * (1 - MARGIN)
 
-    def fitted(eval_n: int, at: float) -> dict[str, int]:
+    def fitted(eval_n: int) -> dict[str, int]:
         p = {"sft_steps": sft_steps, "grpo_steps": 0, "trace_sft_steps": TRACE_SFT_STEPS,
              "distill_steps": DISTILL_STEPS, "eval_n": eval_n,
              "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
-        left = (minutes * 60 - estimate_s(p, at, convert, calibrate)) / at
+        left = (budget - estimate_s(p, speed, convert, calibrate)) / speed
         p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // COST["grpo_step"])))
         return p
 
-    p = fitted(EVAL_N[0], speed)
-    if p["grpo_steps"] < GRPO_STEPS[0]:
-        p = fitted(EVAL_N[1], speed)
-    reference = fitted(EVAL_N[0], 1.0)
+    for eval_n in EVAL_N:
+        p = fitted(eval_n)
+        if p["grpo_steps"] >= GRPO_STEPS[0]:
+            break
     scaled = []
-    if p["eval_n"] < reference["eval_n"]:
-        scaled.append(f"held-out problems {2 * reference['eval_n']} -> {2 * p['eval_n']}")
+    if p["eval_n"] < EVAL_N[0]:
+        scaled.append(f"held-out problems {2 * EVAL_N[0]} -> {2 * p['eval_n']}")
     if p["grpo_steps"] < GRPO_STEPS[0]:
         p["grpo_steps"] = GRPO_STEPS[0]
         scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than "
                       f"{minutes:g} minutes for the smallest demo")
-    elif p["grpo_steps"] < reference["grpo_steps"]:
-        scaled.append(f"GRPO steps {reference['grpo_steps']} -> {p['grpo_steps']}")
+    elif p["grpo_steps"] < FULL_GRPO_STEPS:
+        scaled.append(f"GRPO steps {FULL_GRPO_STEPS} -> {p['grpo_steps']}")
     return p, scaled
 
 
