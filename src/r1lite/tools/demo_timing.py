@@ -19,19 +19,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Reference seconds: the demo's stages on an idle 2-core machine at 2 threads (the quiet seed-0 run of 2026-12-07 and
-# the distillation branch's quiet rerun, benchmarks/RESULTS.md: stage walls and per-step times from their metrics):
-# per stage start (model load, trainer build) and per unit of work. Eval samples are greedy, <= 64 tokens, batches of
-# 64 (the base model runs to the limit on half its answers, trained ones stop at ~31 tokens); the filter samples 4
-# answers per candidate prompt at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest).
-# The distillation branch (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to the training prompts (start:
-# base + two adapters merged), the base model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (batch 8, LoRA r16),
-# then a distillation step samples 8 student answers of <= 40 tokens, runs the teacher over them, updates the student.
-COST = {"convert": 30, "calibrate": 21, "eval_start": 8, "eval_base_sample": 0.31, "eval_sample": 0.26,
-        "sft_start": 4, "sft_step": 4.7, "grpo_start": 5, "filter_sample": 0.325, "grpo_step": 17.0,
-        "generate_start": 10, "generate_sample": 0.30, "sft_traces_start": 9, "sft_traces_step": 5.25,
-        "distill_start": 9, "distill_step": 11.0, "report": 3}
-REFERENCE_PROBE_S = 10.56  # calibrate()'s probe on that machine, measured in the same quiet window (RESULTS.md)
+# Reference seconds: the default demo's stages on an idle 2-core machine at 2 threads (seed 0, 2026-12-07 06:47 UTC,
+# benchmarks/RESULTS.md: stage walls and per-step times from its metrics), per stage start (model load, trainer build)
+# and per unit of work. Eval samples are greedy, <= 64 tokens (HarmBench 32), batches of 64 (the base model runs to
+# the limit on half its answers, trained ones stop at ~31 tokens); the filter samples 4 answers per candidate prompt
+# at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest). The distillation branch
+# (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to training prompts (start: base + two adapters
+# merged), the base model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (batch 8, LoRA r16), then a distillation
+# step samples 8 student answers of <= 40 tokens, runs the teacher over them and updates the student.
+COST = {"convert": 30, "calibrate": 23, "eval_start": 3, "eval_base_sample": 0.35, "eval_sample": 0.245,
+        "sft_start": 2, "sft_step": 4.45, "grpo_start": 2, "filter_sample": 0.274, "grpo_step": 17.5,
+        "generate_start": 8, "generate_sample": 0.245, "sft_traces_start": 2, "sft_traces_step": 4.0,
+        "distill_start": 7, "distill_step": 10.8, "report": 3}
+REFERENCE_PROBE_S = 12.14  # calibrate()'s probe on that machine, measured at the start of that run
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
 FULL_GRPO_STEPS = 16  # the full demo's GRPO (recipes/demo/grpo.yaml's max_steps): fewer is "scaled down"
