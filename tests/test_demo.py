@@ -189,6 +189,11 @@ def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
     cache.write_text(json.dumps({key: fresh}))
     monkeypatch.setattr(demo_timing.platform, "node", lambda: "another-host")
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
+    monkeypatch.undo()
+    assert demo_timing.cached_probe(cache, "smollm2-135m") == 7.5
+    # same hostname ("vm") and home folder, another boot (cloud VMs): measured again
+    monkeypatch.setattr(demo_timing, "_boot_id", lambda: "another-boot")
+    assert demo_timing.cached_probe(cache, "smollm2-135m") is None
 
 
 def test_stages_chain_their_adapters(demo_run):

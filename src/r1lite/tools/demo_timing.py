@@ -96,10 +96,20 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
     return p, scaled
 
 
+def _boot_id() -> str:
+    """This boot of this machine (Linux; empty elsewhere). Cloud VMs share hostnames ("vm") and often the home
+    folder where the cache lives, so a probe cached on one host was reused on a slower one (+31% on GRPO)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def machine_key(model: str) -> str:
     import torch
 
-    return f"{platform.node()}|{os.cpu_count()}|{torch.get_num_threads()}|{torch.__version__}|{model}"
+    return (f"{platform.node()}|{_boot_id()}|{os.cpu_count()}|{torch.get_num_threads()}|{torch.__version__}"
+            f"|{model}")
 
 
 def cached_probe(cache: Path, model: str, max_age_s: float = PROBE_MAX_AGE_S) -> float | None:
