@@ -158,6 +158,18 @@ def test_the_plan_scales_with_the_measured_machine():
                 assert lines[-1] == f"GRPO steps {demo_timing.FULL_GRPO_STEPS} -> {p['grpo_steps']}"
     assert sizes == sorted(sizes, key=lambda s: (-s[0], -s[1]))  # slower: never more problems, same size fewer steps
     assert sizes[0][0] == demo_timing.EVAL_N[0] and sizes[-1][0] == demo_timing.EVAL_N[-1]
+    # generation and training scale apart (hosts of one class differ in their ratio): a machine that trains slower
+    # plans fewer GRPO steps than one that only generates slower by as much, and each estimate lies between
+    # those of the machines uniformly that fast and that slow
+    trains_slow, generates_slow = plan(20, (1.0, 1.5))[0], plan(20, (1.5, 1.0))[0]
+    assert trains_slow["grpo_steps"] < reference["grpo_steps"] and generates_slow["grpo_steps"] < reference[
+        "grpo_steps"]
+    for mixed in ((1.0, 1.5), (1.5, 1.0)):
+        assert estimate(trains_slow, 1.0) < estimate(trains_slow, mixed) < estimate(trains_slow, 1.5)
+    assert estimate(generates_slow, (1.5, 1.0)) <= 20 * 60 * (1 - demo_timing.MARGIN)
+    speed = demo_timing.speed_of({"generate_s": 2 * demo_timing.REFERENCE_PROBE["generate_s"],
+                                  "train_s": demo_timing.REFERENCE_PROBE["train_s"]})
+    assert speed == pytest.approx((2.0, 1.0))
     # far too slow: the smallest held-out sets, GRPO at its floor, and the plan says it will be late
     crawl, crawl_scaled = plan(10, 4.0)
     assert (crawl["eval_n"], crawl["grpo_steps"]) == (demo_timing.EVAL_N[-1], demo_timing.GRPO_STEPS[0])
@@ -177,11 +189,13 @@ def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
     cache = tmp_path / "demo_calibration.json"
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
     key = demo_timing.machine_key("smollm2-135m")
-    fresh = {"probe_s": 7.5, "measured_at": time.time() - 60}
+    probe = {"generate_s": 7.5, "train_s": 2.5}
+    fresh = {**probe, "measured_at": time.time() - 60}
     cache.write_text(json.dumps({key: fresh, "other|1|1|x|m": fresh}))
-    assert demo_timing.cached_probe(cache, "smollm2-135m") == 7.5
-    stale = {"probe_s": 7.5, "measured_at": time.time() - demo_timing.PROBE_MAX_AGE_S - 60}
-    for entry in (stale, 7.5, {"probe_s": -1, "measured_at": time.time()}):  # old, undated (older r1lite), broken
+    assert demo_timing.cached_probe(cache, "smollm2-135m") == probe
+    stale = {**probe, "measured_at": time.time() - demo_timing.PROBE_MAX_AGE_S - 60}
+    single = {"probe_s": 10.0, "measured_at": time.time()}  # one number: from before the probe had two parts
+    for entry in (stale, 7.5, single, {**fresh, "train_s": -1}):  # old, undated (older r1lite), one part, broken
         cache.write_text(json.dumps({key: entry}))
         assert demo_timing.cached_probe(cache, "smollm2-135m") is None
     cache.write_text("[1, 2]")  # not a mapping: ignored, not a crash
@@ -190,7 +204,7 @@ def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_timing.platform, "node", lambda: "another-host")
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None
     monkeypatch.undo()
-    assert demo_timing.cached_probe(cache, "smollm2-135m") == 7.5
+    assert demo_timing.cached_probe(cache, "smollm2-135m") == probe
     # same hostname ("vm") and home folder, another boot (cloud VMs): measured again
     monkeypatch.setattr(demo_timing, "_boot_id", lambda: "another-boot")
     assert demo_timing.cached_probe(cache, "smollm2-135m") is None

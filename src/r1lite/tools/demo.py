@@ -164,7 +164,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
             "per_device_train_batch_size"]))
         probe = demo_timing.calibrate(model, recipes["eval_base"], [build_messages(r["prompt"]) for r in held_out],
                                       list(rows), cache)
-    speed = probe / demo_timing.REFERENCE_PROBE_S
+    speed = demo_timing.speed_of(probe)
     # planned as a first run (conversion and calibration counted), so the plan does not depend on the cache
     p, scaled = demo_timing.plan(minutes, speed, SFT_STEPS, convert=True, calibrate=True)
     if pinned:  # a pinned stage is not scaled down
@@ -172,7 +172,8 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
         p.update(pinned)
     spent = time.time() - start if measured else 0.0
     estimate = spent + demo_timing.estimate_s(p, speed, convert=convert and not measured)
-    record = {"probe_s": probe, "reference_probe_s": demo_timing.REFERENCE_PROBE_S, "speed": round(speed, 3),
+    record = {"probe": probe, "reference_probe": demo_timing.REFERENCE_PROBE,
+              "speed": {"generate": round(speed[0], 3), "train": round(speed[1], 3)},
               "measured_now": measured, "calibrate_s": round(spent, 1)}
     return p, estimate, scaled, record
 
@@ -206,7 +207,8 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
           f"{p['trace_sft_steps']} + {p['distill_steps']} distillation steps (warm start, on-policy), "
           f"{p['eval_n']} held-out problems per task, {p['safety_n']} HarmBench prompts; "
           f"estimated {estimate / 60:.1f} min on this machine"
-          + (f" (measured {speed:.2f}x the reference machine's time)" if speed else ""))
+          + (f" (measured: generation {speed['generate']:.2f}x, training {speed['train']:.2f}x the reference "
+             "machine's time)" if isinstance(speed, dict) else ""))
     for line in state.get("scaled_down", []):
         print(f"  scaled down to fit {minutes:g} min: {line}")
     for i, stage in enumerate(STAGES, 1):

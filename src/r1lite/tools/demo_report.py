@@ -282,7 +282,10 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts += _rewards_section(data.get("rewards_fired", {}))
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Every benchmark at each stage", "",
-              "| stage | benchmark | problems | pass@1 | boxed | anywhere | format | truncated | mean tokens |",
+              "pass@1: the grader's verdict on the final answer, boxed or not; correct in box: right and inside "
+              "`\\boxed{}`; boxed anywhere: the final answer has a box, right or wrong.", "",
+              "| stage | benchmark | problems | pass@1 | correct in box | correct anywhere | boxed anywhere | truncated | "
+              "mean tokens |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, scores in data["evals"].items():
         for bench, s in scores.items():
@@ -312,12 +315,14 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts.append(f"| **total** | {sum(data['wall_s'].values()):.0f} |")
     if data.get("estimate_s"):
         parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
-    if data.get("calibration"):
-        c = data["calibration"]
-        parts += ["", (f"Machine probe (a greedy batch and a training step of the model, "
-                       f"{'measured at the start' if c['measured_now'] else 'cached from an earlier run'}): "
-                       f"{c['probe_s']:.1f} s against {c['reference_probe_s']:.1f} s on the reference machine, so every "
-                       f"stage was planned at {c['speed']:.2f}x its reference time.")]
+    c = data.get("calibration") or {}
+    if isinstance(c.get("probe"), dict):  # a run folder from before the two-part probe has one number: not shown
+        probe, ref, speed = c["probe"], c["reference_probe"], c["speed"]
+        parts += ["", (f"Machine probe ({'measured at the start' if c['measured_now'] else 'cached from an earlier run'}"
+                       f"): a greedy batch of the model {probe['generate_s']:.1f} s and a LoRA training step "
+                       f"{probe['train_s']:.1f} s, against {ref['generate_s']:.1f} s and {ref['train_s']:.1f} s on the "
+                       f"reference machine: every stage was planned at {speed['generate']:.2f}x its reference time "
+                       f"for generation and {speed['train']:.2f}x for training.")]
     parts += ["", "## Reproduce", "", "```",
               f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
               f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')} "

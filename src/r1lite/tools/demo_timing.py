@@ -1,7 +1,7 @@
 """The demo's time promise: measure this machine at the start, then plan the work to `--minutes`.
 
     calibrate (a timed greedy batch and a timed LoRA training step of the real model; cached per machine and model)
-      -> speed = probe seconds / REFERENCE_PROBE_S -> plan (eval sizes, GRPO and distillation steps) -> estimate_s
+      -> speed = probe seconds / REFERENCE_PROBE's (generation, training) -> plan (eval sizes, GRPO and distillation steps) -> estimate_s
 
 Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
 time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
@@ -19,19 +19,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Reference seconds: the default demo's stages on an idle 2-core machine at 2 threads (seed 0, 2026-12-07 06:47 UTC,
-# benchmarks/RESULTS.md: stage walls and per-step times from its metrics), per stage start (model load, trainer build)
-# and per unit of work. Eval samples are greedy, <= 64 tokens (HarmBench 32), batches of 64 (the base model runs to
-# the limit on half its answers, trained ones stop at ~31 tokens); the filter samples 4 answers per candidate prompt
-# at <= 48 tokens; a GRPO step is 16 completions (generation ~half, training the rest). The distillation branch
+# Reference seconds: the default demo's stages on an otherwise idle 2-core VM at 2 threads (seeds 0 and 1,
+# 2026-12-07 12:37-12:59 UTC, benchmarks/RESULTS.md: stage walls and per-step times from their logs, averaged; stages
+# of one run varied +-20% against the other's on that noisy host), per stage start (model load, trainer build) and per
+# unit of work. Eval samples are greedy, <= 64 tokens (HarmBench 32), batches of 64 (the base model runs to the limit
+# on half its answers, trained ones stop at ~31 tokens); the filter samples 4 answers per candidate prompt at <= 48
+# tokens; a GRPO step is 16 completions (generation ~half, training the rest). The distillation branch
 # (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to training prompts (start: base + two adapters
 # merged), the base model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (batch 8, LoRA r16), then a distillation
 # step samples 8 student answers of <= 40 tokens, runs the teacher over them and updates the student.
-COST = {"convert": 30, "calibrate": 23, "eval_start": 3, "eval_base_sample": 0.35, "eval_sample": 0.245,
-        "sft_start": 2, "sft_step": 4.45, "grpo_start": 2, "filter_sample": 0.274, "grpo_step": 17.5,
-        "generate_start": 8, "generate_sample": 0.245, "sft_traces_start": 2, "sft_traces_step": 4.0,
-        "distill_start": 7, "distill_step": 10.8, "report": 3}
-REFERENCE_PROBE_S = 12.14  # calibrate()'s probe on that machine, measured at the start of that run
+COST = {"convert": 30, "calibrate": 32, "eval_start": 3, "eval_base_sample": 0.397, "eval_sample": 0.235,
+        "sft_start": 2, "sft_step": 7.5, "grpo_start": 4.8, "filter_sample": 0.353, "grpo_step": 22.0,
+        "generate_start": 8, "generate_sample": 0.284, "sft_traces_start": 2, "sft_traces_step": 4.3,
+        "distill_start": 6.3, "distill_step": 13.1, "report": 3}
+# Share of each cost that is training (LoRA forward/backward, or sampling through an unmerged LoRA, which slows with
+# it), scaled by the probe's training ratio; the rest is generation of a merged model, scaled by its generation ratio.
+# A GRPO step measured half and half (benchmarks/grpo_step_overhead.py: generate 10.3 s, train 10.2 s).
+TRAIN_SHARE = {"convert": 0.0, "calibrate": 0.35, "eval_start": 0.5, "eval_base_sample": 0.0, "eval_sample": 0.0,
+               "sft_start": 0.5, "sft_step": 1.0, "grpo_start": 0.5, "filter_sample": 0.7, "grpo_step": 0.5,
+               "generate_start": 0.5, "generate_sample": 0.0, "sft_traces_start": 0.5, "sft_traces_step": 1.0,
+               "distill_start": 0.5, "distill_step": 0.5, "report": 0.5}
+# calibrate()'s probe on that VM: the median of three probes taken between those runs and the next ones (one timing
+# each varied 2x there: 6.7-9.3 s and 5.1-5.7 s with three timings each)
+REFERENCE_PROBE = {"generate_s": 7.99, "train_s": 5.24}
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
 FULL_GRPO_STEPS = 16  # the full demo's GRPO (recipes/demo/grpo.yaml's max_steps): fewer is "scaled down"
@@ -43,26 +53,48 @@ TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, th
 EVAL_N = (64, 48, 32)  # held-out problems per family: full, then scaled down tier by tier on a slower machine
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
+PROBE_REPEATS = 3  # timings per probe part, the median kept
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
 
 
-def estimate_s(p: dict[str, int], speed: float = 1.0, convert: bool = False, calibrate: bool = False) -> float:
-    """The demo's wall time for plan `p` on a machine `speed` times slower than the reference; `convert` and
-    `calibrate`: a first run also converts the GGUF model and measures the machine."""
-    c = COST
+Speed = float | tuple[float, float]  # one ratio for all work, or (generation, training) against the reference
+
+
+def factors(speed: Speed) -> tuple[float, float]:
+    """(generation, training) time ratios against the reference machine."""
+    return (float(speed), float(speed)) if isinstance(speed, (int, float)) else (float(speed[0]), float(speed[1]))
+
+
+def cost_s(key: str, speed: Speed = 1.0) -> float:
+    """One unit of COST[key] on a machine of `speed`: its training share scales with the training ratio, the rest
+    with the generation ratio."""
+    generate, train = factors(speed)
+    share = TRAIN_SHARE[key]
+    return COST[key] * (share * train + (1 - share) * generate)
+
+
+def work(p: dict[str, int], calibrate: bool = False) -> dict[str, float]:
+    """Units of each COST entry in plan `p` (conversion apart)."""
     samples = 2 * p["eval_n"] + p["safety_n"]  # each model answers the HarmBench prompts too
-    seconds = ((1 + TRAINED_EVALS) * c["eval_start"]
-               + samples * (c["eval_base_sample"] + TRAINED_EVALS * c["eval_sample"])
-               + c["sft_start"] + p["sft_steps"] * c["sft_step"]
-               + c["grpo_start"] + p["filter_samples"] * c["filter_sample"] + p["grpo_steps"] * c["grpo_step"]
-               + c["generate_start"] + TRACE_SAMPLES * c["generate_sample"]
-               + c["sft_traces_start"] + p["trace_sft_steps"] * c["sft_traces_step"]
-               + c["distill_start"] + p["distill_steps"] * c["distill_step"]
-               + c["report"] + calibrate * c["calibrate"])
-    return convert * c["convert"] + speed * seconds
+    return {"eval_start": 1 + TRAINED_EVALS, "eval_base_sample": samples, "eval_sample": TRAINED_EVALS * samples,
+            "sft_start": 1, "sft_step": p["sft_steps"], "grpo_start": 1, "filter_sample": p["filter_samples"],
+            "grpo_step": p["grpo_steps"], "generate_start": 1, "generate_sample": TRACE_SAMPLES,
+            "sft_traces_start": 1, "sft_traces_step": p["trace_sft_steps"], "distill_start": 1,
+            "distill_step": p["distill_steps"], "report": 1, "calibrate": int(calibrate)}
 
 
-def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
+def estimate_s(p: dict[str, int], speed: Speed = 1.0, convert: bool = False, calibrate: bool = False) -> float:
+    """The demo's wall time for plan `p` on a machine of `speed` (see Speed); `convert` and `calibrate`: a first
+    run also converts the GGUF model and measures the machine."""
+    return convert * COST["convert"] + sum(n * cost_s(key, speed) for key, n in work(p, calibrate).items())
+
+
+def speed_of(probe: dict[str, float]) -> tuple[float, float]:
+    """(generation, training) ratios of a calibrate() probe against the reference machine's."""
+    return probe["generate_s"] / REFERENCE_PROBE["generate_s"], probe["train_s"] / REFERENCE_PROBE["train_s"]
+
+
+def plan(minutes: float, speed: Speed, sft_steps: int, convert: bool = False,
          calibrate: bool = False) -> tuple[dict[str, int], list[str]]:
     """Step counts and eval sizes that fit `minutes` (less MARGIN for the machine's noise) on a machine `speed` times
     slower than the reference, and what was scaled down from the full demo (FULL_GRPO_STEPS GRPO steps, EVAL_N[0]
@@ -76,8 +108,8 @@ def plan(minutes: float, speed: float, sft_steps: int, convert: bool = False,
         p = {"sft_steps": sft_steps, "grpo_steps": 0, "trace_sft_steps": TRACE_SFT_STEPS,
              "distill_steps": DISTILL_STEPS, "eval_n": eval_n,
              "safety_n": SAFETY_PROMPTS, "filter_samples": FILTER_SAMPLES}
-        left = (budget - estimate_s(p, speed, convert, calibrate)) / speed
-        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // COST["grpo_step"])))
+        left = budget - estimate_s(p, speed, convert, calibrate)
+        p["grpo_steps"] = max(0, min(GRPO_STEPS[1], int(left // cost_s("grpo_step", speed))))
         return p
 
     for eval_n in EVAL_N:
@@ -112,46 +144,62 @@ def machine_key(model: str) -> str:
             f"|{model}")
 
 
-def cached_probe(cache: Path, model: str, max_age_s: float = PROBE_MAX_AGE_S) -> float | None:
-    """This machine's probe seconds from an earlier run, if any and younger than `max_age_s` (a machine's load and
-    neighbours change: an old probe, or one taken under load, would keep every later estimate wrong)."""
+def cached_probe(cache: Path, model: str, max_age_s: float = PROBE_MAX_AGE_S) -> dict[str, float] | None:
+    """This machine's probe ({"generate_s", "train_s"}) from an earlier run, if any and younger than `max_age_s` (a
+    machine's load and neighbours change: an old probe, or one taken under load, would keep every later estimate
+    wrong)."""
     try:
         entry = json.loads(cache.read_text()).get(machine_key(model))
     except (OSError, ValueError, AttributeError):
         return None
     if not isinstance(entry, dict) or time.time() - entry.get("measured_at", 0) > max_age_s:
         return None  # expired, or the bare number an older r1lite stored without a date
-    probe = entry.get("probe_s")
-    return float(probe) if isinstance(probe, (int, float)) and probe > 0 else None
+    probe = {k: entry.get(k) for k in ("generate_s", "train_s")}
+    if all(isinstance(v, (int, float)) and v > 0 for v in probe.values()):
+        return {k: float(v) for k, v in probe.items()}
+    return None  # broken, or a single number from before the probe had two parts
 
 
-def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[dict[str, Any]], cache: Path) -> float:
-    """Probe seconds of this machine: one greedy batch of the eval's shape (`prompts`, held-out chats, at its
-    max_new_tokens) plus one LoRA training step of the SFT's shape (its batch of conversations), both on the real
-    model, each timed after a warm-up. Stored in `cache` per machine and model."""
+def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[dict[str, Any]],
+              cache: Path) -> dict[str, float]:
+    """This machine's probe: seconds of a greedy batch of the eval's shape (`prompts`, held-out chats, at half its
+    max_new_tokens) and of a LoRA training step of the SFT's shape (its batch of conversations), both on the real
+    model, each the median of PROBE_REPEATS timings after a warm-up (one timing of a noisy VM varied 2x within
+    minutes). Two numbers, because hosts differ in their ratio (one of this class generated about as fast as the
+    reference and trained 1.45x slower). Stored in `cache` per machine and model."""
+    import statistics
+
     import torch
     from peft import LoraConfig, get_peft_model
 
     from r1lite.backends import SamplingParams, make_backend, model_args
 
+    def median_s(work: Any) -> float:
+        work()  # warm-up: first-call allocations
+        timings = []
+        for _ in range(PROBE_REPEATS):
+            start = time.perf_counter()
+            work()
+            timings.append(time.perf_counter() - start)
+        return statistics.median(timings)
+
     backend = make_backend("hf", **model_args("hf", eval_recipe.model), batch_size=len(prompts))
-    backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=2))  # warm-up: first-call allocations
-    start = time.perf_counter()
-    backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens))
-    generate_s = time.perf_counter() - start
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens // 2)
+    generate_s = median_s(lambda: backend.generate(prompts, greedy))
 
     tokenizer = backend.tokenizer
     model_ = get_peft_model(backend.model.train(), LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
     inputs = tokenizer([tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sft_rows],
                        return_tensors="pt", padding=True)
     optimizer = torch.optim.AdamW([p for p in model_.parameters() if p.requires_grad], lr=1e-4)
-    for _ in range(2):  # the first step warms up
-        start = time.perf_counter()
+
+    def train_step() -> None:
         model_(**inputs, labels=inputs["input_ids"]).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        train_s = time.perf_counter() - start
-    probe = generate_s + train_s
+
+    train_s = median_s(train_step)
+    probe = {"generate_s": round(generate_s, 3), "train_s": round(train_s, 3)}
     stored = {}
     try:
         stored = json.loads(cache.read_text())
@@ -159,6 +207,6 @@ def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[d
         pass
     stored = stored if isinstance(stored, dict) else {}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"probe_s": round(probe, 3), "measured_at": round(time.time())}
+    entry = {**probe, "measured_at": round(time.time())}
     cache.write_text(json.dumps({**stored, machine_key(model): entry}, indent=2))
     return probe
