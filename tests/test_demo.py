@@ -179,6 +179,32 @@ def test_the_plan_scales_with_the_measured_machine():
     assert plan(600, 1.0)[0]["distill_steps"] == demo_timing.DISTILL_STEPS
 
 
+def test_grpo_is_replanned_to_the_pace_of_the_first_stages():
+    """A probe can read a VM faster than it then runs (a burst after idle): when GRPO starts, the stages that ran
+    say how much slower this run goes, and GRPO takes what the budget leaves at that pace (injected walls, never a
+    clock): the same steps when the first stages kept their estimate, fewer when they ran slow, more when fast."""
+    from r1lite.tools import demo_timing
+
+    speed = (0.9, 1.1)
+    p, _ = demo_timing.plan(20, speed, sft_steps=8, convert=False, calibrate=False)
+    estimates = demo_timing.stage_estimates(p, speed)
+    first = ("eval_base", "sft", "eval_sft")
+
+    def replan(pace: float) -> tuple[int, float, float]:
+        walls = {stage: pace * estimates[stage] for stage in first}
+        return demo_timing.replan_grpo(p, speed, 20, sum(walls.values()), walls)
+
+    steps, slowdown, estimate = replan(1.0)
+    assert slowdown == pytest.approx(1.0) and steps == p["grpo_steps"]
+    assert estimate == pytest.approx(demo_timing.estimate_s(p, speed))
+    slow_steps, slow_down, slow_estimate = replan(1.4)
+    assert slow_down == pytest.approx(1.4) and demo_timing.GRPO_STEPS[0] <= slow_steps < steps
+    assert slow_estimate <= 20 * 60 * (1 - demo_timing.MARGIN)  # the promise kept at the slower pace
+    fast_steps = replan(0.7)[0]
+    assert fast_steps > steps
+    assert replan(0.05)[0] == demo_timing.GRPO_STEPS[1] and replan(10.0)[0] == demo_timing.GRPO_STEPS[0]
+
+
 def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
     """A probe is reused on the same machine only while it is fresh: an old one (perhaps taken under load) or one
     from before probes were dated is measured again, so a busy moment does not skew every later estimate."""

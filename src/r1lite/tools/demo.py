@@ -182,6 +182,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
              data_dir: str | None = None, model: str = "smollm2-135m", grpo_steps: int | None = None,
              distill_steps: int | None = None, safety_prompts: int | None = None, recalibrate: bool = False) -> Path:
     setup_env()
+    began = time.time()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or str(BUNDLED_DIR)  # the benchmarks shipped in the package
@@ -211,10 +212,18 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
              "machine's time)" if isinstance(speed, dict) else ""))
     for line in state.get("scaled_down", []):
         print(f"  scaled down to fit {minutes:g} min: {line}")
+    ran_now: dict[str, float] = {}  # stage walls of this invocation: what the GRPO replan reads
     for i, stage in enumerate(STAGES, 1):
         if _finished(stage, out):
             print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
             continue
+        if stage == "grpo" and not grpo_steps and not model.startswith("tiny:") and len(ran_now) == 3 and not (
+                out / "grpo").exists():  # a fresh GRPO after three stages timed here (not a resumed one)
+            p = replan_grpo(state, p, minutes, time.time() - began, ran_now)
+            overrides = stage_overrides(out, model, seed, data_dir, p)
+            recipes = stage_recipes(overrides, demo_distill.waiting(out))
+            state["commands"] = {s: command(s, o) for s, o in overrides.items()}
+            state_path.write_text(json.dumps(state, indent=2))  # a GRPO killed from here resumes with these steps
         if stage not in recipes and stage in overrides:  # its input exists now: what generate_traces kept decides
             overrides = stage_overrides(out, model, seed, data_dir, p)
             recipes = stage_recipes(overrides, demo_distill.waiting(out))
@@ -225,7 +234,7 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         print(f"[{i}/{len(STAGES)}] {stage} ...")
         start = time.time()
         module(stage.split("_")[0]).run(recipes[stage])
-        state["wall_s"][stage] = round(time.time() - start, 1)
+        state["wall_s"][stage] = ran_now[stage] = round(time.time() - start, 1)
         state_path.write_text(json.dumps(state, indent=2))
     state["think_prefilled"] = {stage: think_prefilled(recipes[stage].model.model_name_or_path)
                                 for stage in STAGES if stage.startswith("eval")}
@@ -234,6 +243,25 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
     print(demo_report.headline(out))
     print(f"report: {report}")
     return out
+
+
+def replan_grpo(state: dict[str, Any], p: dict[str, int], minutes: float, elapsed_s: float,
+                walls: dict[str, float]) -> dict[str, int]:
+    """GRPO's steps re-fitted to the pace the first stages ran at (demo_timing.replan_grpo), recorded in `state`
+    (its plan too, so a killed GRPO resumes with the same step count) and said."""
+    c = state.get("calibration") or {}
+    speed = (c["speed"]["generate"], c["speed"]["train"]) if isinstance(c.get("speed"), dict) else 1.0
+    steps, slowdown, estimate = demo_timing.replan_grpo(p, speed, minutes, elapsed_s, walls)
+    state["replanned"] = {"grpo_steps": [p["grpo_steps"], steps], "slowdown": round(slowdown, 3),
+                          "estimate_s": round(estimate, 1)}
+    p = {**p, "grpo_steps": steps}
+    state["plan"] = p
+    state["scaled_down"] = [line for line in state.get("scaled_down", []) if not line.startswith("GRPO")] + (
+        [f"GRPO steps {demo_timing.FULL_GRPO_STEPS} -> {steps}"] if steps < demo_timing.FULL_GRPO_STEPS else [])
+    print(f"r1lite demo: the first stages took {slowdown:.2f}x their estimate; GRPO replanned "
+          f"{state['replanned']['grpo_steps'][0]} -> {steps} steps, estimate now {estimate / 60:.1f} min"
+          + (" (GRPO at its floor: late)" if estimate > minutes * 60 else ""))
+    return p
 
 
 def think_prefilled(model: str) -> bool:

@@ -107,6 +107,7 @@ def collect(out: Path, state: dict[str, Any]) -> dict[str, Any]:
                        distill_steps=plan.get("distill_steps"), r1_format=held_out["eval_distill"]["r1_format"]["mean"])
     return {"model": state.get("model"), "seed": state.get("seed"), "plan": state.get("plan"),
             "commands": state.get("commands", {}), "estimate_s": state.get("estimate_s"),
+            "replanned": state.get("replanned"),
             "scaled_down": state.get("scaled_down", []), "calibration": state.get("calibration"),
             "think_prefilled": prefilled, "wall_s": state.get("wall_s", {}), "evals": evals, "held_out": held_out,
             "gains": gains, "distill": distill, "safety": demo_safety.refusals(out, list(evals)),
@@ -240,8 +241,12 @@ def headline(out: Path) -> str:
                      "the think block and then box an answer.")
     total = sum(data["wall_s"].values())
     if data.get("estimate_s"):
+        replanned = data.get("replanned")
         lines.append(f"\nWall time of all stages: {total / 60:.1f} min (estimated at the start: "
-                     f"{data['estimate_s'] / 60:.1f} min).")
+                     f"{data['estimate_s'] / 60:.1f} min" + (
+                         f"; when GRPO started, after the first stages ran {replanned['slowdown']:.2f}x their "
+                         f"estimate: {replanned['estimate_s'] / 60:.1f} min, GRPO {replanned['grpo_steps'][0]} -> "
+                         f"{replanned['grpo_steps'][1]} steps" if replanned else "") + ").")
     if data.get("scaled_down"):
         lines.append(f"Scaled down to fit the time: {'; '.join(data['scaled_down'])}.")
     return "\n".join(lines)
@@ -315,6 +320,11 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts.append(f"| **total** | {sum(data['wall_s'].values()):.0f} |")
     if data.get("estimate_s"):
         parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
+    if data.get("replanned"):
+        r = data["replanned"]
+        parts += ["", f"Replanned when GRPO started: the stages before it took {r['slowdown']:.2f}x their estimate, "
+                      f"so GRPO got {r['grpo_steps'][1]} steps (planned {r['grpo_steps'][0]}) and the estimate became "
+                      f"{r['estimate_s']:.0f} s."]
     c = data.get("calibration") or {}
     if isinstance(c.get("probe"), dict):  # a run folder from before the two-part probe has one number: not shown
         probe, ref, speed = c["probe"], c["reference_probe"], c["speed"]

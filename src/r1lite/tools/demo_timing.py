@@ -73,20 +73,50 @@ def cost_s(key: str, speed: Speed = 1.0) -> float:
     return COST[key] * (share * train + (1 - share) * generate)
 
 
-def work(p: dict[str, int], calibrate: bool = False) -> dict[str, float]:
-    """Units of each COST entry in plan `p` (conversion apart)."""
+def stage_units(p: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Per demo stage, the units of each COST entry it spends under plan `p` (conversion and calibration apart)."""
     samples = 2 * p["eval_n"] + p["safety_n"]  # each model answers the HarmBench prompts too
-    return {"eval_start": 1 + TRAINED_EVALS, "eval_base_sample": samples, "eval_sample": TRAINED_EVALS * samples,
-            "sft_start": 1, "sft_step": p["sft_steps"], "grpo_start": 1, "filter_sample": p["filter_samples"],
-            "grpo_step": p["grpo_steps"], "generate_start": 1, "generate_sample": TRACE_SAMPLES,
-            "sft_traces_start": 1, "sft_traces_step": p["trace_sft_steps"], "distill_start": 1,
-            "distill_step": p["distill_steps"], "report": 1, "calibrate": int(calibrate)}
+    trained_eval = {"eval_start": 1, "eval_sample": samples}
+    return {"eval_base": {"eval_start": 1, "eval_base_sample": samples},
+            "sft": {"sft_start": 1, "sft_step": p["sft_steps"]},
+            "eval_sft": trained_eval,
+            "grpo": {"grpo_start": 1, "filter_sample": p["filter_samples"], "grpo_step": p["grpo_steps"]},
+            "eval_grpo": trained_eval,
+            "generate_traces": {"generate_start": 1, "generate_sample": TRACE_SAMPLES},
+            "sft_traces": {"sft_traces_start": 1, "sft_traces_step": p["trace_sft_steps"]},
+            "distill": {"distill_start": 1, "distill_step": p["distill_steps"]},
+            "eval_distill": trained_eval,
+            "report": {"report": 1}}
+
+
+def stage_estimates(p: dict[str, int], speed: Speed = 1.0) -> dict[str, float]:
+    """Seconds of each demo stage under plan `p` on a machine of `speed`."""
+    return {stage: sum(n * cost_s(key, speed) for key, n in units.items())
+            for stage, units in stage_units(p).items()}
 
 
 def estimate_s(p: dict[str, int], speed: Speed = 1.0, convert: bool = False, calibrate: bool = False) -> float:
     """The demo's wall time for plan `p` on a machine of `speed` (see Speed); `convert` and `calibrate`: a first
     run also converts the GGUF model and measures the machine."""
-    return convert * COST["convert"] + sum(n * cost_s(key, speed) for key, n in work(p, calibrate).items())
+    return (convert * COST["convert"] + calibrate * cost_s("calibrate", speed)
+            + sum(stage_estimates(p, speed).values()))
+
+
+def replan_grpo(p: dict[str, int], speed: Speed, minutes: float, elapsed_s: float,
+                walls: dict[str, float]) -> tuple[int, float, float]:
+    """GRPO's steps, re-fitted when GRPO starts: (steps, the stages' slowdown so far, the new total estimate).
+    A short probe can read a VM faster than it then runs (a burst after idle; a neighbour that arrives later), so
+    the stages that ran (`walls`, seconds, in this process: `elapsed_s` since the demo began) show how much slower
+    than estimated this run goes; GRPO takes what the rest of the budget leaves at that pace, within GRPO_STEPS."""
+    estimates = stage_estimates(p, speed)
+    slowdown = sum(walls.values()) / sum(estimates[stage] for stage in walls)
+    rest = {**p, "grpo_steps": 0}
+    after = [stage for stage in estimates if stage not in walls]
+    fixed = slowdown * sum(stage_estimates(rest, speed)[stage] for stage in after)
+    left = minutes * 60 * (1 - MARGIN) - elapsed_s - fixed
+    step = slowdown * cost_s("grpo_step", speed)
+    steps = max(GRPO_STEPS[0], min(GRPO_STEPS[1], int(left // step)))
+    return steps, slowdown, elapsed_s + fixed + steps * step
 
 
 def speed_of(probe: dict[str, float]) -> tuple[float, float]:
