@@ -11,7 +11,7 @@ Every evaluation also asks a few HarmBench behaviours and counts refusals (demo_
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
 cached), GRPO's steps and the held-out sizes are planned to --minutes (the distillation branch is a fixed cost), and
 the estimate and what was scaled down are printed before the first stage and shown in the report beside each stage's
-wall time. When rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is
+wall time; when GRPO starts its steps are re-fitted to the pace the first three stages actually ran at. When rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is
 distilled on-policy from the base model, and the report says so.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
@@ -156,7 +156,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     probe, start = None if recalibrate else demo_timing.cached_probe(cache, model), time.time()
     measured = probe is None
     if measured:
-        print("r1lite demo: measuring this machine (one greedy batch and one training step of the model) ...")
+        print("r1lite demo: measuring this machine (greedy batches and training steps of the model) ...")
         full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0]}
         recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full), demo_distill.waiting(out))
         held_out = module("eval").load_rows(recipes["eval_base"])[:demo_timing.PROBE_PROMPTS]

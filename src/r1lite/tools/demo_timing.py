@@ -1,13 +1,16 @@
-"""The demo's time promise: measure this machine at the start, then plan the work to `--minutes`.
+"""The demo's time promise: measure this machine at the start, plan the work to `--minutes`, re-fit GRPO when it starts.
 
-    calibrate (a timed greedy batch and a timed LoRA training step of the real model; cached per machine and model)
-      -> speed = probe seconds / REFERENCE_PROBE's (generation, training) -> plan (eval sizes, GRPO and distillation steps) -> estimate_s
+    calibrate (a greedy batch and a LoRA training step of the real model, medians of 3; cached per boot and model)
+      -> speed = (generation, training) seconds / REFERENCE_PROBE's -> plan (eval sizes, GRPO steps) -> estimate_s
+      -> after eval_base, sft, eval_sft: replan_grpo (their walls against their estimates: the run's real pace)
 
-Every cost in COST was measured on the reference run (benchmarks/RESULTS.md) together with that machine's probe
-time; on another machine, or on the same one under load, every part scales by the probe ratio. The plan scales the
-work, not the promise: GRPO takes the budget left after the fixed stages (the distillation branch is one of them:
-its traces, warm start and DISTILL_STEPS on-policy steps); on a slow machine GRPO's steps fall first, then the held-out
-sets shrink, down to GRPO's floor below which the demo shows nothing (then the estimate says it will be late).
+Every cost in COST was measured on the reference runs (benchmarks/RESULTS.md) together with that machine's probe;
+on another machine, or on the same one under load, each cost's training share scales by the probe's training ratio
+and the rest by its generation ratio. The plan scales the work, not the promise: GRPO takes the budget left after the
+fixed stages (the distillation branch is one of them: its traces, warm start and DISTILL_STEPS on-policy steps); on a
+slow machine GRPO's steps fall first, then the held-out sets shrink, down to GRPO's floor below which the demo shows
+nothing (then the estimate says it will be late). A VM can run slower than a short probe after idle says (it bursts);
+the replan at GRPO's start absorbs that within GRPO's step range.
 """
 
 from __future__ import annotations
@@ -19,19 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Reference seconds: the default demo's stages on an otherwise idle 2-core VM at 2 threads (seeds 0 and 1,
-# 2026-12-07 12:37-12:59 UTC, benchmarks/RESULTS.md: stage walls and per-step times from their logs, averaged; stages
-# of one run varied +-20% against the other's on that noisy host), per stage start (model load, trainer build) and per
-# unit of work. Eval samples are greedy, <= 64 tokens (HarmBench 32), batches of 64 (the base model runs to the limit
+# Reference seconds: the default demo's stages on an otherwise idle 2-core VM at 2 threads, per stage start (model
+# load, trainer build) and per unit of work. Fitted to four runs of 2026-12-07 13:14-14:09 UTC (seeds 0, 0, 1, 2;
+# benchmarks/RESULTS.md), each stage's wall divided by its run's probe ratios, so that every stage keeps its measured
+# share of the first three stages' time (what replan_grpo extrapolates from): across the runs that share varied by
+# +-10% a stage. Eval samples are greedy, <= 64 tokens (HarmBench 32), batches of 64 (the base model runs to the limit
 # on half its answers, trained ones stop at ~31 tokens); the filter samples 4 answers per candidate prompt at <= 48
 # tokens; a GRPO step is 16 completions (generation ~half, training the rest). The distillation branch
 # (demo_distill): the GRPO teacher samples TRACE_SAMPLES answers to training prompts (start: base + two adapters
 # merged), the base model is SFT'd on the kept ones for TRACE_SFT_STEPS steps (batch 8, LoRA r16), then a distillation
 # step samples 8 student answers of <= 40 tokens, runs the teacher over them and updates the student.
-COST = {"convert": 30, "calibrate": 32, "eval_start": 3, "eval_base_sample": 0.397, "eval_sample": 0.235,
-        "sft_start": 2, "sft_step": 7.5, "grpo_start": 4.8, "filter_sample": 0.353, "grpo_step": 22.0,
-        "generate_start": 8, "generate_sample": 0.284, "sft_traces_start": 2, "sft_traces_step": 4.3,
-        "distill_start": 6.3, "distill_step": 13.1, "report": 3}
+COST = {"convert": 30, "calibrate": 24, "eval_start": 3.8, "eval_base_sample": 0.402, "eval_sample": 0.295,
+        "sft_start": 2, "sft_step": 6.29, "grpo_start": 5.9, "filter_sample": 0.361, "grpo_step": 26.9,
+        "generate_start": 8.4, "generate_sample": 0.300, "sft_traces_start": 2.2, "sft_traces_step": 4.75,
+        "distill_start": 7.4, "distill_step": 15.3, "report": 3}
 # Share of each cost that is training (LoRA forward/backward, or sampling through an unmerged LoRA, which slows with
 # it), scaled by the probe's training ratio; the rest is generation of a merged model, scaled by its generation ratio.
 # A GRPO step measured half and half (benchmarks/grpo_step_overhead.py: generate 10.3 s, train 10.2 s).
@@ -39,9 +43,9 @@ TRAIN_SHARE = {"convert": 0.0, "calibrate": 0.35, "eval_start": 0.5, "eval_base_
                "sft_start": 0.5, "sft_step": 1.0, "grpo_start": 0.5, "filter_sample": 0.7, "grpo_step": 0.5,
                "generate_start": 0.5, "generate_sample": 0.0, "sft_traces_start": 0.5, "sft_traces_step": 1.0,
                "distill_start": 0.5, "distill_step": 0.5, "report": 0.5}
-# calibrate()'s probe on that VM: the median of three probes taken between those runs and the next ones (one timing
-# each varied 2x there: 6.7-9.3 s and 5.1-5.7 s with three timings each)
-REFERENCE_PROBE = {"generate_s": 7.99, "train_s": 5.24}
+# calibrate()'s probe on that VM, as it reads at a demo's start: the probes of those runs, scaled so that their first
+# three stages took their estimate on average (a short probe there read 1.15-1.47x faster than the stages then ran)
+REFERENCE_PROBE = {"generate_s": 5.98, "train_s": 3.92}
 FILTER_SAMPLES = 48 * 4  # the GRPO recipe's candidate prompts x difficulty_filter.num_samples
 GRPO_STEPS = (8, 48)  # fewer steps than 8 show no gain; more than 48 only on a fast machine's long budget
 FULL_GRPO_STEPS = 16  # the full demo's GRPO (recipes/demo/grpo.yaml's max_steps): fewer is "scaled down"
@@ -53,7 +57,7 @@ TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, th
 EVAL_N = (64, 48, 32)  # held-out problems per family: full, then scaled down tier by tier on a slower machine
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
-PROBE_REPEATS = 3  # timings per probe part, the median kept
+PROBE_REPEATS = 1  # timings per probe part after its warm-up (the median of more cost ~20 s; replan_grpo corrects the noise)
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
 
 
