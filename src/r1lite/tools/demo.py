@@ -11,8 +11,9 @@ Every evaluation also asks a few HarmBench behaviours and counts refusals (demo_
 Time: the machine is measured at the start (demo_timing: a timed greedy batch and training step of the model,
 cached), GRPO's steps and the held-out sizes are planned to --minutes (the distillation branch is a fixed cost), and
 the estimate and what was scaled down are printed before the first stage and shown in the report beside each stage's
-wall time; when GRPO starts its steps are re-fitted to the pace the first three stages actually ran at. When rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is
-distilled on-policy from the base model, and the report says so.
+wall time; when GRPO starts its steps are re-fitted to the pace the first three stages actually ran at. When
+rejection sampling keeps no trace (a tiny random model), the warm start is skipped, the student is distilled
+on-policy from the base model, and the report says so.
 
     r1lite demo [--minutes 10] [--output_dir runs/demo] [--seed 0] [--data_dir DIR] [--model smollm2-135m]
                 [--grpo_steps N] [--distill_steps N] [--safety_prompts N] [--recalibrate]

@@ -19,7 +19,7 @@ from r1lite.data import read_jsonl
 from r1lite.eval import mean_ci, paired_diff_ci, pyplot, read_records, save
 from r1lite.recipe import to_dict
 from r1lite.rewards import r1_format
-from r1lite.tools import demo_distill, demo_safety
+from r1lite.tools import demo_distill, demo_safety, demo_timing
 from r1lite.train import SUMMARY
 
 EVALS = {"eval_base": "base", "eval_sft": "after SFT", "eval_grpo": "after GRPO", "eval_distill": "distilled student"}
@@ -266,7 +266,7 @@ def _samples(out: Path, stage: str, n: int = 2) -> list[dict[str, Any]]:
 def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: list[Path]) -> str:
     curves = data["grpo_curves"]
     parts = [f"# r1lite demo: {data['model']}", "",
-             "DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
+             ("DeepSeek-R1's recipe at toy scale: evaluate the base model, a short cold-start SFT on code-made "
              "R1-format traces (`<think>` reasoning `</think>` then the boxed answer), evaluate, GRPO with rule "
              "rewards, evaluate; then R1's last step: the GRPO model (teacher) distilled into the untouched base "
              "model (student), off-policy then on-policy: the teacher's rejection-sampled traces (right and in R1 "
@@ -275,7 +275,7 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
              "also asks a few HarmBench behaviours and counts refusals (the safety column). Held-out problems come "
              "from the synthetic test split, disjoint from all training data. R1 format: one closed, non-empty think block, then a boxed answer (what the format reward pays "
              "for); boxed anywhere: a box with or without it; truncated: the completion hit the token limit "
-             "without ending.", "",
+             "without ending."), "",
              "## Headline", "", headline(out), ""]
     if curves["step"]:
         first, last = _first_last(curves["reward"])
@@ -287,10 +287,10 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts += _rewards_section(data.get("rewards_fired", {}))
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Every benchmark at each stage", "",
-              "pass@1: the grader's verdict on the final answer, boxed or not; correct in box: right and inside "
-              "`\\boxed{}`; boxed anywhere: the final answer has a box, right or wrong.", "",
-              "| stage | benchmark | problems | pass@1 | correct in box | correct anywhere | boxed anywhere | truncated | "
-              "mean tokens |",
+              ("pass@1: the grader's verdict on the final answer, boxed or not; correct in box: right and inside "
+              "`\\boxed{}`; boxed anywhere: the final answer has a box, right or wrong."), "",
+              ("| stage | benchmark | problems | pass@1 | correct in box | correct anywhere | boxed anywhere | truncated | "
+              "mean tokens |"),
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, scores in data["evals"].items():
         for bench, s in scores.items():
@@ -313,31 +313,12 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
                 mark += ", truncated" if r["truncated"] else ""
                 parts += [f"`{r['prompt']}` (gold {r['gold']}, {mark}):", "", "```",
                           (opened + r["response"]).strip()[:400], "```", ""]
-    parts += ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
-    parts += [f"| {stage} | {sec:.0f} |" for stage, sec in data["wall_s"].items()]
-    if data.get("difficulty_filter"):
-        parts.append(f"| (of which GRPO's difficulty filter) | {data['difficulty_filter']['wall_s']:.0f} |")
-    parts.append(f"| **total** | {sum(data['wall_s'].values()):.0f} |")
-    if data.get("estimate_s"):
-        parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
-    if data.get("replanned"):
-        r = data["replanned"]
-        parts += ["", f"Replanned when GRPO started: the stages before it took {r['slowdown']:.2f}x their estimate, "
-                      f"so GRPO got {r['grpo_steps'][1]} steps (planned {r['grpo_steps'][0]}) and the estimate became "
-                      f"{r['estimate_s']:.0f} s."]
-    c = data.get("calibration") or {}
-    if isinstance(c.get("probe"), dict):  # a run folder from before the two-part probe has one number: not shown
-        probe, ref, speed = c["probe"], c["reference_probe"], c["speed"]
-        parts += ["", (f"Machine probe ({'measured at the start' if c['measured_now'] else 'cached from an earlier run'}"
-                       f"): a greedy batch of the model {probe['generate_s']:.1f} s and a LoRA training step "
-                       f"{probe['train_s']:.1f} s, against {ref['generate_s']:.1f} s and {ref['train_s']:.1f} s on the "
-                       f"reference machine: every stage was planned at {speed['generate']:.2f}x its reference time "
-                       f"for generation and {speed['train']:.2f}x for training.")]
+    parts += demo_timing.report_section(data)
     parts += ["", "## Reproduce", "", "```",
-              f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
+              (f"r1lite demo --output_dir {out} --seed {data['seed']} --minutes {data.get('minutes') or 10} "
               f"--model {data['model']} --grpo_steps {(data.get('plan') or {}).get('grpo_steps')} "
               f"--distill_steps {(data.get('plan') or {}).get('distill_steps')} "
-              f"--safety_prompts {(data.get('plan') or {}).get('safety_n')}",
+              f"--safety_prompts {(data.get('plan') or {}).get('safety_n')}"),
               f"# or stage by stage, the same {len(data.get('commands', {}))} commands the demo ran:",
               *[data["commands"][stage] for stage in data.get("commands", {})],
               "```", "", "## Recipes used (resolved)", ""]

@@ -244,3 +244,30 @@ def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[d
     entry = {**probe, "measured_at": round(time.time())}
     cache.write_text(json.dumps({**stored, machine_key(model): entry}, indent=2))
     return probe
+
+
+def report_section(data: dict[str, Any]) -> list[str]:
+    """The demo report's time section (Markdown lines): each stage's wall time, the estimate printed at the start,
+    the replan at GRPO's start and the probe it all scaled by."""
+    walls = data["wall_s"]
+    parts = ["## Wall time per stage", "", "| stage | seconds |", "|---|---:|"]
+    parts += [f"| {stage} | {sec:.0f} |" for stage, sec in walls.items()]
+    if data.get("difficulty_filter"):
+        parts.append(f"| (of which GRPO's difficulty filter) | {data['difficulty_filter']['wall_s']:.0f} |")
+    parts.append(f"| **total** | {sum(walls.values()):.0f} |")
+    if data.get("estimate_s"):
+        parts += ["", f"Estimated at the start: {data['estimate_s']:.0f} s."]
+    if data.get("replanned"):
+        r = data["replanned"]
+        parts += ["", (f"Replanned when GRPO started: the stages before it took {r['slowdown']:.2f}x their estimate, "
+                       f"so GRPO got {r['grpo_steps'][1]} steps (planned {r['grpo_steps'][0]}) and the estimate "
+                       f"became {r['estimate_s']:.0f} s.")]
+    c = data.get("calibration") or {}
+    if isinstance(c.get("probe"), dict):  # a run folder from before the two-part probe has one number: not shown
+        probe, ref, speed = c["probe"], c["reference_probe"], c["speed"]
+        parts += ["", (f"Machine probe ({'measured at the start' if c['measured_now'] else 'cached from an earlier run'}"
+                       f"): a greedy batch of the model {probe['generate_s']:.1f} s and a LoRA training step "
+                       f"{probe['train_s']:.1f} s, against {ref['generate_s']:.1f} s and {ref['train_s']:.1f} s on the "
+                       f"reference machine: every stage was planned at {speed['generate']:.2f}x its reference time "
+                       f"for generation and {speed['train']:.2f}x for training.")]
+    return parts
