@@ -205,6 +205,26 @@ def test_grpo_is_replanned_to_the_pace_of_the_first_stages():
     assert replan(0.05)[0] == demo_timing.GRPO_STEPS[1] and replan(10.0)[0] == demo_timing.GRPO_STEPS[0]
 
 
+def test_the_report_says_what_the_time_plan_did():
+    """The report's time section: every stage's wall time and their total, the estimate printed at the start, the
+    replan at GRPO's start and the two-part probe; a run folder from before the two-part probe shows no probe line."""
+    from r1lite.tools import demo_timing
+
+    state = {"wall_s": {"calibrate": 21.0, "eval_base": 42.0, "grpo": 271.4}, "estimate_s": 536.2,
+             "replanned": {"grpo_steps": [9, 10], "slowdown": 1.01, "estimate_s": 560.6},
+             "calibration": {"probe": {"generate_s": 4.38, "train_s": 2.81}, "measured_now": True,
+                             "reference_probe": {"generate_s": 5.98, "train_s": 3.92},
+                             "speed": {"generate": 0.733, "train": 0.716}}}
+    text = "\n".join(demo_timing.report_section(state))
+    assert "| grpo | 271 |" in text and "| **total** | 334 |" in text
+    assert "Estimated at the start: 536 s." in text
+    assert "took 1.01x their estimate, so GRPO got 10 steps (planned 9) and the estimate became 561 s" in text
+    assert "0.73x its reference time for generation and 0.72x for training" in text
+    old = {**state, "replanned": None, "calibration": {"probe_s": 10.6, "speed": 0.875, "measured_now": True}}
+    assert "Replanned" not in "\n".join(demo_timing.report_section(old))
+    assert "Machine probe" not in "\n".join(demo_timing.report_section(old))
+
+
 def test_calibration_is_cached_per_machine_and_expires(tmp_path, monkeypatch):
     """A probe is reused on the same machine only while it is fresh: an old one (perhaps taken under load) or one
     from before probes were dated is measured again, so a busy moment does not skew every later estimate."""
