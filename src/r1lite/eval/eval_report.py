@@ -93,8 +93,8 @@ def markdown_table(results: dict[str, Any], examples: bool = False) -> str:
     if not math:
         return f"### {results['model']}\n\n{judged}"
     lines = [f"### {results['model']}", "",
-             ("| benchmark | problems | k | pass@1 % (95% CI) | maj@k % | pass@k % | correct in box % | correct anywhere % "
-             "| boxed % | truncated % | mean tokens |"),
+             ("| benchmark | problems | k | pass@1 % (95% CI) | maj@k % | pass@k % | correct in box % "
+              "| correct anywhere % | boxed % | truncated % | mean tokens |"),
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for bench, s in math.items():
         k = s["num_samples"]

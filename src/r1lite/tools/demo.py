@@ -157,7 +157,7 @@ def machine_plan(out: Path, model: str, minutes: float, seed: int, data_dir: str
     probe, start = None if recalibrate else demo_timing.cached_probe(cache, model), time.time()
     measured = probe is None
     if measured:
-        print("r1lite demo: measuring this machine (greedy batches and training steps of the model) ...")
+        print("r1lite demo: measuring this machine (a greedy batch and a training step of the model) ...")
         full = {**TINY_PLAN, "eval_n": demo_timing.EVAL_N[0]}
         recipes = stage_recipes(stage_overrides(out, model, seed, data_dir, full), demo_distill.waiting(out))
         held_out = module("eval").load_rows(recipes["eval_base"])[:demo_timing.PROBE_PROMPTS]
@@ -218,8 +218,8 @@ def run_demo(output_dir: str | Path = "runs/demo", minutes: float = 10, seed: in
         if _finished(stage, out):
             print(f"[{i}/{len(STAGES)}] {stage}: already done, skipped")
             continue
-        if stage == "grpo" and not grpo_steps and not model.startswith("tiny:") and len(ran_now) == 3 and not (
-                out / "grpo").exists():  # a fresh GRPO after three stages timed here (not a resumed one)
+        if stage == "grpo" and not grpo_steps and state.get("calibration") and len(ran_now) == 3 and not (
+                out / "grpo").exists():  # a measured plan, a fresh GRPO, three stages timed here (not resumed)
             p = replan_grpo(state, p, minutes, time.time() - began, ran_now)
             overrides = stage_overrides(out, model, seed, data_dir, p)
             recipes = stage_recipes(overrides, demo_distill.waiting(out))
@@ -250,8 +250,7 @@ def replan_grpo(state: dict[str, Any], p: dict[str, int], minutes: float, elapse
                 walls: dict[str, float]) -> dict[str, int]:
     """GRPO's steps re-fitted to the pace the first stages ran at (demo_timing.replan_grpo), recorded in `state`
     (its plan too, so a killed GRPO resumes with the same step count) and said."""
-    c = state.get("calibration") or {}
-    speed = (c["speed"]["generate"], c["speed"]["train"]) if isinstance(c.get("speed"), dict) else 1.0
+    speed = state["calibration"].get("speed", 1.0)
     steps, slowdown, estimate = demo_timing.replan_grpo(p, speed, minutes, elapsed_s, walls)
     state["replanned"] = {"grpo_steps": [p["grpo_steps"], steps], "slowdown": round(slowdown, 3),
                           "estimate_s": round(estimate, 1)}

@@ -241,12 +241,12 @@ def headline(out: Path) -> str:
                      "the think block and then box an answer.")
     total = sum(data["wall_s"].values())
     if data.get("estimate_s"):
-        replanned = data.get("replanned")
+        r = data.get("replanned")
+        replan = (f"; when GRPO started, after the first stages ran {r['slowdown']:.2f}x their estimate: "
+                  f"{r['estimate_s'] / 60:.1f} min, GRPO {r['grpo_steps'][0]} -> {r['grpo_steps'][1]} steps"
+                  if r else "")
         lines.append(f"\nWall time of all stages: {total / 60:.1f} min (estimated at the start: "
-                     f"{data['estimate_s'] / 60:.1f} min" + (
-                         f"; when GRPO started, after the first stages ran {replanned['slowdown']:.2f}x their "
-                         f"estimate: {replanned['estimate_s'] / 60:.1f} min, GRPO {replanned['grpo_steps'][0]} -> "
-                         f"{replanned['grpo_steps'][1]} steps" if replanned else "") + ").")
+                     f"{data['estimate_s'] / 60:.1f} min{replan}).")
     if data.get("scaled_down"):
         lines.append(f"Scaled down to fit the time: {'; '.join(data['scaled_down'])}.")
     return "\n".join(lines)
@@ -288,9 +288,9 @@ def markdown(out: Path, data: dict[str, Any], recipes: dict[str, Any], images: l
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     parts += ["## Every benchmark at each stage", "",
               ("pass@1: the grader's verdict on the final answer, boxed or not; correct in box: right and inside "
-              "`\\boxed{}`; boxed anywhere: the final answer has a box, right or wrong."), "",
-              ("| stage | benchmark | problems | pass@1 | correct in box | correct anywhere | boxed anywhere | truncated | "
-              "mean tokens |"),
+               "`\\boxed{}`; boxed anywhere: the final answer has a box, right or wrong."), "",
+              ("| stage | benchmark | problems | pass@1 | correct in box | correct anywhere | boxed anywhere | "
+               "truncated | mean tokens |"),
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, scores in data["evals"].items():
         for bench, s in scores.items():

@@ -1,6 +1,6 @@
 """The demo's time promise: measure this machine at the start, plan the work to `--minutes`, re-fit GRPO when it starts.
 
-    calibrate (a greedy batch and a LoRA training step of the real model, medians of 3; cached per boot and model)
+    calibrate (a greedy batch and a LoRA training step of the real model, each after a warm-up; cached per boot)
       -> speed = (generation, training) seconds / REFERENCE_PROBE's -> plan (eval sizes, GRPO steps) -> estimate_s
       -> after eval_base, sft, eval_sft: replan_grpo (their walls against their estimates: the run's real pace)
 
@@ -36,9 +36,9 @@ COST = {"convert": 30, "calibrate": 24, "eval_start": 3.8, "eval_base_sample": 0
         "sft_start": 2, "sft_step": 6.29, "grpo_start": 5.9, "filter_sample": 0.361, "grpo_step": 26.9,
         "generate_start": 8.4, "generate_sample": 0.300, "sft_traces_start": 2.2, "sft_traces_step": 4.75,
         "distill_start": 7.4, "distill_step": 15.3, "report": 3}
-# Share of each cost that is training (LoRA forward/backward, or sampling through an unmerged LoRA, which slows with
-# it), scaled by the probe's training ratio; the rest is generation of a merged model, scaled by its generation ratio.
-# A GRPO step measured half and half (benchmarks/grpo_step_overhead.py: generate 10.3 s, train 10.2 s).
+# Share of each cost that scales with the probe's training ratio; the rest scales with its generation ratio. Training
+# steps are all training; a GRPO step measured half and half (benchmarks/grpo_step_overhead.py: generate 10.3 s, train
+# 10.2 s); the difficulty filter's sampling slowed across hosts more like training than like the evals (fitted: 0.7).
 TRAIN_SHARE = {"convert": 0.0, "calibrate": 0.35, "eval_start": 0.5, "eval_base_sample": 0.0, "eval_sample": 0.0,
                "sft_start": 0.5, "sft_step": 1.0, "grpo_start": 0.5, "filter_sample": 0.7, "grpo_step": 0.5,
                "generate_start": 0.5, "generate_sample": 0.0, "sft_traces_start": 0.5, "sft_traces_step": 1.0,
@@ -57,16 +57,20 @@ TRAINED_EVALS = 3  # held-out evals of trained models: after SFT, after GRPO, th
 EVAL_N = (64, 48, 32)  # held-out problems per family: full, then scaled down tier by tier on a slower machine
 SAFETY_PROMPTS = 16  # HarmBench prompts per evaluated model, of its 200 (`r1lite demo --safety_prompts 200`: all)
 PROBE_PROMPTS = 16
-PROBE_REPEATS = 1  # timings per probe part after its warm-up (the median of more cost ~20 s; replan_grpo corrects the noise)
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
 
 
-Speed = float | tuple[float, float]  # one ratio for all work, or (generation, training) against the reference
+# one ratio for all work, or (generation, training) against the reference, as a pair or as demo_state.json keeps it
+Speed = float | tuple[float, float] | dict[str, float]
 
 
 def factors(speed: Speed) -> tuple[float, float]:
     """(generation, training) time ratios against the reference machine."""
-    return (float(speed), float(speed)) if isinstance(speed, (int, float)) else (float(speed[0]), float(speed[1]))
+    if isinstance(speed, (int, float)):
+        return float(speed), float(speed)
+    if isinstance(speed, dict):
+        return float(speed["generate"]), float(speed["train"])
+    return float(speed[0]), float(speed[1])
 
 
 def cost_s(key: str, speed: Speed = 1.0) -> float:
@@ -198,28 +202,23 @@ def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[d
               cache: Path) -> dict[str, float]:
     """This machine's probe: seconds of a greedy batch of the eval's shape (`prompts`, held-out chats, at half its
     max_new_tokens) and of a LoRA training step of the SFT's shape (its batch of conversations), both on the real
-    model, each the median of PROBE_REPEATS timings after a warm-up (one timing of a noisy VM varied 2x within
-    minutes). Two numbers, because hosts differ in their ratio (one of this class generated about as fast as the
-    reference and trained 1.45x slower). Stored in `cache` per machine and model."""
-    import statistics
-
+    model, each timed once after a warm-up (one timing of a noisy VM can be 2x off; medians cost ~20 s more, and the
+    demo's replan_grpo corrects the pace anyway). Two numbers, because hosts differ in their ratio (one of this class
+    generated about as fast as the reference and trained 1.45x slower). Stored in `cache` per machine and model."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from r1lite.backends import SamplingParams, make_backend, model_args
 
-    def median_s(work: Any) -> float:
+    def timed_s(work: Any) -> float:
         work()  # warm-up: first-call allocations
-        timings = []
-        for _ in range(PROBE_REPEATS):
-            start = time.perf_counter()
-            work()
-            timings.append(time.perf_counter() - start)
-        return statistics.median(timings)
+        start = time.perf_counter()
+        work()
+        return time.perf_counter() - start
 
     backend = make_backend("hf", **model_args("hf", eval_recipe.model), batch_size=len(prompts))
     greedy = SamplingParams(temperature=0.0, max_new_tokens=eval_recipe.max_new_tokens // 2)
-    generate_s = median_s(lambda: backend.generate(prompts, greedy))
+    generate_s = timed_s(lambda: backend.generate(prompts, greedy))
 
     tokenizer = backend.tokenizer
     model_ = get_peft_model(backend.model.train(), LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
@@ -232,7 +231,7 @@ def calibrate(model: str, eval_recipe: Any, prompts: list[Any], sft_rows: list[d
         optimizer.step()
         optimizer.zero_grad()
 
-    train_s = median_s(train_step)
+    train_s = timed_s(train_step)
     probe = {"generate_s": round(generate_s, 3), "train_s": round(train_s, 3)}
     stored = {}
     try:
