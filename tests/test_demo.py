@@ -203,6 +203,15 @@ def test_grpo_is_replanned_to_the_pace_of_the_first_stages():
     fast_steps = replan(0.7)[0]
     assert fast_steps > steps
     assert replan(0.05)[0] == demo_timing.GRPO_STEPS[1] and replan(10.0)[0] == demo_timing.GRPO_STEPS[0]
+    # the demo reads the speed from demo_state.json: a measured plan's pair, or one ratio in an older run folder
+    slow_walls = {stage: 1.4 * estimates[stage] for stage in first}
+    for kept in ({"generate": 0.9, "train": 1.1}, 1.0):
+        state = {"calibration": {"speed": kept}, "scaled_down": ["GRPO steps 16 -> 9"]}
+        replanned = demo.replan_grpo(state, p, 20, sum(slow_walls.values()), slow_walls)
+        expected = demo_timing.replan_grpo(p, 1.0 if kept == 1.0 else speed, 20, sum(slow_walls.values()),
+                                           slow_walls)[0]
+        assert replanned["grpo_steps"] == state["plan"]["grpo_steps"] == expected
+        assert state["scaled_down"] == demo_timing.grpo_scaled_down(expected)
 
 
 def test_the_report_says_what_the_time_plan_did():

@@ -250,14 +250,15 @@ def replan_grpo(state: dict[str, Any], p: dict[str, int], minutes: float, elapse
                 walls: dict[str, float]) -> dict[str, int]:
     """GRPO's steps re-fitted to the pace the first stages ran at (demo_timing.replan_grpo), recorded in `state`
     (its plan too, so a killed GRPO resumes with the same step count) and said."""
-    speed = state["calibration"].get("speed", 1.0)
+    speed = state["calibration"]["speed"]  # {"generate": ratio, "train": ratio}; one ratio in an older run folder
+    speed = (speed["generate"], speed["train"]) if isinstance(speed, dict) else speed
     steps, slowdown, estimate = demo_timing.replan_grpo(p, speed, minutes, elapsed_s, walls)
     state["replanned"] = {"grpo_steps": [p["grpo_steps"], steps], "slowdown": round(slowdown, 3),
                           "estimate_s": round(estimate, 1)}
     p = {**p, "grpo_steps": steps}
     state["plan"] = p
-    state["scaled_down"] = [line for line in state.get("scaled_down", []) if not line.startswith("GRPO")] + (
-        [f"GRPO steps {demo_timing.FULL_GRPO_STEPS} -> {steps}"] if steps < demo_timing.FULL_GRPO_STEPS else [])
+    state["scaled_down"] = [line for line in state.get("scaled_down", [])
+                            if not line.startswith("GRPO")] + demo_timing.grpo_scaled_down(steps)
     print(f"r1lite demo: the first stages took {slowdown:.2f}x their estimate; GRPO replanned "
           f"{state['replanned']['grpo_steps'][0]} -> {steps} steps, estimate now {estimate / 60:.1f} min"
           + (" (GRPO at its floor: late)" if estimate > minutes * 60 else ""))

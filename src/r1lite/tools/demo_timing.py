@@ -60,16 +60,14 @@ PROBE_PROMPTS = 16
 PROBE_MAX_AGE_S = 6 * 3600  # a cached probe older than this is measured again (`r1lite demo --recalibrate`: now)
 
 
-# one ratio for all work, or (generation, training) against the reference, as a pair or as demo_state.json keeps it
-Speed = float | tuple[float, float] | dict[str, float]
+# one time ratio against the reference machine for all work, or a (generation, training) pair
+Speed = float | tuple[float, float]
 
 
 def factors(speed: Speed) -> tuple[float, float]:
     """(generation, training) time ratios against the reference machine."""
     if isinstance(speed, (int, float)):
         return float(speed), float(speed)
-    if isinstance(speed, dict):
-        return float(speed["generate"]), float(speed["train"])
     return float(speed[0]), float(speed[1])
 
 
@@ -116,11 +114,9 @@ def replan_grpo(p: dict[str, int], speed: Speed, minutes: float, elapsed_s: floa
     A short probe can read a VM faster than it then runs (a burst after idle; a neighbour that arrives later), so
     the stages that ran (`walls`, seconds, in this process: `elapsed_s` since the demo began) show how much slower
     than estimated this run goes; GRPO takes what the rest of the budget leaves at that pace, within GRPO_STEPS."""
-    estimates = stage_estimates(p, speed)
+    estimates = stage_estimates({**p, "grpo_steps": 0}, speed)  # GRPO's steps are what is being fitted
     slowdown = sum(walls.values()) / sum(estimates[stage] for stage in walls)
-    rest = {**p, "grpo_steps": 0}
-    after = [stage for stage in estimates if stage not in walls]
-    fixed = slowdown * sum(stage_estimates(rest, speed)[stage] for stage in after)
+    fixed = slowdown * sum(seconds for stage, seconds in estimates.items() if stage not in walls)
     left = minutes * 60 * (1 - MARGIN) - elapsed_s - fixed
     step = slowdown * cost_s("grpo_step", speed)
     steps = max(GRPO_STEPS[0], min(GRPO_STEPS[1], int(left // step)))
@@ -161,9 +157,14 @@ def plan(minutes: float, speed: Speed, sft_steps: int, convert: bool = False,
         p["grpo_steps"] = GRPO_STEPS[0]
         scaled.append(f"GRPO at its floor of {GRPO_STEPS[0]} steps: this machine needs more than "
                       f"{minutes:g} minutes for the smallest demo")
-    elif p["grpo_steps"] < FULL_GRPO_STEPS:
-        scaled.append(f"GRPO steps {FULL_GRPO_STEPS} -> {p['grpo_steps']}")
+    else:
+        scaled += grpo_scaled_down(p["grpo_steps"])
     return p, scaled
+
+
+def grpo_scaled_down(steps: int) -> list[str]:
+    """The "scaled down" line for GRPO at `steps`, or none at the full demo's count."""
+    return [f"GRPO steps {FULL_GRPO_STEPS} -> {steps}"] if steps < FULL_GRPO_STEPS else []
 
 
 def _boot_id() -> str:
