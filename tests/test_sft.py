@@ -113,6 +113,28 @@ def test_lora_with_gradient_checkpointing_and_model_init_kwargs(tmp_path):
     assert any(not torch.equal(before[n], p) for n, p in trainer.model.named_parameters() if n in before)
 
 
+def test_cpu_bf16_is_opt_in_and_trains_under_autocast_with_fp32_weights(tmp_path):
+    """On CPU r1lite leaves bf16 off unless the recipe asks (it is only faster with bf16 instructions); asked, the
+    trainer runs its layers in bf16 under autocast while the weights stay fp32, and learns as the fp32 run does."""
+    lora = {"use_peft": True, "lora_r": 8, "lora_target_modules": "all-linear"}
+    losses, seen = {}, set()
+    for bf16 in (False, True):
+        extra = {"bf16": True} if bf16 else {}  # the fp32 run leaves bf16 unset: r1lite's CPU default
+        trainer = build_trainer(recipe(tmp_path / str(bf16), model=lora, max_steps=20, learning_rate=1e-2, **extra),
+                                tmp_path / str(bf16) / "sft")
+        assert trainer.args.bf16 is bf16
+        layer = trainer.model.base_model.model.model.layers[0].mlp.down_proj
+        hook = layer.register_forward_hook(lambda _m, _i, out, bf16=bf16: seen.add((bf16, out.dtype)))
+        trainer.train()
+        hook.remove()
+        assert {p.dtype for p in trainer.model.parameters()} == {torch.float32}
+        losses[bf16] = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    assert seen == {(False, torch.float32), (True, torch.bfloat16)}
+    first, last = (sum(losses[True][s]) / 5 for s in (slice(0, 5), slice(-5, None)))
+    assert len(losses[True]) == 20 and last < first - 0.5, losses[True]
+    assert losses[True][-1] == pytest.approx(losses[False][-1], rel=0.05), losses
+
+
 def test_quantization_and_kernels_need_what_this_machine_has(tmp_path):
     with pytest.raises(ConfigError, match="model.load_in_4bit: .*needs a CUDA GPU"):
         run_sft(recipe(tmp_path, model={"load_in_4bit": True, "use_peft": True}))

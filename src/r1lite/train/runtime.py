@@ -58,8 +58,9 @@ def say_finished(stage: str, output_dir: Path) -> None:
 
 def trainer_kwargs(recipe: Any, output_dir: Path) -> dict[str, Any]:
     """The recipe's trainer fields plus device-dependent defaults the recipe did not set itself:
-    on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on and then refuses to run) and activation
-    checkpointing off (it only costs time there); a per-step log, so short runs show their curves."""
+    on CPU, use_cpu (for multi-process gloo), bf16 off (TRL defaults it on; bf16 autocast is only faster on a CPU with
+    bf16 instructions, where a recipe's `bf16: true` is kept) and activation checkpointing off (it only costs time
+    there); a per-step log, so short runs show their curves."""
     import torch
 
     # the Trainer pickles its arguments into training_args.bin (run folder and every checkpoint): no secret goes in.
