@@ -119,7 +119,7 @@ def test_validation_is_fast_and_loads_no_model(tmp_path):
             f"{str(recipe)!r}, '--stage', 'grpo']); print(round(time.time() - t, 2)); "
             "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, 'heavy import'; sys.exit(rc)")
     t = time.time()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().splitlines()[-1]) < 2.0
     assert time.time() - t < 10

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import math
 
 import pytest
 
@@ -230,7 +231,7 @@ def test_eval_loads_the_whole_model_section(tmp_path, model_loads, fake_vllm):
 
 
 def test_paired_interval_is_honest_on_tiny_or_uniform_samples():
-    assert all(x != x for x in stats.paired_diff_ci([0], [1]))  # one problem: no interval
+    assert all(math.isnan(x) for x in stats.paired_diff_ci([0], [1]))  # one problem: no interval
     diff, low, high = stats.paired_diff_ci([0, 0, 0], [1, 1, 1])
     assert diff == 1.0 and low < 0.5 < high <= 1.0  # every problem moved, yet three problems prove little
 

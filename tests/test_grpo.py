@@ -88,7 +88,7 @@ def test_two_processes(tmp_path, launcher):
     recipe.write_text(yaml.safe_dump(raw))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [*LAUNCHERS[launcher], "-m", "r1lite", "grpo", "--config", str(recipe)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "grpo"
     assert (out / "model.safetensors").is_file()

@@ -150,8 +150,8 @@ def _decode(raw: bytes, place: str) -> str:
 
 
 def _object(row: Any, place: str) -> tuple[str, dict[str, Any]]:
-    if not isinstance(row, dict):
-        raise ValueError(f"{place}: expected a JSON object with fields such as problem and answer, got "
+    if not isinstance(row, dict):  # bad data in a user's file: a ValueError, like every other data error
+        raise ValueError(f"{place}: expected a JSON object with fields such as problem and answer, got "  # noqa: TRY004
                          f"{type(row).__name__} {json_preview(row)}")
     return place, row
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def build_results(recipe: Any, records: list[dict[str, Any]], wall_s: float | No
 
 
 def _pct(x: float) -> str:
-    return "n/a" if x != x else f"{100 * x:.1f}"
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f}"
 
 
 def markdown_table(results: dict[str, Any], examples: bool = False) -> str:

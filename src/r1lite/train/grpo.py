@@ -42,7 +42,7 @@ class GRPORecipe:
     rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy")])
     scoring: ScoringArgs = field(default_factory=ScoringArgs)
     difficulty_filter: DifficultyFilterArgs | None = None  # off unless the recipe has the section
-    trainer: dict[str, Any] = trainer_section("grpo")
+    trainer: dict[str, Any] = trainer_section("grpo")  # noqa: RUF009 - a dataclasses.field
     overwrite_output_dir: bool = False  # a fresh run refuses an output_dir holding checkpoints unless this is set
 
     def validate(self) -> None:

@@ -36,7 +36,7 @@ log = logging.getLogger("r1lite")
 class SFTRecipe:
     model: ModelArgs = field(default_factory=ModelArgs)
     data: DataArgs = field(default_factory=DataArgs)
-    trainer: dict[str, Any] = trainer_section("sft")
+    trainer: dict[str, Any] = trainer_section("sft")  # noqa: RUF009 - a dataclasses.field
     overwrite_output_dir: bool = False
 
     def validate(self) -> None:
@@ -76,7 +76,7 @@ def load_conversations(args: DataArgs) -> Any:
                                      + [{"role": "assistant", "content": data.format_solution(row, args.wrap_in_think)}]})
         if system_prompt(args.system_prompt) and ds[0]["messages"][0]["role"] != "system":
             text = system_prompt(args.system_prompt)
-            ds = ds.map(lambda row: {"messages": [{"role": "system", "content": text}] + row["messages"]})
+            ds = ds.map(lambda row, text=text: {"messages": [{"role": "system", "content": text}] + row["messages"]})
         parts.append(ds.select_columns(["messages", "id", "source"]))
     return data.mix(parts, args.sources, args.num_samples, args.seed, args.shuffle)
 
