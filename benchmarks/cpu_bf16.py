@@ -1,0 +1,70 @@
+"""What `--trainer.bf16 true` buys on this CPU: r1lite's GRPO trainer on the demo's GRPO recipe, fp32 against bf16
+autocast (fp32 weights), alternately in this process, split into generation and the training pass per step. bf16
+autocast is only faster on a CPU with bf16 instructions (AVX512-BF16, AMX); elsewhere expect a ratio above 1.
+
+    OMP_NUM_THREADS=2 python benchmarks/cpu_bf16.py [--model smollm2-135m] [--steps 4] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from grpo_step_overhead import StepTimes, r1lite_trainer
+
+from r1lite.recipe import load_recipe
+from r1lite.runs import setup_env
+from r1lite.tools.demo import RECIPES
+from r1lite.train import grpo
+
+
+def cpu_bf16_flags() -> list[str]:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return []
+    return sorted({f for f in flags if f in ("avx512_bf16", "amx_bf16")})
+
+
+def run(bf16: bool, model: str, steps: int, out: Path) -> list[dict[str, float]]:
+    recipe = load_recipe(grpo.GRPORecipe, RECIPES / "grpo.yaml", {
+        "model_name_or_path": model, "trainer.output_dir": str(out), "max_steps": steps, "save_strategy": "no",
+        "overwrite_output_dir": True, "difficulty_filter": None, "trainer.bf16": bf16})
+    trainer = r1lite_trainer(recipe, out)
+    times = StepTimes(trainer)
+    trainer.train()
+    for i, row in enumerate(times.rows):
+        print(f"{'bf16' if bf16 else 'fp32'} step {i + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
+              flush=True)
+    return times.rows[1:]  # the first step warms up allocators and caches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
+    parser.add_argument("--rounds", type=int, default=2, help="fp32 / bf16 runs, alternated")
+    args = parser.parse_args()
+    setup_env()
+    print(f"CPU bf16 instructions: {', '.join(cpu_bf16_flags()) or 'none'}")
+    rows: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.rounds):
+            for bf16 in ((False, True) if i % 2 == 0 else (True, False)):
+                rows[bf16] += run(bf16, args.model, args.steps, Path(tmp) / f"{i}-{bf16}")
+    medians = {bf16: {k: statistics.median(x[k] for x in r) for k in ("total", "generate", "train")}
+               for bf16, r in rows.items()}
+    print("| precision | steps | step s (median) | generate s | train s (logps, loss, backward) |")
+    print("|---|---:|---:|---:|---:|")
+    for bf16, m in medians.items():
+        print(f"| {'bf16 autocast' if bf16 else 'fp32'} | {len(rows[bf16])} | {m['total']:.2f} | {m['generate']:.2f} | "
+              f"{m['train']:.2f} |")
+    ratio = {k: medians[False][k] / medians[True][k] for k in ("total", "generate", "train")}
+    print(f"bf16 speed-up (fp32 / bf16): step {ratio['total']:.2f}x, generation {ratio['generate']:.2f}x, "
+          f"training pass {ratio['train']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
