@@ -1,6 +1,6 @@
 """What `--trainer.bf16 true` buys on this CPU: r1lite's GRPO trainer on the demo's GRPO recipe, fp32 against bf16
 autocast (fp32 weights), alternately in this process, split into generation and the training pass per step. bf16
-autocast is only faster on a CPU with bf16 instructions (AVX512-BF16, AMX); elsewhere expect a ratio above 1.
+autocast is only faster on a CPU with bf16 instructions (AVX512-BF16, AMX); elsewhere expect a speed-up below 1.
 
     OMP_NUM_THREADS=2 python benchmarks/cpu_bf16.py [--model smollm2-135m] [--steps 4] [--rounds 2]
 """
@@ -12,12 +12,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from grpo_step_overhead import StepTimes, r1lite_trainer
+from grpo_step_overhead import demo_recipe, r1lite_trainer, timed_train
 
-from r1lite.recipe import load_recipe
 from r1lite.runs import setup_env
-from r1lite.tools.demo import RECIPES
-from r1lite.train import grpo
 
 
 def cpu_bf16_flags() -> list[str]:
@@ -29,16 +26,8 @@ def cpu_bf16_flags() -> list[str]:
 
 
 def run(bf16: bool, model: str, steps: int, out: Path) -> list[dict[str, float]]:
-    recipe = load_recipe(grpo.GRPORecipe, RECIPES / "grpo.yaml", {
-        "model_name_or_path": model, "trainer.output_dir": str(out), "max_steps": steps, "save_strategy": "no",
-        "overwrite_output_dir": True, "difficulty_filter": None, "trainer.bf16": bf16})
-    trainer = r1lite_trainer(recipe, out)
-    times = StepTimes(trainer)
-    trainer.train()
-    for i, row in enumerate(times.rows):
-        print(f"{'bf16' if bf16 else 'fp32'} step {i + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
-              flush=True)
-    return times.rows[1:]  # the first step warms up allocators and caches
+    recipe = demo_recipe(model, out, steps, **{"trainer.bf16": bf16})
+    return timed_train(r1lite_trainer(recipe, out), "bf16" if bf16 else "fp32")
 
 
 def main() -> None:

@@ -77,10 +77,12 @@ class StepTimes:
         setattr(trainer, name, timed)
 
 
-def demo_recipe(model: str, out: Path, steps: int) -> Any:
+def demo_recipe(model: str, out: Path, steps: int, **overrides: Any) -> Any:
+    """The demo's GRPO recipe for a timing run: no difficulty filter, no checkpoints; `overrides` as on the command
+    line (e.g. {"trainer.bf16": True})."""
     return load_recipe(grpo.GRPORecipe, RECIPES / "grpo.yaml", {
         "model_name_or_path": model, "trainer.output_dir": str(out), "max_steps": steps, "save_strategy": "no",
-        "overwrite_output_dir": True, "difficulty_filter": None})
+        "overwrite_output_dir": True, "difficulty_filter": None, **overrides})
 
 
 def r1lite_trainer(recipe: Any, out: Path) -> Any:
@@ -106,14 +108,18 @@ def bare_trainer(recipe: Any, out: Path) -> Any:
                        args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=get_peft_config(m))
 
 
-def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
-    recipe = demo_recipe(model, tmp / kind, steps)
-    trainer = (r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, tmp / kind)
+def timed_train(trainer: Any, label: str) -> list[dict[str, float]]:
+    """Train, printing each step's times; the rows of the steps after the first (it warms up allocators and caches)."""
     times = StepTimes(trainer)
     trainer.train()
     for i, row in enumerate(times.rows):
-        print(f"{kind} step {i + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-    return times.rows[1:]  # the first step warms up allocators and caches
+        print(f"{label} step {i + 1}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    return times.rows[1:]
+
+
+def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
+    recipe = demo_recipe(model, tmp / kind, steps)
+    return timed_train((r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, tmp / kind), kind)
 
 
 def main() -> None:
