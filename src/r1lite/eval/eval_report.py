@@ -90,21 +90,21 @@ def _pct(x: float) -> str:
 def markdown_table(results: dict[str, Any], examples: bool = False) -> str:
     """The scores as Markdown; `examples` adds safety benchmarks' cut-short examples (results.md only)."""
     judged = safety.markdown_table(results["scores"], examples)
-    math = {b: s for b, s in results["scores"].items() if s.get("kind") != "safety"}
-    if not math:
+    math_scores = {b: s for b, s in results["scores"].items() if s.get("kind") != "safety"}
+    if not math_scores:
         return f"### {results['model']}\n\n{judged}"
     lines = [f"### {results['model']}", "",
              ("| benchmark | problems | k | pass@1 % (95% CI) | maj@k % | pass@k % | correct in box % "
               "| correct anywhere % | boxed % | truncated % | mean tokens |"),
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for bench, s in math.items():
+    for bench, s in math_scores.items():
         k = s["num_samples"]
         low, high = s["pass@1_ci95"]
         lines.append(f"| {bench} | {s['num_problems']} | {k} | {_pct(s['pass@1'])} ({_pct(low)}-{_pct(high)}) | "
                      f"{_pct(s.get(f'maj@{k}', float('nan')))} | {_pct(s.get(f'pass@{k}', s['pass@1']))} | "
                      f"{_pct(s['boxed_pass@1'])} | {_pct(s['correct_anywhere'])} | {_pct(s['format_rate'])} | "
                      f"{_pct(s['truncation_rate'])} | {s['mean_tokens']:.0f} |")
-    for bench, s in math.items():
+    for bench, s in math_scores.items():
         if s.get("excluded_unparseable_gold") or s.get("grading_timeouts"):
             lines.append(f"\n{bench}: {s.get('excluded_unparseable_gold', 0)} problems excluded (gold answer not "
                          f"parseable), {s.get('grading_timeouts', 0)} samples graded wrong after the grading timeout")
