@@ -97,6 +97,42 @@ def test_synthetic_tasks_are_seeded_and_splits_disjoint():
         tasks.arithmetic(5, difficulty=9)
 
 
+def test_word_problems_ask_for_the_operation_their_verb_names():
+    import re
+    from collections import Counter
+
+    train = tasks.word_problems(200, operands=[1, 40], seed=0, split="train")
+    test = tasks.word_problems(100, operands=[1, 40], seed=0, split="test")
+    assert train == tasks.word_problems(200, operands=[1, 40], seed=0, split="train")
+    assert train != tasks.word_problems(200, operands=[1, 40], seed=1, split="train")
+    assert not {r["problem"] for r in train} & {r["problem"] for r in test}
+
+    def verb_of(row):  # the story's verb phrase, with its number put back as {b}
+        action = row["problem"].split(". ")[1].split(" ", 1)[1]
+        return re.sub(r"\d+", "{b}", action, count=1)
+
+    for row in train + test:
+        a, b = map(int, re.findall(r"\d+", row["problem"]))
+        op = row["task"].removeprefix("word_problems/")
+        assert verb_of(row) in tasks.WORD_VERBS[op]  # the verb names the operation
+        value = a + b if op == "add" else a - b
+        assert row["answer"] == str(value) and value >= 0 and 1 <= min(a, b) <= max(a, b) <= 40
+        sign = "+" if op == "add" else "-"
+        assert row["solution"] == f"<think>\n{a} {sign} {b} = {value}.\n</think>\nThe answer is \\boxed{{{value}}}."
+    assert 80 <= Counter(r["task"] for r in train)["word_problems/add"] <= 120  # the ops take turns
+    assert {verb_of(r) for r in train} == set(tasks.WORD_VERBS["add"] + tasks.WORD_VERBS["sub"])
+    # `verbs`: only the first ones of each operation (the demo's cold start), the rest held back
+    few = tasks.word_problems(200, verbs=3, seed=0)
+    assert {verb_of(r) for r in few} == set(tasks.WORD_VERBS["add"][:3] + tasks.WORD_VERBS["sub"][:3])
+    assert {r["task"] for r in tasks.word_problems(20, ops=["sub"])} == {"word_problems/sub"}
+    with pytest.raises(ValueError, match="allowed values: add, sub"):
+        tasks.word_problems(5, ops=["mul"])
+    with pytest.raises(ValueError, match=r"operands \[5, 1\]: expected \[lo, hi\]"):
+        tasks.word_problems(5, operands=[5, 1])
+    with pytest.raises(ValueError, match=r"verbs 9: expected 1..8"):
+        tasks.word_problems(5, verbs=9)
+
+
 def test_countdown_targets_are_reachable():
     import ast
     from fractions import Fraction

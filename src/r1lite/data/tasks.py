@@ -1,4 +1,5 @@
-"""Synthetic verifiable tasks generated in code, seeded: `arithmetic` (difficulty knob) and `countdown` (TinyZero).
+"""Synthetic verifiable tasks generated in code, seeded: `arithmetic` (difficulty knob), `word_problems` (one-step
+stories: read which operation the story asks for, then compute) and `countdown` (TinyZero).
 
 Each row has `problem`, `answer` (the gold), `solution` (a code-made R1-format completion: short reasoning in
 <think></think>, then the answer in \\boxed{}, used for cold-start SFT) and `task`. Train and test splits are
@@ -64,13 +65,8 @@ def arithmetic(n: int = 1000, difficulty: int = 2, ops: list[str] | str | None =
     held-out problems (the test split is a fifth of it; 2..9 x 2..9 has only ~13)."""
     if difficulty not in (1, 2, 3, 4, 5):
         raise ValueError(f"arithmetic difficulty {difficulty!r}; allowed values: 1, 2, 3, 4, 5")
-    if operands is not None and (len(operands) != 2 or not 0 <= operands[0] <= operands[1]):
-        raise ValueError(f"arithmetic operands {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
-    ops = [ops] if isinstance(ops, str) else list(ops or ARITHMETIC_OPS)
-    for op in ops:
-        if op not in ARITHMETIC_OPS:
-            raise ValueError(f"arithmetic op {op!r} is unknown; allowed values: {', '.join(ARITHMETIC_OPS)}")
-    span = tuple(operands) if operands else None
+    span = _span("arithmetic", operands)
+    ops = _ops("arithmetic", ops, ARITHMETIC_OPS)
     rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else ""))
     return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template, span))
 
@@ -80,6 +76,24 @@ def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str,
     expr, value, steps = _arithmetic_one(rng, op, difficulty, operands)
     return {"problem": template.format(expr=f"${expr}$" if "\\" in expr else expr), "answer": str(value),
             "solution": r1_solution(steps, value), "task": f"arithmetic/{op}"}
+
+
+def _ops(task: str, ops: list[str] | str | None, allowed: tuple[str, ...]) -> list[str]:
+    """The ops asked for (default: all allowed), each checked."""
+    ops = [ops] if isinstance(ops, str) else list(ops or allowed)
+    for op in ops:
+        if op not in allowed:
+            raise ValueError(f"{task} op {op!r} is unknown; allowed values: {', '.join(allowed)}")
+    return ops
+
+
+def _span(task: str, operands: list[int] | None) -> tuple[int, int] | None:
+    """`operands: [lo, hi]` checked, as a tuple; None when not given."""
+    if operands is None:
+        return None
+    if len(operands) != 2 or not 0 <= operands[0] <= operands[1]:
+        raise ValueError(f"{task} operands {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
+    return tuple(operands)
 
 
 def _distinct(n: int, split: str, make: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,6 +110,50 @@ def _distinct(n: int, split: str, make: Callable[[int], dict[str, Any]]) -> list
         seen.add(row["problem"])
         rows.append({"id": f"{row['task']}-{split}-{len(rows):05d}", **row})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# word problems: a one-step story; the reasoning is choosing the operation its verb asks for, then the arithmetic
+
+WORD_OPS = ("add", "sub")
+_NAMES = ("Sam", "Mia", "Leo", "Ava", "Noah", "Emma", "Liam", "Zoe", "Omar", "Lily", "Ben", "Nora", "Ivan", "Ruby",
+          "Kai", "Anna")
+_ITEMS = ("apples", "marbles", "stickers", "books", "coins", "pencils", "cards", "shells", "stamps", "cookies",
+          "balloons", "candies")
+# verbs name the operation with no shared cue word (a "more" on every adding verb let a cold start learn the cue, not
+# the verbs: benchmarks/RESULTS.md); `verbs: k` keeps the first k of each, e.g. a cold start on some verbs only
+WORD_VERBS = {"add": ("buys {b}", "finds {b}", "gets {b} from a friend", "wins {b}", "picks up {b}", "is given {b}",
+                      "earns {b}", "receives {b}"),
+              "sub": ("gives {b} to a friend", "loses {b}", "sells {b}", "drops {b}", "gives away {b}", "uses {b}",
+                      "eats {b}", "spends {b}")}
+
+
+def word_problems(n: int = 1000, ops: list[str] | str | None = None, operands: list[int] | None = None, seed: int = 0,
+                  split: str = "train", verbs: int | None = None) -> list[dict[str, Any]]:
+    """`n` distinct one-step stories ("Mia has 23 coins. Mia loses 8. How many coins does Mia have now?"), the ops
+    (add, sub; default both) taking turns, numbers from `operands: [lo, hi]` (default 1..20; a subtraction's first
+    number is the larger), verbs: the first `verbs` of each op's WORD_VERBS (default all 8). The think block is the
+    equation the story asks for, so a model must read the verb."""
+    ops = _ops("word_problems", ops, WORD_OPS)
+    lo, hi = _span("word_problems", operands) or (1, 20)
+    kinds = len(WORD_VERBS["add"])
+    if verbs is not None and not 1 <= verbs <= kinds:
+        raise ValueError(f"word_problems verbs {verbs!r}: expected 1..{kinds} (the first verbs of each operation)")
+    rng = random.Random(f"word_problems-{seed}-{lo}-{hi}")
+
+    def make(i: int) -> dict[str, Any]:
+        op = ops[i % len(ops)]
+        a, b = rng.randint(lo, hi), rng.randint(lo, hi)
+        if op == "sub":
+            a, b = max(a, b), min(a, b)
+        name, items = rng.choice(_NAMES), rng.choice(_ITEMS)
+        verb = rng.choice(WORD_VERBS[op][:verbs]).format(b=b)
+        value, sign = (a + b, "+") if op == "add" else (a - b, "-")
+        return {"problem": f"{name} has {a} {items}. {name} {verb}. How many {items} does {name} have now?",
+                "answer": str(value), "solution": r1_solution([f"{a} {sign} {b} = {value}."], value),
+                "task": f"word_problems/{op}"}
+
+    return _distinct(n, split, make)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -139,4 +197,5 @@ def countdown(n: int = 1000, num_count: int = 3, max_number: int = 20, seed: int
     return _distinct(n, split, make)
 
 
-TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {"arithmetic": arithmetic, "countdown": countdown}
+TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {"arithmetic": arithmetic, "word_problems": word_problems,
+                                                         "countdown": countdown}
