@@ -7,12 +7,10 @@ autocast is only faster on a CPU with bf16 instructions (AVX512-BF16, AMX); else
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import tempfile
 from pathlib import Path
 
-from grpo_step_overhead import demo_recipe, r1lite_trainer, timed_train
+from grpo_step_overhead import alternate, demo_recipe, parse_args, r1lite_trainer, timed_train
 
 from r1lite.runs import setup_env
 
@@ -31,18 +29,10 @@ def run(bf16: bool, model: str, steps: int, out: Path) -> list[dict[str, float]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
-    parser.add_argument("--rounds", type=int, default=2, help="fp32 / bf16 runs, alternated")
-    args = parser.parse_args()
+    args = parse_args(__doc__, "fp32 / bf16")
     setup_env()
     print(f"CPU bf16 instructions: {', '.join(cpu_bf16_flags()) or 'none'}")
-    rows: dict[bool, list[dict[str, float]]] = {False: [], True: []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.rounds):
-            for bf16 in ((False, True) if i % 2 == 0 else (True, False)):
-                rows[bf16] += run(bf16, args.model, args.steps, Path(tmp) / f"{i}-{bf16}")
+    rows = alternate((False, True), args.rounds, lambda bf16, out: run(bf16, args.model, args.steps, out))
     medians = {bf16: {k: statistics.median(x[k] for x in r) for k in ("total", "generate", "train")}
                for bf16, r in rows.items()}
     print("| precision | steps | step s (median) | generate s | train s (logps, loss, backward) |")

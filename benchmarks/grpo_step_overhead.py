@@ -16,6 +16,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,23 +118,36 @@ def timed_train(trainer: Any, label: str) -> list[dict[str, float]]:
     return times.rows[1:]
 
 
-def run(kind: str, model: str, steps: int, tmp: Path) -> list[dict[str, float]]:
-    recipe = demo_recipe(model, tmp / kind, steps)
-    return timed_train((r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, tmp / kind), kind)
+def parse_args(description: str, alternated: str) -> argparse.Namespace:
+    """The options every such benchmark takes: the model, GRPO steps per run, rounds of the two alternated runs."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
+    parser.add_argument("--rounds", type=int, default=2, help=f"{alternated} runs, alternated")
+    return parser.parse_args()
+
+
+def alternate(labels: tuple[Any, Any], rounds: int,
+              run_one: Callable[[Any, Path], list[dict[str, float]]]) -> dict[Any, list[dict[str, float]]]:
+    """Per label, the step rows of `rounds` runs; the two labels' order swaps every round, so neither always runs on
+    the warmer (or more loaded) machine."""
+    rows: dict[Any, list[dict[str, float]]] = {label: [] for label in labels}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(rounds):
+            for label in (labels if i % 2 == 0 else labels[::-1]):
+                rows[label] += run_one(label, Path(tmp) / f"{i}-{label}")
+    return rows
+
+
+def run(kind: str, model: str, steps: int, out: Path) -> list[dict[str, float]]:
+    recipe = demo_recipe(model, out, steps)
+    return timed_train((r1lite_trainer if kind == "r1lite" else bare_trainer)(recipe, out), kind)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--steps", type=int, default=4, help="GRPO steps per run (the first is not counted)")
-    parser.add_argument("--rounds", type=int, default=2, help="bare / r1lite runs, alternated")
-    args = parser.parse_args()
+    args = parse_args(__doc__, "bare / r1lite")
     setup_env()
-    rows: dict[str, list[dict[str, float]]] = {"bare": [], "r1lite": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.rounds):
-            for kind in (("bare", "r1lite") if i % 2 == 0 else ("r1lite", "bare")):
-                rows[kind] += run(kind, args.model, args.steps, Path(tmp) / str(i))
+    rows = alternate(("bare", "r1lite"), args.rounds, lambda kind, out: run(kind, args.model, args.steps, out))
     print("| trainer | steps | step s (median) | step CPU s (this process) | generate s | score s | "
           "train s (logps, loss, backward) | completion tokens (mean) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -131,6 +131,14 @@ def test_word_problems_ask_for_the_operation_their_verb_names():
         tasks.word_problems(5, operands=[5, 1])
     with pytest.raises(ValueError, match=r"verbs 9: expected 1..8"):
         tasks.word_problems(5, verbs=9)
+    # a recipe's wrong types name the field instead of failing inside a comparison
+    with pytest.raises(ValueError, match=r"verbs '4': expected 1..8"):
+        tasks.word_problems(5, verbs="4")
+    for bad in (40, ["1", "40"], [1, 2, 3]):
+        with pytest.raises(ValueError, match="operands .*: expected \\[lo, hi\\]"):
+            tasks.word_problems(5, operands=bad)
+        with pytest.raises(ValueError, match="operands .*: expected \\[lo, hi\\]"):
+            tasks.arithmetic(5, operands=bad)
 
 
 def test_countdown_targets_are_reachable():

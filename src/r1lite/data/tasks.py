@@ -91,7 +91,8 @@ def _span(task: str, operands: list[int] | None) -> tuple[int, int] | None:
     """`operands: [lo, hi]` checked, as a tuple; None when not given."""
     if operands is None:
         return None
-    if len(operands) != 2 or not 0 <= operands[0] <= operands[1]:
+    if (not isinstance(operands, (list, tuple)) or len(operands) != 2
+            or not all(isinstance(x, int) for x in operands) or not 0 <= operands[0] <= operands[1]):
         raise ValueError(f"{task} operands {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
     return tuple(operands)
 
@@ -137,7 +138,7 @@ def word_problems(n: int = 1000, ops: list[str] | str | None = None, operands: l
     ops = _ops("word_problems", ops, WORD_OPS)
     lo, hi = _span("word_problems", operands) or (1, 20)
     kinds = len(WORD_VERBS["add"])
-    if verbs is not None and not 1 <= verbs <= kinds:
+    if verbs is not None and verbs not in range(1, kinds + 1):  # also a string or a float from a recipe
         raise ValueError(f"word_problems verbs {verbs!r}: expected 1..{kinds} (the first verbs of each operation)")
     rng = random.Random(f"word_problems-{seed}-{lo}-{hi}")
 
