@@ -97,6 +97,40 @@ def test_synthetic_tasks_are_seeded_and_splits_disjoint():
         tasks.arithmetic(5, difficulty=9)
 
 
+def test_products_worked_by_place_value_when_asked():
+    """reasoning steps: each part of the first factor times the second, then their sum, every line true."""
+    import re
+    from collections import Counter
+
+    args = {"ops": ["mul"], "operands": [11, 99], "second_operands": [2, 9], "seed": 0}
+    steps = tasks.arithmetic(200, reasoning="steps", **args)
+    short = tasks.arithmetic(200, **args)
+    mixed = tasks.arithmetic(200, reasoning="mixed", **args)
+    assert [r["problem"] for r in steps] == [r["problem"] for r in short]  # the reasoning changes only the trace
+    assert mixed == tasks.arithmetic(200, reasoning="mixed", **args)
+    assert [r["problem"] for r in mixed] == [r["problem"] for r in short]
+    for row in steps:
+        a, b = map(int, re.findall(r"\d+", row["problem"]))
+        assert 11 <= a <= 99 and 2 <= b <= 9 and row["answer"] == str(a * b)
+        think = row["solution"].split("</think>")[0].removeprefix("<think>\n").splitlines()
+        if a % 10:
+            assert think == [f"{a - a % 10} \\times {b} = {(a - a % 10) * b}.", f"{a % 10} \\times {b} = {a % 10 * b}.",
+                             f"{(a - a % 10) * b} + {a % 10 * b} = {a * b}."]
+        else:
+            assert think == [f"{a} \\times {b} = {a * b}."]  # nothing to split
+    assert all(r["solution"].count("=") == 1 for r in short)
+    lines = Counter(r["solution"].count("=") for r in mixed if re.search(r"[1-9] \\times", r["problem"]))
+    assert 60 <= lines[3] <= 120 and lines[1] + lines[3] == sum(lines.values())  # a coin per problem
+    assert tasks.place_value_steps(307, 4) == ["300 \\times 4 = 1200.", "7 \\times 4 = 28.", "1200 + 28 = 1228."]
+    assert {r["problem"] for r in tasks.arithmetic(100, split="test", **args)}.isdisjoint(r["problem"] for r in short)
+    with pytest.raises(ValueError, match="reasoning 'long'; allowed values: short, steps, mixed"):
+        tasks.arithmetic(5, reasoning="long", **args)
+    with pytest.raises(ValueError, match="needs ops \\[mul\\]"):
+        tasks.arithmetic(5, ops=["add", "mul"], reasoning="steps")
+    with pytest.raises(ValueError, match="second_operands 9: expected \\[lo, hi\\]"):
+        tasks.arithmetic(5, ops=["mul"], second_operands=9)
+
+
 def test_word_problems_ask_for_the_operation_their_verb_names():
     import re
     from collections import Counter

@@ -30,17 +30,17 @@ def _operand_range(difficulty: int) -> tuple[int, int]:
     return {1: (1, 9), 2: (1, 20), 3: (10, 99), 4: (10, 999), 5: (100, 9999)}[difficulty]
 
 
-def _arithmetic_one(rng: random.Random, op: str, difficulty: int,
-                    operands: tuple[int, int] | None) -> tuple[str, int, list[str]]:
+def _arithmetic_one(rng: random.Random, op: str, difficulty: int, operands: tuple[int, int] | None,
+                    second: tuple[int, int] | None) -> tuple[str, int, list[str]]:
     lo, hi = operands or _operand_range(difficulty)
-    a, b, c = rng.randint(lo, hi), rng.randint(lo, hi), rng.randint(lo, hi)
+    a, b, c = rng.randint(lo, hi), rng.randint(*second) if second else rng.randint(lo, hi), rng.randint(lo, hi)
     if op == "add":
         return f"{a} + {b}", a + b, [f"{a} + {b} = {a + b}."]
     if op == "sub":
-        a, b = max(a, b), min(a, b)
+        a, b = (a, b) if second else (max(a, b), min(a, b))
         return f"{a} - {b}", a - b, [f"{a} - {b} = {a - b}."]
     if op == "mul":
-        if not operands:  # the difficulty's own factor ranges
+        if not operands and not second:  # the difficulty's own factor ranges
             a, b = rng.randint(2, 9 if difficulty <= 2 else 12 * difficulty), rng.randint(2, 9 if difficulty <= 2 else 20)
         return f"{a} \\times {b}", a * b, [f"{a} \\times {b} = {a * b}."]
     if op == "add3":
@@ -51,29 +51,60 @@ def _arithmetic_one(rng: random.Random, op: str, difficulty: int,
     raise ValueError(f"arithmetic op {op!r} is unknown; allowed values: {', '.join(ARITHMETIC_OPS)}")
 
 
+def place_value_steps(a: int, b: int) -> list[str]:
+    """a x b worked by place value: each nonzero digit's part of `a` times b, then their sum (one line when `a` has a
+    single nonzero digit: nothing to split)."""
+    parts = [int(d) * 10 ** k for k, d in enumerate(reversed(str(a))) if d != "0"][::-1]
+    if len(parts) == 1:
+        return [f"{a} \\times {b} = {a * b}."]
+    products = [p * b for p in parts]
+    return ([f"{p} \\times {b} = {p * b}." for p in parts]
+            + [" + ".join(map(str, products)) + f" = {a * b}."])
+
+
 def r1_solution(steps: list[str], answer: Any) -> str:
     """A short R1-format completion: the reasoning in <think>, then the boxed answer."""
     return "<think>\n" + "\n".join(steps) + "\n</think>\nThe answer is \\boxed{" + str(answer) + "}."
 
 
+REASONING = ("short", "steps", "mixed")
+
+
 def arithmetic(n: int = 1000, difficulty: int = 2, ops: list[str] | str | None = None, seed: int = 0,
-               split: str = "train", template: str = "What is {expr}?",
-               operands: list[int] | None = None) -> list[dict[str, Any]]:
+               split: str = "train", template: str = "What is {expr}?", operands: list[int] | None = None,
+               second_operands: list[int] | None = None, reasoning: str = "short") -> list[dict[str, Any]]:
     """`n` distinct problems of the given ops (default: all) at difficulty 1 (one digit) to 5 (four digits).
 
     `operands: [lo, hi]` draws every operand from lo..hi instead of the difficulty's range: a wider space holds more
-    held-out problems (the test split is a fifth of it; 2..9 x 2..9 has only ~13)."""
+    held-out problems (the test split is a fifth of it; 2..9 x 2..9 has only ~13). `second_operands: [lo, hi]` draws
+    the second one from its own range (47 x 6: operands [11, 99], second_operands [2, 9]; a subtraction then keeps
+    its order and may go below zero).
+    `reasoning` is the think block of a product (ops [mul] only): "short" one line (47 x 6 = 282), "steps" by place
+    value (40 x 6 = 240, 7 x 6 = 42, 240 + 42 = 282), "mixed" either, by a seeded coin per problem: a cold start on
+    both lets RL choose the reasoning that pays (benchmarks/RESULTS.md)."""
     if difficulty not in (1, 2, 3, 4, 5):
         raise ValueError(f"arithmetic difficulty {difficulty!r}; allowed values: 1, 2, 3, 4, 5")
     span = _span("arithmetic", operands)
+    second = _span("arithmetic", second_operands, "second_operands")
     ops = _ops("arithmetic", ops, ARITHMETIC_OPS)
-    rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else ""))
-    return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template, span))
+    if reasoning not in REASONING:
+        raise ValueError(f"arithmetic reasoning {reasoning!r}; allowed values: {', '.join(REASONING)}")
+    if reasoning != "short" and ops != ["mul"]:
+        raise ValueError(f"arithmetic reasoning {reasoning!r} works a product by place value: it needs ops [mul], "
+                         f"got {ops}")
+    rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else "") + (f"-{second}" if second else ""))
+    coin = random.Random(f"arithmetic-reasoning-{seed}")  # its own stream: the reasoning never changes the problems
+    steps = {"short": lambda: False, "steps": lambda: True, "mixed": lambda: coin.random() < 0.5}[reasoning]
+    return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template, span, second,
+                                                         steps()))
 
 
-def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str,
-                    operands: tuple[int, int] | None) -> dict[str, Any]:
-    expr, value, steps = _arithmetic_one(rng, op, difficulty, operands)
+def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str, operands: tuple[int, int] | None,
+                    second: tuple[int, int] | None, place_value: bool) -> dict[str, Any]:
+    expr, value, steps = _arithmetic_one(rng, op, difficulty, operands, second)
+    if place_value:
+        a, b = map(int, expr.split(" \\times "))
+        steps = place_value_steps(a, b)
     return {"problem": template.format(expr=f"${expr}$" if "\\" in expr else expr), "answer": str(value),
             "solution": r1_solution(steps, value), "task": f"arithmetic/{op}"}
 
@@ -87,13 +118,13 @@ def _ops(task: str, ops: list[str] | str | None, allowed: tuple[str, ...]) -> li
     return ops
 
 
-def _span(task: str, operands: list[int] | None) -> tuple[int, int] | None:
+def _span(task: str, operands: list[int] | None, field: str = "operands") -> tuple[int, int] | None:
     """`operands: [lo, hi]` checked, as a tuple; None when not given."""
     if operands is None:
         return None
     if (not isinstance(operands, (list, tuple)) or len(operands) != 2
             or not all(isinstance(x, int) for x in operands) or not 0 <= operands[0] <= operands[1]):
-        raise ValueError(f"{task} operands {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
+        raise ValueError(f"{task} {field} {operands!r}: expected [lo, hi] with 0 <= lo <= hi")
     return tuple(operands)
 
 
