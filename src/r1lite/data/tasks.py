@@ -31,7 +31,7 @@ def _operand_range(difficulty: int) -> tuple[int, int]:
 
 
 def _arithmetic_one(rng: random.Random, op: str, difficulty: int, operands: tuple[int, int] | None,
-                    second: tuple[int, int] | None) -> tuple[str, int, list[str]]:
+                    second: tuple[int, int] | None, place_value: bool = False) -> tuple[str, int, list[str]]:
     lo, hi = operands or _operand_range(difficulty)
     a, b, c = rng.randint(lo, hi), rng.randint(*second) if second else rng.randint(lo, hi), rng.randint(lo, hi)
     if op == "add":
@@ -42,7 +42,7 @@ def _arithmetic_one(rng: random.Random, op: str, difficulty: int, operands: tupl
     if op == "mul":
         if not operands and not second:  # the difficulty's own factor ranges
             a, b = rng.randint(2, 9 if difficulty <= 2 else 12 * difficulty), rng.randint(2, 9 if difficulty <= 2 else 20)
-        return f"{a} \\times {b}", a * b, [f"{a} \\times {b} = {a * b}."]
+        return f"{a} \\times {b}", a * b, place_value_steps(a, b) if place_value else [f"{a} \\times {b} = {a * b}."]
     if op == "add3":
         return f"{a} + {b} + {c}", a + b + c, [f"{a} + {b} = {a + b}.", f"{a + b} + {c} = {a + b + c}."]
     if op == "muladd":
@@ -101,10 +101,7 @@ def arithmetic(n: int = 1000, difficulty: int = 2, ops: list[str] | str | None =
 
 def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str, operands: tuple[int, int] | None,
                     second: tuple[int, int] | None, place_value: bool) -> dict[str, Any]:
-    expr, value, steps = _arithmetic_one(rng, op, difficulty, operands, second)
-    if place_value:
-        a, b = map(int, expr.split(" \\times "))
-        steps = place_value_steps(a, b)
+    expr, value, steps = _arithmetic_one(rng, op, difficulty, operands, second, place_value)
     return {"problem": template.format(expr=f"${expr}$" if "\\" in expr else expr), "answer": str(value),
             "solution": r1_solution(steps, value), "task": f"arithmetic/{op}"}
 
