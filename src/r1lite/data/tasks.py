@@ -92,11 +92,15 @@ def arithmetic(n: int = 1000, difficulty: int = 2, ops: list[str] | str | None =
     if reasoning != "short" and ops != ["mul"]:
         raise ValueError(f"arithmetic reasoning {reasoning!r} works a product by place value: it needs ops [mul], "
                          f"got {ops}")
-    rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else "") + (f"-{second}" if second else ""))
+    rng = random.Random(f"arithmetic-{seed}-{difficulty}" + (f"-{span}" if span else "")
+                        + (f"-{second}" if second else ""))
     coin = random.Random(f"arithmetic-reasoning-{seed}")  # its own stream: the reasoning never changes the problems
-    steps = {"short": lambda: False, "steps": lambda: True, "mixed": lambda: coin.random() < 0.5}[reasoning]
+
+    def by_place_value() -> bool:
+        return reasoning == "steps" or (reasoning == "mixed" and coin.random() < 0.5)
+
     return _distinct(n, split, lambda i: _arithmetic_row(rng, ops[i % len(ops)], difficulty, template, span, second,
-                                                         steps()))
+                                                         by_place_value()))
 
 
 def _arithmetic_row(rng: random.Random, op: str, difficulty: int, template: str, operands: tuple[int, int] | None,
